@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+#include "store/path.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mxs/protocol.h"
+
+static bool valid_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '/' || c == '_' ||
+	       c == '@';
+}
+
+size_t mxs_path_domain_prefix(const char *path)
+{
+	static const char pfx[] = "/local/domain/";
+	const char *p;
+
+	if (strncmp(path, pfx, sizeof(pfx) - 1) != 0)
+		return 0;
+	p = path + sizeof(pfx) - 1;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p != '/')
+		return 0;
+	return (size_t)(p + 1 - path);
+}
+
+bool mxs_path_valid(const char *path, bool allow_special, size_t rel_max)
+{
+	size_t len = strlen(path), i;
+
+	if (len == 0)
+		return false;
+	if (path[0] != '/' && !(allow_special && path[0] == '@'))
+		return false;
+	if (len > MXS_ABS_PATH_MAX)
+		return false;
+	if (len > 1 && path[len - 1] == '/')
+		return false;
+	for (i = 0; i < len; i++) {
+		if (!valid_char((unsigned char)path[i]))
+			return false;
+		if (path[i] == '/' && path[i + 1] == '/')
+			return false;
+	}
+	if (rel_max && len - mxs_path_domain_prefix(path) > rel_max)
+		return false;
+	return true;
+}
+
+int mxs_path_canonical(const char *name, uint32_t domid, char *out,
+		       size_t outsz)
+{
+	int n;
+
+	if (name[0] == '/' || name[0] == '@')
+		n = snprintf(out, outsz, "%s", name);
+	else
+		n = snprintf(out, outsz, "/local/domain/%u/%s", domid, name);
+	if (n < 0 || (size_t)n >= outsz)
+		return -EINVAL;
+	return 0;
+}
+
+bool mxs_path_is_child(const char *child, const char *parent)
+{
+	size_t len = strlen(parent);
+
+	if (strcmp(parent, "/") == 0)
+		return true;
+	if (strncmp(child, parent, len) != 0)
+		return false;
+	return child[len] == '/' || child[len] == '\0';
+}
+
+size_t mxs_path_parent_len(const char *path, size_t len)
+{
+	while (len > 1 && path[len - 1] != '/')
+		len--;
+	return len > 1 ? len - 1 : 1;
+}

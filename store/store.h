@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The xenstore tree: nodes under liburcu RCU (QSBR flavour), transactions
+ * and per-domain node accounting.
+ *
+ * Concurrency contract
+ * --------------------
+ * - Every function taking a store must be called from a thread registered
+ *   with urcu-qsbr and online (rcu_thread_online).  Readers (read,
+ *   get_perms, directory, directory_part, can_read) take no lock and never
+ *   wait for a writer; what they return is a consistent version of each
+ *   node they looked at.
+ * - Mutations (write, mkdir, rm, set_perms outside a transaction, and
+ *   mxs_txn_commit) serialise on the store's writer lock: the permission
+ *   check and the change are atomic.  Replaced node versions and removed
+ *   nodes are freed with call_rcu, after every reader has passed a
+ *   quiescent state.
+ * - A transaction (struct mxs_txn) belongs to one connection and is used by
+ *   one thread at a time; operations on it read the live tree through RCU
+ *   and record what they saw, changes stay private until commit.
+ *
+ * Paths given to the store are canonical, validated absolute names (see
+ * store/path.h); errors are negative errnos with the C xenstored's meaning.
+ */
+#ifndef MXS_STORE_STORE_H
+#define MXS_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/buf.h"
+#include "store/perms.h"
+
+struct mxs_store;
+struct mxs_txn;
+
+/*
+ * One change that watches must hear about, in the order they happened.
+ * exact: only watches on exactly `path` fire (descendants of a removed
+ * node); otherwise watches on path and on its ancestors fire.  perms:
+ * the node's permissions before the change (removed node, permission
+ * change), used for the watch read check (XSA-115); NULL otherwise.
+ */
+struct mxs_change {
+	char *path;
+	bool exact;
+	unsigned int nperms;
+	struct mxs_perm *perms;
+};
+
+struct mxs_changes {
+	struct mxs_change *v;
+	size_t n, cap;
+};
+
+void mxs_changes_clear(struct mxs_changes *ch);
+
+/* Per-store counters of what exists (for CONTROL memreport and quotas). */
+struct mxs_store_stats {
+	uint64_t nodes;
+	uint64_t generation;
+	uint64_t commits;
+	uint64_t conflicts;
+};
+
+/*
+ * Builds a store holding "/", "/tool" and "/tool/xenstored", owned by dom0
+ * with "n0".  Returns NULL and sets errno on failure.
+ */
+struct mxs_store *mxs_store_new(void);
+
+/* Frees the store.  No other thread may use it; waits for a grace period. */
+void mxs_store_free(struct mxs_store *st);
+
+/* Reads (no lock).  tx may be NULL.  Output is appended to out. */
+int mxs_store_read(struct mxs_store *st, struct mxs_txn *tx,
+		   const struct mxs_caller *c, const char *path,
+		   struct mxs_buf *out);
+int mxs_store_get_perms(struct mxs_store *st, struct mxs_txn *tx,
+			const struct mxs_caller *c, const char *path,
+			struct mxs_buf *out);
+/* Child names, each NUL-terminated, in creation order. */
+int mxs_store_directory(struct mxs_store *st, struct mxs_txn *tx,
+			const struct mxs_caller *c, const char *path,
+			struct mxs_buf *out);
+/*
+ * "<generation>\0" then the children from byte offset `off` of the
+ * concatenated child list, as many whole names as fit in `max` bytes in
+ * all, and an extra "\0" when the list is complete.
+ */
+int mxs_store_directory_part(struct mxs_store *st, struct mxs_txn *tx,
+			     const struct mxs_caller *c, const char *path,
+			     size_t off, size_t max, struct mxs_buf *out);
+
+/* Mutations (writer lock, or private to tx).  Changes are appended to ch. */
+int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
+		    const struct mxs_caller *c, const char *path,
+		    const void *val, size_t len, struct mxs_changes *ch);
+int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
+		    const struct mxs_caller *c, const char *path,
+		    struct mxs_changes *ch);
+int mxs_store_rm(struct mxs_store *st, struct mxs_txn *tx,
+		 const struct mxs_caller *c, const char *path,
+		 struct mxs_changes *ch);
+int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
+			const struct mxs_caller *c, const char *path,
+			const struct mxs_perm *perms, unsigned int n,
+			struct mxs_changes *ch);
+
+/*
+ * May `c` be told about a change of `path`?  Read right on the old
+ * permissions (if given), on the node as it is now, or on its parent
+ * (the C daemon's rule since XSA-115).  @special names use the special
+ * node's permissions.  No lock.
+ */
+bool mxs_store_watch_permitted(struct mxs_store *st,
+			       const struct mxs_caller *c, const char *path,
+			       const struct mxs_perm *old, unsigned int nold);
+
+/* Permissions of @introduceDomain / @releaseDomain (SET_PERMS on them). */
+int mxs_store_set_special_perms(struct mxs_store *st,
+				const struct mxs_caller *c, const char *name,
+				const struct mxs_perm *perms, unsigned int n);
+
+/* Nodes owned by `domid` (accounting for quotas).  Relaxed read. */
+unsigned int mxs_store_domain_nodes(struct mxs_store *st, uint32_t domid);
+
+void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out);
+
+/*
+ * Consistency check of the whole tree (CONTROL check): every node is in
+ * the index under its own path, is its parent's child, and the per-domain
+ * counts add up.  Takes the writer lock.  Returns 0 or -EIO and appends a
+ * description of each problem to report.
+ */
+int mxs_store_check(struct mxs_store *st, struct mxs_buf *report);
+
+/*
+ * Appends the tree in "path = value (perms)" lines, one per node, in
+ * depth-first creation order (CONTROL print).  No lock (RCU snapshot per
+ * node); iterative, any depth.
+ */
+int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out);
+
+/* Transactions. */
+struct mxs_txn *mxs_txn_new(struct mxs_store *st);
+/*
+ * Commits: -EAGAIN when any node the transaction read or wrote (or found
+ * missing) has changed since; otherwise the changes become visible at once
+ * and their watch changes are appended to ch.  The transaction is finished
+ * either way; free it with mxs_txn_free.
+ */
+int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch);
+void mxs_txn_free(struct mxs_txn *tx);
+/* Number of nodes the transaction has touched (transaction-nodes quota). */
+unsigned int mxs_txn_nodes(const struct mxs_txn *tx);
+
+#endif

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+#include "store/watch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/path.h"
+
+struct mxs_watches {
+	pthread_rwlock_t lock;
+	struct mxs_watch **buckets; /* power of two */
+	size_t nbuckets;
+	unsigned long count;
+	uint64_t seq;
+};
+
+static size_t hash(const char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return (size_t)(h ^ (h >> 31));
+}
+
+struct mxs_watches *mxs_watches_new(void)
+{
+	struct mxs_watches *reg = calloc(1, sizeof(*reg));
+
+	if (!reg)
+		return NULL;
+	reg->nbuckets = 256;
+	reg->buckets = calloc(reg->nbuckets, sizeof(*reg->buckets));
+	if (!reg->buckets) {
+		free(reg);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_rwlock_init(&reg->lock, NULL);
+	return reg;
+}
+
+static void watch_free(struct mxs_watch *w)
+{
+	free(w->path);
+	free(w->token);
+	free(w);
+}
+
+void mxs_watches_free(struct mxs_watches *reg)
+{
+	size_t i;
+
+	if (!reg)
+		return;
+	for (i = 0; i < reg->nbuckets; i++)
+		while (reg->buckets[i]) {
+			struct mxs_watch *w = reg->buckets[i];
+
+			reg->buckets[i] = w->hnext;
+			watch_free(w);
+		}
+	free(reg->buckets);
+	pthread_rwlock_destroy(&reg->lock);
+	free(reg);
+}
+
+void mxs_watch_owner_init(struct mxs_watch_owner *o, void *ctx, uint64_t seq)
+{
+	o->ctx = ctx;
+	o->seq = seq;
+	o->count = 0;
+	CDS_INIT_LIST_HEAD(&o->list);
+}
+
+/* Caller: exclusive lock. */
+static void grow(struct mxs_watches *reg)
+{
+	size_t nb = reg->nbuckets * 2, i;
+	struct mxs_watch **b = calloc(nb, sizeof(*b)), *w, *nx;
+
+	if (!b)
+		return; /* keep the old table: slower, still correct */
+	for (i = 0; i < reg->nbuckets; i++)
+		for (w = reg->buckets[i]; w; w = nx) {
+			size_t h = hash(w->path, w->pathlen) & (nb - 1);
+
+			nx = w->hnext;
+			w->hnext = b[h];
+			b[h] = w;
+		}
+	free(reg->buckets);
+	reg->buckets = b;
+	reg->nbuckets = nb;
+}
+
+int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
+		  const char *path, const char *token, size_t rel_off)
+{
+	size_t len = strlen(path), h;
+	struct mxs_watch *w;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	h = hash(path, len) & (reg->nbuckets - 1);
+	for (w = reg->buckets[h]; w; w = w->hnext)
+		if (w->owner == o && w->pathlen == len &&
+		    memcmp(w->path, path, len) == 0 &&
+		    strcmp(w->token, token) == 0) {
+			pthread_rwlock_unlock(&reg->lock);
+			return -EEXIST;
+		}
+	w = calloc(1, sizeof(*w));
+	if (w) {
+		w->path = strdup(path);
+		w->token = strdup(token);
+	}
+	if (!w || !w->path || !w->token) {
+		if (w)
+			watch_free(w);
+		pthread_rwlock_unlock(&reg->lock);
+		return -ENOMEM;
+	}
+	w->pathlen = len;
+	w->rel_off = rel_off;
+	w->owner = o;
+	w->seq = ++reg->seq;
+	w->hnext = reg->buckets[h];
+	reg->buckets[h] = w;
+	cds_list_add_tail(&w->link, &o->list);
+	o->count++;
+	if (++reg->count > reg->nbuckets * 2)
+		grow(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	return 0;
+}
+
+/* Caller: exclusive lock. */
+static void unlink_watch(struct mxs_watches *reg, struct mxs_watch *w)
+{
+	struct mxs_watch **pp =
+		&reg->buckets[hash(w->path, w->pathlen) & (reg->nbuckets - 1)];
+
+	while (*pp != w)
+		pp = &(*pp)->hnext;
+	*pp = w->hnext;
+	cds_list_del(&w->link);
+	w->owner->count--;
+	reg->count--;
+	watch_free(w);
+}
+
+int mxs_watch_remove(struct mxs_watches *reg, struct mxs_watch_owner *o,
+		     const char *path, const char *token)
+{
+	struct mxs_watch *w;
+	int rc = -ENOENT;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	cds_list_for_each_entry(w, &o->list, link)
+		if (strcmp(w->path, path) == 0 &&
+		    strcmp(w->token, token) == 0) {
+			unlink_watch(reg, w);
+			rc = 0;
+			break;
+		}
+	pthread_rwlock_unlock(&reg->lock);
+	return rc;
+}
+
+unsigned int mxs_watch_remove_all(struct mxs_watches *reg,
+				  struct mxs_watch_owner *o)
+{
+	struct mxs_watch *w, *tmp;
+	unsigned int n = 0;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	cds_list_for_each_entry_safe(w, tmp, &o->list, link) {
+		unlink_watch(reg, w);
+		n++;
+	}
+	pthread_rwlock_unlock(&reg->lock);
+	return n;
+}
+
+struct hits {
+	const struct mxs_watch **v;
+	size_t n, cap;
+};
+
+static int hits_add(struct hits *h, const struct mxs_watch *w)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		const struct mxs_watch **v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = w;
+	return 0;
+}
+
+/* Caller: shared lock. */
+static int collect(struct mxs_watches *reg, const char *p, size_t len,
+		   struct hits *h)
+{
+	const struct mxs_watch *w;
+
+	for (w = reg->buckets[hash(p, len) & (reg->nbuckets - 1)]; w;
+	     w = w->hnext)
+		if (w->pathlen == len && memcmp(w->path, p, len) == 0 &&
+		    hits_add(h, w))
+			return -ENOMEM;
+	return 0;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct mxs_watch *x = *(const struct mxs_watch *const *)a;
+	const struct mxs_watch *y = *(const struct mxs_watch *const *)b;
+
+	if (x->owner->seq != y->owner->seq)
+		return x->owner->seq < y->owner->seq ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int mxs_watches_fire(struct mxs_watches *reg, const char *path, bool exact,
+		     mxs_watch_fn fn, void *arg)
+{
+	struct hits h = { 0 };
+	size_t len = strlen(path), i;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	if (!reg->count)
+		goto out;
+	if (exact || path[0] != '/') {
+		/* @names are watched by name, and by "/" (C daemon rule). */
+		rc = collect(reg, path, len, &h);
+		if (!rc && !exact)
+			rc = collect(reg, "/", 1, &h);
+	} else {
+		/* "/" then every ancestor, then path itself. */
+		rc = collect(reg, "/", 1, &h);
+		for (i = 2; !rc && i <= len; i++)
+			if (i == len || path[i] == '/')
+				rc = collect(reg, path, i, &h);
+	}
+	if (rc)
+		goto out;
+	if (h.n > 1)
+		qsort(h.v, h.n, sizeof(*h.v), hit_cmp);
+	for (i = 0; i < h.n; i++)
+		fn(arg, h.v[i], path);
+	rc = (int)h.n;
+out:
+	pthread_rwlock_unlock(&reg->lock);
+	free(h.v);
+	return rc;
+}
+
+const char *mxs_watch_event_path(const struct mxs_watch *w, const char *path)
+{
+	if (!w->rel_off || strlen(path) < w->rel_off)
+		return path;
+	path += w->rel_off;
+	return *path == '/' ? path + 1 : path;
+}
+
+unsigned long mxs_watches_count(struct mxs_watches *reg)
+{
+	unsigned long n;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	n = reg->count;
+	pthread_rwlock_unlock(&reg->lock);
+	return n;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The watch registry: who watches which path, and which watches a change
+ * fires.
+ *
+ * Concurrency contract
+ * --------------------
+ * - A pthread rwlock protects the registry.  mxs_watches_fire takes it
+ *   shared (any number of writers fire at once); add/remove take it
+ *   exclusive.  No function calls back into the registry while holding it.
+ * - A struct mxs_watch_owner is embedded in its owner (a connection) and
+ *   is only added to/removed from by the owner's thread; the callback of
+ *   mxs_watches_fire may run on any thread and must only take a reference
+ *   to the owner and queue work for it.
+ * - Matching costs O(depth of the changed path): watches are hashed by
+ *   path and each ancestor of the change is looked up, never a scan of
+ *   all watches.
+ */
+#ifndef MXS_STORE_WATCH_H
+#define MXS_STORE_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+
+struct mxs_watches;
+
+/* The part of a connection that the registry knows. */
+struct mxs_watch_owner {
+	void *ctx;                 /* the connection, for the callback */
+	uint64_t seq;              /* creation order of owners */
+	struct cds_list_head list; /* its watches (registry lock) */
+	unsigned int count;        /* number of watches (registry lock) */
+};
+
+struct mxs_watch {
+	struct mxs_watch *hnext;   /* hash chain by path */
+	struct cds_list_head link; /* in owner->list */
+	struct mxs_watch_owner *owner;
+	uint64_t seq;              /* creation order of watches */
+	size_t rel_off;            /* relative watch: bytes of prefix to cut */
+	size_t pathlen;
+	char *path;                /* canonical absolute path or @name */
+	char *token;
+};
+
+struct mxs_watches *mxs_watches_new(void);
+void mxs_watches_free(struct mxs_watches *reg);
+
+void mxs_watch_owner_init(struct mxs_watch_owner *o, void *ctx, uint64_t seq);
+
+/*
+ * Adds a watch.  rel_off > 0 makes events relative: that many bytes of the
+ * event path (the domain's home path) are cut, and a following '/'.
+ * Returns 0, -EEXIST (same owner, path and token), -ENOMEM.
+ */
+int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
+		  const char *path, const char *token, size_t rel_off);
+
+/* Removes the owner's watch on path with token.  0 or -ENOENT. */
+int mxs_watch_remove(struct mxs_watches *reg, struct mxs_watch_owner *o,
+		     const char *path, const char *token);
+
+/* Removes all of the owner's watches.  Returns how many. */
+unsigned int mxs_watch_remove_all(struct mxs_watches *reg,
+				  struct mxs_watch_owner *o);
+
+typedef void (*mxs_watch_fn)(void *arg, const struct mxs_watch *w,
+			     const char *path);
+
+/*
+ * Calls fn for every watch that a change of `path` fires: with exact,
+ * watches on exactly path; otherwise watches on path or any ancestor
+ * ("/" watches everything).  Calls are ordered by owner creation, then
+ * watch creation (the C daemon's order).  Runs fn under the shared lock.
+ * Returns the number of watches fired, or -ENOMEM.
+ */
+int mxs_watches_fire(struct mxs_watches *reg, const char *path, bool exact,
+		     mxs_watch_fn fn, void *arg);
+
+/* The event path a watch reports for a change of path (relative cut). */
+const char *mxs_watch_event_path(const struct mxs_watch *w, const char *path);
+
+/* Total number of watches. */
+unsigned long mxs_watches_count(struct mxs_watches *reg);
+
+#endif
