@@ -1,0 +1,169 @@
+/*
+ * Helpers shared by the xensim tests: checks, temporary directories, and
+ * daemons started under LD_PRELOAD that die with the test.
+ */
+#ifndef XENSIM_TESTUTIL_H
+#define XENSIM_TESTUTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pid_t tu_children[16];
+static int tu_nchildren;
+static char tu_tmpdir[256];
+static bool tu_keep;
+
+static void tu_cleanup(void)
+{
+	for (int i = 0; i < tu_nchildren; i++) {
+		if (tu_children[i] > 0) {
+			kill(tu_children[i], SIGKILL);
+			waitpid(tu_children[i], NULL, 0);
+			tu_children[i] = 0;
+		}
+	}
+	if (tu_tmpdir[0] && !tu_keep) {
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tu_tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cleanup of %s failed\n", tu_tmpdir);
+		tu_tmpdir[0] = '\0';
+	}
+}
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+			tu_keep = getenv("XENSIM_KEEP") != NULL;               \
+			exit(1);                                               \
+		}                                                              \
+	} while (0)
+
+#define CHECK_RC(expr)                                                         \
+	do {                                                                   \
+		int rc_ = (expr);                                              \
+		if (rc_ < 0) {                                                 \
+			fprintf(stderr, "%s:%d: %s = %d (%s)\n", __FILE__,     \
+				__LINE__, #expr, rc_, strerror(-rc_));         \
+			tu_keep = getenv("XENSIM_KEEP") != NULL;               \
+			exit(1);                                               \
+		}                                                              \
+	} while (0)
+
+static double tu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* mkdtemp under $TMPDIR or /tmp; removed at exit. */
+static const char *tu_mktemp(const char *name)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(tu_tmpdir, sizeof(tu_tmpdir), "%s/%s.XXXXXX", base ? base : "/tmp", name);
+	if (!mkdtemp(tu_tmpdir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	atexit(tu_cleanup);
+	return tu_tmpdir;
+}
+
+/* Fork a child that dies with us (PDEATHSIG) and exec argv with extra
+ * environment (NAME=VALUE strings, NULL-terminated); output to log. */
+static pid_t tu_spawn(char *const argv[], char *const env[], const char *log)
+{
+	pid_t ppid = getpid();
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != ppid)
+			_exit(127);
+		for (int i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		if (log) {
+			int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+			}
+		}
+		execv(argv[0], argv);
+		perror(argv[0]);
+		_exit(127);
+	}
+	if (tu_nchildren < 16)
+		tu_children[tu_nchildren++] = pid;
+	return pid;
+}
+
+/* Wait for a spawned child; returns its exit status or -1 on timeout
+ * (then it is killed). */
+static int tu_wait(pid_t pid, double timeout_s)
+{
+	double end = tu_now() + timeout_s;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			for (int i = 0; i < tu_nchildren; i++)
+				if (tu_children[i] == pid)
+					tu_children[i] = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		if (tu_now() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			for (int i = 0; i < tu_nchildren; i++)
+				if (tu_children[i] == pid)
+					tu_children[i] = 0;
+			return -1;
+		}
+		usleep(2000);
+	}
+}
+
+static bool tu_alive(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+static bool tu_wait_path(const char *path, double timeout_s)
+{
+	double end = tu_now() + timeout_s;
+	struct stat st;
+
+	while (stat(path, &st) < 0) {
+		if (tu_now() > end)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+#endif
