@@ -23,7 +23,7 @@ static int tu_nchildren;
 static char tu_tmpdir[256];
 static bool tu_keep;
 
-static void tu_cleanup(void)
+static inline void tu_cleanup(void)
 {
 	for (int i = 0; i < tu_nchildren; i++) {
 		if (tu_children[i] > 0) {
@@ -63,7 +63,7 @@ static void tu_cleanup(void)
 		}                                                              \
 	} while (0)
 
-static double tu_now(void)
+static inline double tu_now(void)
 {
 	struct timespec ts;
 
@@ -72,7 +72,7 @@ static double tu_now(void)
 }
 
 /* mkdtemp under $TMPDIR or /tmp; removed at exit. */
-static const char *tu_mktemp(const char *name)
+static inline const char *tu_mktemp(const char *name)
 {
 	const char *base = getenv("TMPDIR");
 
@@ -87,7 +87,7 @@ static const char *tu_mktemp(const char *name)
 
 /* Fork a child that dies with us (PDEATHSIG) and exec argv with extra
  * environment (NAME=VALUE strings, NULL-terminated); output to log. */
-static pid_t tu_spawn(char *const argv[], char *const env[], const char *log)
+static inline pid_t tu_spawn(char *const argv[], char *const env[], const char *log)
 {
 	pid_t ppid = getpid();
 	pid_t pid = fork();
@@ -122,7 +122,7 @@ static pid_t tu_spawn(char *const argv[], char *const env[], const char *log)
 
 /* Wait for a spawned child; returns its exit status or -1 on timeout
  * (then it is killed). */
-static int tu_wait(pid_t pid, double timeout_s)
+static inline int tu_wait(pid_t pid, double timeout_s)
 {
 	double end = tu_now() + timeout_s;
 	int st;
@@ -148,12 +148,12 @@ static int tu_wait(pid_t pid, double timeout_s)
 	}
 }
 
-static bool tu_alive(pid_t pid)
+static inline bool tu_alive(pid_t pid)
 {
 	return waitpid(pid, NULL, WNOHANG) == 0;
 }
 
-static bool tu_wait_path(const char *path, double timeout_s)
+static inline bool tu_wait_path(const char *path, double timeout_s)
 {
 	double end = tu_now() + timeout_s;
 	struct stat st;
