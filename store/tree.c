@@ -506,9 +506,30 @@ static void get_view(struct mxs_txn *tx, const char *p, size_t len,
 	}
 	live = live_lookup(tx->st, p, len);
 	val = live ? rcu_dereference(live->val) : NULL;
-	if (!te && !tx->norecord &&
-	    !txe_add(tx, p, len, val ? val->gen : GEN_NONE))
-		tx->failed = true;
+	if (!te && !tx->norecord) {
+		te = txe_add(tx, p, len, val ? val->gen : GEN_NONE);
+		if (!te) {
+			tx->failed = true;
+		} else if (val && !tx->implicit) {
+			/*
+			 * An explicit transaction reads a node as it was at
+			 * first access (the C daemon's behaviour): keep the
+			 * value and permissions.  Children stay a delta over
+			 * the live list, see docs/compat.md.
+			 */
+			te->val = val_dup(val, val->gen);
+			if (te->val) {
+				te->own = true;
+				te->exists = true;
+				te->live_kids = true;
+				v->te = te;
+				v->live = NULL;
+				v->val = te->val;
+				return;
+			}
+			tx->failed = true;
+		}
+	}
 	v->te = NULL;
 	v->live = val ? live : NULL;
 	v->val = val;

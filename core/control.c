@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * XS_CONTROL: daemon control from dom0 (xenstore-control).  Subcommands of
+ * the C daemon that this daemon supports; each answers "OK" or text.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/uatomic.h>
+
+#include "core/daemon.h"
+
+struct control_cmd {
+	const char *name;
+	const char *args;
+	unsigned int min, max; /* number of arguments after the name */
+	int (*fn)(struct mxs_conn *c, char **argv, unsigned int argc,
+		  struct mxs_buf *reply);
+};
+
+static int ok(struct mxs_buf *reply)
+{
+	return mxs_buf_add(reply, "OK", 3);
+}
+
+static int cmd_check(struct mxs_conn *c, char **argv, unsigned int argc,
+		     struct mxs_buf *reply)
+{
+	struct mxs_buf report = { 0 };
+	int rc;
+
+	(void)argv;
+	(void)argc;
+	rc = mxs_store_check(c->w->d->store, &report);
+	if (rc == -EIO)
+		mxs_log("store check failed: %.*s", (int)report.len,
+			report.p ? report.p : "");
+	mxs_buf_free(&report);
+	return rc ? rc : ok(reply);
+}
+
+static int cmd_log(struct mxs_conn *c, char **argv, unsigned int argc,
+		   struct mxs_buf *reply)
+{
+	struct mxs_daemon *d = c->w->d;
+	bool on;
+
+	(void)argc;
+	if (strcmp(argv[0], "on") == 0)
+		on = true;
+	else if (strcmp(argv[0], "off") == 0)
+		on = false;
+	else
+		return -EINVAL;
+	pthread_mutex_lock(&d->trace_lock);
+	if (on && d->trace_fd < 0) {
+		pthread_mutex_unlock(&d->trace_lock);
+		return -EINVAL; /* no trace file: "logfile" first */
+	}
+	__atomic_store_n(&d->trace_on, on, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&d->trace_lock);
+	return ok(reply);
+}
+
+static int cmd_logfile(struct mxs_conn *c, char **argv, unsigned int argc,
+		       struct mxs_buf *reply)
+{
+	int rc;
+
+	(void)argc;
+	rc = mxs_trace_open(c->w->d, argv[0]);
+	return rc ? rc : ok(reply);
+}
+
+static int cmd_print(struct mxs_conn *c, char **argv, unsigned int argc,
+		     struct mxs_buf *reply)
+{
+	(void)argc;
+	mxs_trace(c->w->d, "control: %s", argv[0]);
+	mxs_log("control: %s", argv[0]);
+	return ok(reply);
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
+			 struct mxs_buf *reply)
+{
+	struct mxs_daemon *d = c->w->d;
+	struct mxs_store_stats st;
+	char *text = NULL;
+	uint64_t reqs = 0;
+	unsigned int i;
+	int n, rc = 0;
+
+	mxs_store_get_stats(d->store, &st);
+	for (i = 0; i < d->nworkers; i++)
+		reqs += uatomic_read(&d->workers[i].requests);
+	n = asprintf(&text,
+		     "nodes: %" PRIu64 "\n"
+		     "generation: %" PRIu64 "\n"
+		     "transaction commits: %" PRIu64 "\n"
+		     "transaction conflicts: %" PRIu64 "\n"
+		     "watches: %lu\n"
+		     "connections: %lu\n"
+		     "workers: %u\n"
+		     "requests: %" PRIu64 "\n"
+		     "rss: %ld KiB\n",
+		     st.nodes, st.generation, st.commits, st.conflicts,
+		     mxs_watches_count(d->watches),
+		     uatomic_read(&d->nconns), d->nworkers, reqs, rss_kib());
+	if (n < 0)
+		return -ENOMEM;
+	if (argc == 1) {
+		FILE *f = fopen(argv[0], "a");
+
+		if (!f) {
+			rc = -errno;
+		} else {
+			fputs(text, f);
+			fclose(f);
+			rc = ok(reply);
+		}
+	} else {
+		rc = mxs_buf_add(reply, text, (size_t)n + 1);
+	}
+	free(text);
+	return rc;
+}
+
+static int cmd_help(struct mxs_conn *c, char **argv, unsigned int argc,
+		    struct mxs_buf *reply);
+
+static const struct control_cmd cmds[] = {
+	{ "check", "", 0, 0, cmd_check },
+	{ "log", "on|off", 1, 1, cmd_log },
+	{ "logfile", "<file>", 1, 1, cmd_logfile },
+	{ "memreport", "[<file>]", 0, 1, cmd_memreport },
+	{ "print", "<string>", 1, 1, cmd_print },
+	{ "help", "", 0, 0, cmd_help },
+};
+
+static int cmd_help(struct mxs_conn *c, char **argv, unsigned int argc,
+		    struct mxs_buf *reply)
+{
+	size_t i;
+	int rc = 0;
+
+	(void)c;
+	(void)argv;
+	(void)argc;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && !rc; i++) {
+		rc = mxs_buf_add(reply, cmds[i].name, strlen(cmds[i].name));
+		if (!rc && cmds[i].args[0]) {
+			rc = mxs_buf_add(reply, " ", 1);
+			rc = rc ?: mxs_buf_add(reply, cmds[i].args,
+					       strlen(cmds[i].args));
+		}
+		rc = rc ?: mxs_buf_add(reply, "\n", 1);
+	}
+	return rc ?: mxs_buf_add(reply, "", 1);
+}
+
+int mxs_control(struct mxs_conn *c, char **argv, unsigned int argc,
+		struct mxs_buf *reply)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[0], cmds[i].name))
+			continue;
+		if (argc - 1 < cmds[i].min || argc - 1 > cmds[i].max)
+			return -EINVAL;
+		return cmds[i].fn(c, argv + 1, argc - 1, reply);
+	}
+	return -EINVAL;
+}

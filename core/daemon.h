@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's objects: configuration, worker threads and connections.
+ *
+ * Threads
+ * -------
+ * - The main thread accepts socket connections and hands each to a worker
+ *   (round robin) through that worker's inbox; it never touches the store.
+ * - Each worker owns a set of connections: only it reads, writes, parses,
+ *   dispatches and closes them, with its own epoll set.  A request runs to
+ *   completion on the worker that owns its connection.
+ * - A change made on one worker fires watches of connections owned by
+ *   others: the event is queued on the owner's inbox (wait-free queue) and
+ *   the owner is woken at most once per batch (wake protocol in worker.c).
+ */
+#ifndef MXS_CORE_DAEMON_H
+#define MXS_CORE_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <urcu/list.h>
+#include <urcu/wfcqueue.h>
+
+#include "mxs/protocol.h"
+#include "store/buf.h"
+#include "store/perms.h"
+#include "store/store.h"
+#include "store/watch.h"
+
+struct mxs_daemon;
+struct mxs_worker;
+
+struct mxs_config {
+	const char *socket_path;
+	const char *pid_file;
+	const char *trace_file;
+	unsigned int workers;
+	bool no_fork;
+	bool no_domain_init;
+	bool output_pid;
+	bool verbose;
+};
+
+/* One queued outgoing message: header and payload, contiguous. */
+struct mxs_out {
+	struct mxs_out *next;
+	size_t len;  /* bytes in data */
+	size_t sent; /* bytes already written */
+	char data[];
+};
+
+struct mxs_conn_tx {
+	struct mxs_conn_tx *next;
+	uint32_t id;
+	struct mxs_txn *tx;
+};
+
+struct mxs_conn {
+	struct cds_list_head link; /* in worker->conns; owner only */
+	struct mxs_worker *w;      /* owner; never changes */
+	unsigned long refs;        /* atomic; the owner holds one while open */
+	int fd;
+	uint32_t epoll_events;
+	bool closed;               /* owner only */
+	uint64_t seq;              /* creation order */
+	struct mxs_caller caller;
+	struct mxs_watch_owner wo; /* its watches (registry) */
+
+	/* Input (owner only): bytes received, parsed from the front.  Room
+	 * for two whole messages, so one always fits after a partial one. */
+	size_t in_len;
+	char in[2 * (sizeof(struct mxs_msg_hdr) + MXS_PAYLOAD_MAX)];
+
+	/* Output queue (owner only). */
+	struct mxs_out *out_head, **out_tail;
+	size_t out_bytes;
+
+	/* Open transactions (owner only). */
+	struct mxs_conn_tx *txs;
+	unsigned int ntxs;
+	uint32_t next_txid;
+};
+
+enum mxs_inbox_kind { MXS_INBOX_CONN, MXS_INBOX_EVENT, MXS_INBOX_STOP };
+
+/* A message to a worker from another thread. */
+struct mxs_inbox_msg {
+	struct cds_wfcq_node node;
+	enum mxs_inbox_kind kind;
+	int fd;                /* MXS_INBOX_CONN */
+	uint64_t seq;          /* MXS_INBOX_CONN */
+	struct mxs_conn *conn; /* MXS_INBOX_EVENT: holds a reference */
+	size_t len;            /* MXS_INBOX_EVENT payload */
+	char data[];
+};
+
+struct mxs_worker {
+	/* Written by other threads. */
+	struct cds_wfcq_head inbox_head;
+	struct cds_wfcq_tail inbox_tail;
+	int wake_pending; /* R1/A1: see worker.c wake protocol */
+	int evfd;
+
+	/* Owner only. */
+	unsigned int id;
+	pthread_t thread;
+	int epfd;
+	struct mxs_daemon *d;
+	struct cds_list_head conns;
+	unsigned long nconns;
+	struct mxs_buf reply;   /* scratch for reply payloads */
+	char req[MXS_PAYLOAD_MAX + 1]; /* current request payload + NUL */
+	struct mxs_changes changes;
+	uint64_t requests;      /* relaxed reads by CONTROL memreport */
+};
+
+struct mxs_daemon {
+	struct mxs_config cfg;
+	struct mxs_store *store;
+	struct mxs_watches *watches;
+	struct mxs_worker *workers;
+	unsigned int nworkers;
+	int listen_fd;
+	uint64_t conn_seq; /* main thread */
+	unsigned long nconns; /* atomic */
+	/* Trace file (-T, CONTROL logfile/log): one write per line. */
+	pthread_mutex_t trace_lock;
+	int trace_fd;
+	char *trace_path;
+	bool trace_on;
+};
+
+/* worker.c */
+int mxs_workers_start(struct mxs_daemon *d);
+void mxs_workers_stop(struct mxs_daemon *d);
+void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m);
+struct mxs_worker *mxs_worker_self(void);
+
+/* conn.c: owner-worker only, unless stated. */
+struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq);
+void mxs_conn_get(struct mxs_conn *c);         /* any thread */
+void mxs_conn_put(struct mxs_conn *c);         /* any thread */
+void mxs_conn_readable(struct mxs_conn *c);
+void mxs_conn_flush(struct mxs_conn *c);
+void mxs_conn_close(struct mxs_conn *c);
+int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
+		   uint32_t tx_id, const void *payload, size_t len);
+/* Delivers an already-built event (from the inbox or this worker). */
+void mxs_conn_deliver_event(struct mxs_conn *c, const void *data,
+			    size_t len);
+
+/* ops.c */
+void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+		  char *payload);
+const char *mxs_op_name(uint32_t type);
+/* Fires the watches of every change in ch, then clears it. */
+void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);
+void mxs_conn_drop_state(struct mxs_conn *c);
+
+/* control.c */
+int mxs_control(struct mxs_conn *c, char **argv, unsigned int argc,
+		struct mxs_buf *reply);
+
+/* log.c */
+void mxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mxs_trace_io(struct mxs_daemon *d, const struct mxs_conn *c, bool out,
+		  const struct mxs_msg_hdr *hdr, const char *payload);
+void mxs_trace(struct mxs_daemon *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int mxs_trace_open(struct mxs_daemon *d, const char *path);
+void mxs_log_init(bool foreground, bool verbose);
+extern bool mxs_verbose;
+
+#endif

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mxenstored: start-up, the accept loop and shutdown.
+ *
+ * The main thread owns the listening socket and the signals; it hands each
+ * accepted connection to a worker (round robin) and never touches the
+ * store while the workers run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <urcu-qsbr.h>
+
+#include "core/daemon.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: mxenstored [options]\n"
+"\n"
+"  -N, --no-fork           stay in the foreground,\n"
+"  -D, --no-domain-init    do not initialise dom0's ring (socket only),\n"
+"  -F, --pid-file <file>   write the daemon's pid to <file>,\n"
+"  -P, --output-pid        print the daemon's pid on stdout,\n"
+"  -T, --trace-file <file> trace every message in and out to <file>,\n"
+"  -V, --verbose           log connections and protocol errors,\n"
+"  -H, --help              print this message,\n"
+"      --socket <path>     listen on <path> (default\n"
+"                          $XENSTORED_RUNDIR/socket, XENSTORED_RUNDIR\n"
+"                          defaulting to /var/run/xenstored),\n"
+"      --workers <n>       worker threads (default: online CPUs).\n");
+}
+
+static int parse_args(int argc, char **argv, struct mxs_config *cfg)
+{
+	static const struct option opts[] = {
+		{ "no-fork", no_argument, NULL, 'N' },
+		{ "no-domain-init", no_argument, NULL, 'D' },
+		{ "pid-file", required_argument, NULL, 'F' },
+		{ "output-pid", no_argument, NULL, 'P' },
+		{ "trace-file", required_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'H' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char *end;
+	int o;
+
+	cfg->workers = ncpu > 0 ? (unsigned int)ncpu : 1;
+	while ((o = getopt_long(argc, argv, "NDF:PT:VH", opts, NULL)) != -1) {
+		switch (o) {
+		case 'N': cfg->no_fork = true; break;
+		case 'D': cfg->no_domain_init = true; break;
+		case 'F': cfg->pid_file = optarg; break;
+		case 'P': cfg->output_pid = true; break;
+		case 'T': cfg->trace_file = optarg; break;
+		case 'V': cfg->verbose = true; break;
+		case 'H': usage(stdout); exit(0);
+		case 's': cfg->socket_path = optarg; break;
+		case 'w':
+			cfg->workers = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || cfg->workers < 1 || cfg->workers > 1024) {
+				fprintf(stderr, "bad --workers %s\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static char *default_socket(void)
+{
+	const char *dir = getenv("XENSTORED_RUNDIR");
+	char *p;
+
+	if (!dir || !*dir)
+		dir = "/var/run/xenstored";
+	mkdir(dir, 0755); /* EEXIST is fine; bind() reports the rest */
+	if (asprintf(&p, "%s/socket", dir) < 0)
+		return NULL;
+	return p;
+}
+
+static int open_socket(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+
+		fprintf(stderr, "cannot listen on %s: %s\n", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void write_pid(const char *file)
+{
+	FILE *f = fopen(file, "w");
+
+	if (!f) {
+		mxs_log("cannot write pid file %s: %s", file, strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+static void daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid > 0)
+		exit(0);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		exit(1);
+	if (pid > 0)
+		exit(0);
+	if (chdir("/") < 0)
+		exit(1);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void accept_loop(struct mxs_daemon *d, int sigfd)
+{
+	struct pollfd pfd[2] = { { .fd = d->listen_fd, .events = POLLIN },
+				 { .fd = sigfd, .events = POLLIN } };
+	unsigned int next = 0;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mxs_log("poll: %s", strerror(errno));
+			return;
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					if (d->trace_path)
+						mxs_trace_open(d,
+							       d->trace_path);
+				} else {
+					return;
+				}
+			}
+		}
+		if (pfd[0].revents) {
+			for (;;) {
+				int fd = accept4(d->listen_fd, NULL, NULL,
+						 SOCK_CLOEXEC | SOCK_NONBLOCK);
+				struct mxs_inbox_msg *m;
+
+				if (fd < 0) {
+					if (errno != EAGAIN && errno != EINTR &&
+					    errno != ECONNABORTED)
+						mxs_log("accept: %s",
+							strerror(errno));
+					break;
+				}
+				m = calloc(1, sizeof(*m));
+				if (!m) {
+					close(fd);
+					continue;
+				}
+				m->kind = MXS_INBOX_CONN;
+				m->fd = fd;
+				m->seq = ++d->conn_seq;
+				mxs_worker_post(&d->workers[next], m);
+				next = (next + 1) % d->nworkers;
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct mxs_daemon d = { .listen_fd = -1, .trace_fd = -1 };
+	char *sock = NULL;
+	sigset_t sigs;
+	int sigfd, rc;
+
+	if (parse_args(argc, argv, &d.cfg))
+		return 2;
+	mxs_log_init(d.cfg.no_fork, d.cfg.verbose);
+	pthread_mutex_init(&d.trace_lock, NULL);
+	if (!d.cfg.no_domain_init)
+		mxs_log("dom0 ring initialisation is not built yet: serving "
+			"the Unix socket only (as with -D)");
+	if (!d.cfg.socket_path) {
+		sock = default_socket();
+		if (!sock)
+			return 1;
+		d.cfg.socket_path = sock;
+	}
+	if (d.cfg.trace_file && (rc = mxs_trace_open(&d, d.cfg.trace_file))) {
+		fprintf(stderr, "cannot open trace file %s: %s\n",
+			d.cfg.trace_file, strerror(-rc));
+		return 1;
+	}
+	d.listen_fd = open_socket(d.cfg.socket_path);
+	if (d.listen_fd < 0)
+		return 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by workers */
+
+	if (!d.cfg.no_fork)
+		daemonize();
+	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		mxs_log("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (d.cfg.pid_file)
+		write_pid(d.cfg.pid_file);
+	if (d.cfg.output_pid) {
+		printf("%ld\n", (long)getpid());
+		fflush(stdout);
+	}
+
+	rcu_register_thread();
+	d.store = mxs_store_new();
+	d.watches = mxs_watches_new();
+	if (!d.store || !d.watches) {
+		mxs_log("out of memory at start-up");
+		return 1;
+	}
+	d.nworkers = d.cfg.workers;
+	/* The main thread does not read the store while workers run. */
+	rcu_thread_offline();
+	rc = mxs_workers_start(&d);
+	if (rc) {
+		mxs_log("cannot start workers: %s", strerror(-rc));
+		return 1;
+	}
+	if (d.cfg.no_fork)
+		mxs_log("listening on %s with %u workers",
+			d.cfg.socket_path, d.nworkers);
+
+	accept_loop(&d, sigfd);
+
+	mxs_workers_stop(&d);
+	close(d.listen_fd);
+	unlink(d.cfg.socket_path);
+	rcu_thread_online();
+	mxs_watches_free(d.watches);
+	mxs_store_free(d.store);
+	rcu_unregister_thread();
+	if (d.trace_fd >= 0)
+		close(d.trace_fd);
+	free(d.trace_path);
+	free(sock);
+	close(sigfd);
+	return 0;
+}

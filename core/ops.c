@@ -1,0 +1,626 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request dispatch: the handler table is generated from MXS_OPS
+ * (include/mxs/protocol.h).  Each handler parses its arguments, answers
+ * with a reply payload in w->reply (return 0) or a negative errno that is
+ * sent as the protocol's error string.  Runs on the connection's owner
+ * worker, online for RCU.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/uatomic.h>
+
+#include "core/daemon.h"
+#include "store/path.h"
+
+struct req {
+	struct mxs_conn *c;
+	struct mxs_daemon *d;
+	const struct mxs_msg_hdr *hdr;
+	char *p;      /* payload, NUL at p[len] */
+	size_t len;
+	struct mxs_txn *tx;
+	struct mxs_buf *reply;
+	uint32_t reply_type;
+};
+
+typedef int (*op_fn)(struct req *r);
+
+static const char *const op_names[MXS_OP_COUNT] = {
+#define X(NAME, name, num, args, flags, doc) [num] = #NAME,
+	MXS_OPS(X)
+#undef X
+};
+
+static const unsigned int op_flags[MXS_OP_COUNT] = {
+#define X(NAME, name, num, args, flags, doc) [num] = (flags),
+	MXS_OPS(X)
+#undef X
+};
+
+const char *mxs_op_name(uint32_t type)
+{
+	return type < MXS_OP_COUNT ? op_names[type] : "UNKNOWN";
+}
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+#define X(E) case E: return #E;
+		MXS_ERRORS(X)
+#undef X
+	default:
+		return "EINVAL"; /* as the C daemon: untranslatable */
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Argument parsing, with the C daemon's rules.                        */
+
+/* Number of NUL-terminated strings in the payload (trailing bytes after
+ * the last NUL do not count). */
+static unsigned int count_strings(const struct req *r)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < r->len; i++)
+		n += r->p[i] == '\0';
+	return n;
+}
+
+/* The payload is exactly one string with its NUL, or NULL. */
+static const char *onearg(const struct req *r)
+{
+	if (!r->len || strlen(r->p) + 1 != r->len)
+		return NULL;
+	return r->p;
+}
+
+/* Splits into up to max strings; returns how many there are. */
+static unsigned int get_strings(const struct req *r, char **v,
+				unsigned int max)
+{
+	unsigned int n = 0;
+	size_t off = 0;
+
+	while (off < r->len) {
+		size_t l = strnlen(r->p + off, r->len - off);
+
+		if (off + l >= r->len)
+			break; /* no NUL: not a string */
+		if (n < max)
+			v[n] = r->p + off;
+		n++;
+		off += l + 1;
+	}
+	return n;
+}
+
+/* Canonical, valid node name for the caller, in buf.  0 or -EINVAL. */
+static int node_name(const struct req *r, const char *name, char *buf,
+		     size_t sz, bool allow_special)
+{
+	size_t rel_max = r->c->caller.privileged ? 0 : MXS_REL_PATH_MAX;
+
+	if (!name)
+		return -EINVAL;
+	if (mxs_path_canonical(name, r->c->caller.domid, buf, sz))
+		return -EINVAL;
+	if (!mxs_path_valid(buf, allow_special, rel_max))
+		return -EINVAL;
+	return 0;
+}
+
+#define PATH_BUF (MXS_PAYLOAD_MAX + 64)
+
+/* ------------------------------------------------------------------ */
+/* Watches                                                              */
+
+struct fire_ctx {
+	struct mxs_daemon *d;
+	struct mxs_worker *self;
+	const struct mxs_change *ch;
+};
+
+/* Registry callback (shared registry lock held): queue one event. */
+static void deliver(void *arg, const struct mxs_watch *w, const char *path)
+{
+	struct fire_ctx *f = arg;
+	struct mxs_conn *c = w->owner->ctx;
+	const char *ev = mxs_watch_event_path(w, path);
+	size_t plen = strlen(ev), tlen = strlen(w->token);
+	size_t len = plen + 1 + tlen + 1;
+	struct mxs_inbox_msg *m;
+
+	if (!mxs_store_watch_permitted(f->d->store, &c->caller, path,
+				       f->ch ? f->ch->perms : NULL,
+				       f->ch ? f->ch->nperms : 0))
+		return;
+	if (len > MXS_PAYLOAD_MAX) {
+		/* XSA-324: never build an oversized event. */
+		mxs_log("dropping oversized watch event %.64s", path);
+		return;
+	}
+	m = malloc(sizeof(*m) + len);
+	if (!m)
+		return;
+	memcpy(m->data, ev, plen + 1);
+	memcpy(m->data + plen + 1, w->token, tlen + 1);
+	m->len = len;
+	if (c->w == f->self) {
+		/* Same worker: in order with this worker's replies. */
+		mxs_conn_deliver_event(c, m->data, m->len);
+		free(m);
+		return;
+	}
+	m->kind = MXS_INBOX_EVENT;
+	mxs_conn_get(c);
+	m->conn = c;
+	mxs_worker_post(c->w, m);
+}
+
+void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
+{
+	struct fire_ctx f = { d, mxs_worker_self(), NULL };
+	size_t i;
+
+	for (i = 0; i < ch->n; i++) {
+		f.ch = &ch->v[i];
+		mxs_watches_fire(d->watches, ch->v[i].path, ch->v[i].exact,
+				 deliver, &f);
+	}
+	mxs_changes_clear(ch);
+}
+
+/* Fires a special event (@introduceDomain, @releaseDomain). */
+static void __attribute__((unused))
+fire_special(struct mxs_daemon *d, const char *name)
+{
+	struct fire_ctx f = { d, mxs_worker_self(), NULL };
+
+	mxs_watches_fire(d->watches, name, false, deliver, &f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Handlers                                                             */
+
+static int reply_ok(struct req *r)
+{
+	return mxs_buf_add(r->reply, "OK", 3);
+}
+
+static int mxs_op_read(struct req *r)
+{
+	char path[PATH_BUF];
+	int rc = node_name(r, onearg(r), path, sizeof(path), false);
+
+	return rc ? rc : mxs_store_read(r->d->store, r->tx, &r->c->caller,
+					path, r->reply);
+}
+
+static int mxs_op_get_perms(struct req *r)
+{
+	char path[PATH_BUF];
+	int rc = node_name(r, onearg(r), path, sizeof(path), false);
+
+	return rc ? rc : mxs_store_get_perms(r->d->store, r->tx,
+					     &r->c->caller, path, r->reply);
+}
+
+static int mxs_op_directory(struct req *r)
+{
+	char path[PATH_BUF];
+	int rc = node_name(r, onearg(r), path, sizeof(path), false);
+
+	return rc ? rc : mxs_store_directory(r->d->store, r->tx,
+					     &r->c->caller, path, r->reply);
+}
+
+static int mxs_op_directory_part(struct req *r)
+{
+	char path[PATH_BUF], *v[2];
+	int rc;
+
+	if (count_strings(r) != 2 || get_strings(r, v, 2) != 2)
+		return -EINVAL;
+	rc = node_name(r, v[0], path, sizeof(path), false);
+	if (rc)
+		return rc;
+	return mxs_store_directory_part(r->d->store, r->tx, &r->c->caller,
+					path, (unsigned int)atoi(v[1]),
+					MXS_PAYLOAD_MAX, r->reply);
+}
+
+/* Runs a mutation: outside a transaction its watches fire now. */
+static int mutated(struct req *r, int rc)
+{
+	struct mxs_worker *w = r->c->w;
+
+	if (rc) {
+		mxs_changes_clear(&w->changes);
+		return rc;
+	}
+	if (!r->tx)
+		mxs_fire_changes(r->d, &w->changes);
+	return reply_ok(r);
+}
+
+static int mxs_op_write(struct req *r)
+{
+	char path[PATH_BUF], *v[1];
+	size_t off;
+	int rc;
+
+	if (get_strings(r, v, 1) < 1)
+		return -EINVAL;
+	rc = node_name(r, v[0], path, sizeof(path), false);
+	if (rc)
+		return rc;
+	off = strlen(v[0]) + 1;
+	return mutated(r, mxs_store_write(r->d->store, r->tx, &r->c->caller,
+					  path, r->p + off, r->len - off,
+					  &r->c->w->changes));
+}
+
+static int mxs_op_mkdir(struct req *r)
+{
+	char path[PATH_BUF];
+	int rc = node_name(r, onearg(r), path, sizeof(path), false);
+
+	if (rc)
+		return rc;
+	return mutated(r, mxs_store_mkdir(r->d->store, r->tx, &r->c->caller,
+					  path, &r->c->w->changes));
+}
+
+static int mxs_op_rm(struct req *r)
+{
+	char path[PATH_BUF];
+	int rc = node_name(r, onearg(r), path, sizeof(path), false);
+
+	if (rc)
+		return rc;
+	return mutated(r, mxs_store_rm(r->d->store, r->tx, &r->c->caller,
+				       path, &r->c->w->changes));
+}
+
+static int mxs_op_set_perms(struct req *r)
+{
+	unsigned int n = count_strings(r);
+	struct mxs_perm *perms;
+	char path[PATH_BUF];
+	int rc;
+
+	if (n < 2)
+		return -EINVAL;
+	n--;
+	perms = malloc(n * sizeof(*perms));
+	if (!perms)
+		return -ENOMEM;
+	rc = mxs_perms_parse(r->p + strlen(r->p) + 1, n, perms);
+	if (rc)
+		goto out;
+	if (r->p[0] == '@') {
+		rc = mxs_store_set_special_perms(r->d->store, &r->c->caller,
+						 r->p, perms, n);
+		if (!rc)
+			rc = reply_ok(r);
+		goto out;
+	}
+	rc = node_name(r, r->p, path, sizeof(path), false);
+	if (rc)
+		goto out;
+	rc = mutated(r, mxs_store_set_perms(r->d->store, r->tx,
+					    &r->c->caller, path, perms, n,
+					    &r->c->w->changes));
+out:
+	free(perms);
+	return rc;
+}
+
+static int mxs_op_watch(struct req *r)
+{
+	char path[PATH_BUF], *v[2], *ev;
+	size_t rel_off = 0, plen, tlen;
+	int rc;
+
+	if (get_strings(r, v, 2) != 2)
+		return -EINVAL;
+	if (v[0][0] == '@') {
+		if (strlen(v[0]) > MXS_REL_PATH_MAX)
+			return -EINVAL;
+		strcpy(path, v[0]);
+	} else {
+		rc = node_name(r, v[0], path, sizeof(path), false);
+		if (rc)
+			return rc;
+		if (v[0][0] != '/')
+			rel_off = strlen(path) - strlen(v[0]) - 1;
+	}
+	rc = mxs_watch_add(r->d->watches, &r->c->wo, path, v[1], rel_off);
+	if (rc)
+		return rc;
+	rc = reply_ok(r);
+	if (rc)
+		return rc;
+	/* The ack, then one event at once: simplifies clients. */
+	mxs_conn_queue(r->c, r->reply_type, r->hdr->req_id, r->hdr->tx_id,
+		       r->reply->p, r->reply->len);
+	mxs_buf_reset(r->reply);
+	r->reply_type = UINT32_MAX; /* sent already */
+	plen = strlen(v[0]);
+	tlen = strlen(v[1]);
+	ev = malloc(plen + tlen + 2);
+	if (ev) {
+		memcpy(ev, v[0], plen + 1);
+		memcpy(ev + plen + 1, v[1], tlen + 1);
+		if (plen + tlen + 2 <= MXS_PAYLOAD_MAX)
+			mxs_conn_queue(r->c, MXS_OP_WATCH_EVENT, 0, 0, ev,
+				       plen + tlen + 2);
+		free(ev);
+	}
+	return 0;
+}
+
+static int mxs_op_unwatch(struct req *r)
+{
+	char path[PATH_BUF], *v[2];
+	int rc;
+
+	if (get_strings(r, v, 2) != 2)
+		return -EINVAL;
+	if (v[0][0] == '@') {
+		if (strlen(v[0]) >= sizeof(path))
+			return -EINVAL;
+		strcpy(path, v[0]);
+	} else if (mxs_path_canonical(v[0], r->c->caller.domid, path,
+				      sizeof(path))) {
+		return -EINVAL;
+	}
+	rc = mxs_watch_remove(r->d->watches, &r->c->wo, path, v[1]);
+	return rc ? rc : reply_ok(r);
+}
+
+static struct mxs_conn_tx **find_tx(struct mxs_conn *c, uint32_t id)
+{
+	struct mxs_conn_tx **pp;
+
+	for (pp = &c->txs; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id)
+			return pp;
+	return NULL;
+}
+
+static int mxs_op_transaction_start(struct req *r)
+{
+	struct mxs_conn *c = r->c;
+	struct mxs_conn_tx *t = malloc(sizeof(*t));
+	char id[16];
+
+	if (!t)
+		return -ENOMEM;
+	t->tx = mxs_txn_new(r->d->store);
+	if (!t->tx) {
+		free(t);
+		return -ENOMEM;
+	}
+	/* Per-connection ids from 1, skipping 0 and ids in use. */
+	do {
+		t->id = c->next_txid++;
+	} while (t->id == 0 || find_tx(c, t->id));
+	t->next = c->txs;
+	c->txs = t;
+	c->ntxs++;
+	snprintf(id, sizeof(id), "%u", t->id);
+	return mxs_buf_add_str(r->reply, id);
+}
+
+static int mxs_op_transaction_end(struct req *r)
+{
+	const char *arg = onearg(r);
+	struct mxs_conn *c = r->c;
+	struct mxs_conn_tx **pp, *t;
+	int rc = 0;
+
+	if (!arg || (strcmp(arg, "T") && strcmp(arg, "F")))
+		return -EINVAL;
+	if (!r->tx)
+		return -ENOENT;
+	pp = find_tx(c, r->hdr->tx_id);
+	t = *pp;
+	*pp = t->next;
+	c->ntxs--;
+	if (arg[0] == 'T') {
+		rc = mxs_txn_commit(t->tx, &c->w->changes);
+		if (!rc)
+			mxs_fire_changes(r->d, &c->w->changes);
+	}
+	mxs_txn_free(t->tx);
+	free(t);
+	return rc ? rc : reply_ok(r);
+}
+
+static int parse_domid(const char *s, uint32_t *domid)
+{
+	if (!s)
+		return -EINVAL;
+	*domid = (uint32_t)atoi(s);
+	return 0;
+}
+
+static int mxs_op_get_domain_path(struct req *r)
+{
+	char path[32];
+	uint32_t domid;
+	int rc = parse_domid(onearg(r), &domid);
+
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	return mxs_buf_add_str(r->reply, path);
+}
+
+static int mxs_op_is_domain_introduced(struct req *r)
+{
+	uint32_t domid;
+	int rc = parse_domid(onearg(r), &domid);
+
+	if (rc)
+		return rc;
+	/* Socket-only daemon: only dom0 (ourselves) is known. */
+	return mxs_buf_add(r->reply, domid == 0 ? "T" : "F", 2);
+}
+
+/*
+ * Domain operations need the ring and domain layer (rings/, the next
+ * capability).  Arguments are checked as the C daemon does; a well-formed
+ * request is answered ENOSYS: this build has no domain connections.
+ */
+static int mxs_op_introduce(struct req *r)
+{
+	char *v[3];
+
+	if (get_strings(r, v, 3) < 3)
+		return -EINVAL;
+	return -ENOSYS;
+}
+
+static int mxs_op_release(struct req *r)
+{
+	uint32_t domid;
+	int rc = parse_domid(onearg(r), &domid);
+
+	return rc ? rc : -ENOSYS;
+}
+
+static int mxs_op_resume(struct req *r)
+{
+	uint32_t domid;
+	int rc = parse_domid(onearg(r), &domid);
+
+	return rc ? rc : -ENOSYS;
+}
+
+static int mxs_op_set_target(struct req *r)
+{
+	char *v[2];
+
+	if (get_strings(r, v, 2) < 2)
+		return -EINVAL;
+	return -ENOSYS;
+}
+
+void mxs_conn_drop_state(struct mxs_conn *c)
+{
+	struct mxs_conn_tx *t;
+
+	mxs_watch_remove_all(c->w->d->watches, &c->wo);
+	while ((t = c->txs)) {
+		c->txs = t->next;
+		mxs_txn_free(t->tx);
+		free(t);
+	}
+	c->ntxs = 0;
+}
+
+static int mxs_op_reset_watches(struct req *r)
+{
+	mxs_conn_drop_state(r->c);
+	return reply_ok(r);
+}
+
+static int mxs_op_control(struct req *r)
+{
+	unsigned int n = count_strings(r);
+	char **v;
+	int rc;
+
+	if (r->tx)
+		return -EBUSY;
+	if (n < 1)
+		return -EINVAL;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	get_strings(r, v, n);
+	rc = mxs_control(r->c, v, n, r->reply);
+	free(v);
+	return rc;
+}
+
+/* Server-to-client and removed types are never valid requests. */
+#define INVALID_OP(name)                                                      \
+	static int mxs_op_##name(struct req *r)                               \
+	{                                                                     \
+		(void)r;                                                      \
+		return -EINVAL;                                               \
+	}
+INVALID_OP(watch_event)
+INVALID_OP(error)
+INVALID_OP(restrict)
+INVALID_OP(get_feature)
+INVALID_OP(set_feature)
+INVALID_OP(get_quota)
+INVALID_OP(set_quota)
+
+static const op_fn handlers[MXS_OP_COUNT] = {
+#define X(NAME, name, num, args, flags, doc) [num] = mxs_op_##name,
+	MXS_OPS(X)
+#undef X
+};
+
+void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+		  char *payload)
+{
+	struct mxs_worker *w = c->w;
+	struct req r = { .c = c, .d = w->d, .hdr = hdr, .p = payload,
+			 .len = hdr->len, .reply = &w->reply,
+			 .reply_type = hdr->type };
+	unsigned int flags;
+	int rc;
+
+	mxs_buf_reset(&w->reply);
+	if (hdr->type >= MXS_OP_COUNT ||
+	    (op_flags[hdr->type] & MXS_OPF_INVALID)) {
+		if (mxs_verbose)
+			mxs_log("client unknown operation %u", hdr->type);
+		rc = -EINVAL;
+		goto reply;
+	}
+	flags = op_flags[hdr->type];
+	if ((flags & MXS_OPF_PRIV) && !c->caller.privileged) {
+		rc = -EACCES;
+		goto reply;
+	}
+	if ((flags & MXS_OPF_TX) && hdr->tx_id) {
+		struct mxs_conn_tx **pp = find_tx(c, hdr->tx_id);
+
+		if (!pp) {
+			rc = -ENOENT;
+			goto reply;
+		}
+		r.tx = (*pp)->tx;
+	}
+	rc = handlers[hdr->type](&r);
+reply:
+	if (rc) {
+		const char *e = errno_name(-rc);
+
+		mxs_conn_queue(c, MXS_OP_ERROR, hdr->req_id, hdr->tx_id, e,
+			       strlen(e) + 1);
+		return;
+	}
+	if (r.reply_type == UINT32_MAX)
+		return;
+	if (w->reply.len > MXS_PAYLOAD_MAX) {
+		mxs_conn_queue(c, MXS_OP_ERROR, hdr->req_id, hdr->tx_id,
+			       "E2BIG", 6);
+		return;
+	}
+	mxs_conn_queue(c, r.reply_type, hdr->req_id, hdr->tx_id, w->reply.p,
+		       w->reply.len);
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker threads: one per CPU, each with its own epoll set, its own
+ * connections and an inbox for work from other threads.
+ *
+ * Inbox and wake protocol (many producers, one consumer: the worker)
+ * ------------------------------------------------------------------
+ *  producer:  cds_wfcq_enqueue(inbox, m)              (full barrier)
+ *             if (uatomic_xchg(&wake_pending, 1) == 0) (R1, full barrier)
+ *                     write(evfd, 1)
+ *  consumer:  uatomic_xchg(&wake_pending, 0)           (A1, full barrier)
+ *             drain the inbox with __cds_wfcq_splice_blocking
+ *
+ * A producer that finds wake_pending already set knows the worker has not
+ * yet cleared it, so the worker's drain (which follows the clear) will see
+ * the message: one eventfd write wakes the worker for a whole batch.
+ *
+ * RCU: workers are urcu-qsbr readers.  They are offline while blocked in
+ * epoll_wait and announce a quiescent state after each batch, so store
+ * pointers are never held across a batch.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/uatomic.h>
+
+#include "core/daemon.h"
+
+#define EVENTS_PER_WAIT 64
+
+static __thread struct mxs_worker *self;
+
+struct mxs_worker *mxs_worker_self(void)
+{
+	return self;
+}
+
+void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
+{
+	uint64_t one = 1;
+
+	cds_wfcq_node_init(&m->node);
+	cds_wfcq_enqueue(&w->inbox_head, &w->inbox_tail, &m->node);
+	/* R1: pairs with A1 in drain_inbox(). */
+	if (uatomic_xchg(&w->wake_pending, 1) == 0)
+		while (write(w->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+}
+
+/* Returns false when the worker must stop. */
+static bool drain_inbox(struct mxs_worker *w)
+{
+	struct __cds_wfcq_head head;
+	struct cds_wfcq_tail tail;
+	struct cds_wfcq_node *node, *next;
+	uint64_t v;
+	bool run = true;
+
+	if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		mxs_log("worker %u: eventfd read: %s", w->id, strerror(errno));
+	/* A1: pairs with R1 in mxs_worker_post(). */
+	uatomic_xchg(&w->wake_pending, 0);
+
+	__cds_wfcq_init(&head, &tail);
+	__cds_wfcq_splice_blocking(&head, &tail, &w->inbox_head,
+				   &w->inbox_tail);
+	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
+		struct mxs_inbox_msg *m =
+			caa_container_of(node, struct mxs_inbox_msg, node);
+
+		switch (m->kind) {
+		case MXS_INBOX_CONN:
+			if (!mxs_conn_new(w, m->fd, m->seq))
+				close(m->fd);
+			break;
+		case MXS_INBOX_EVENT:
+			mxs_conn_deliver_event(m->conn, m->data, m->len);
+			mxs_conn_put(m->conn);
+			break;
+		case MXS_INBOX_STOP:
+			run = false;
+			break;
+		}
+		free(m);
+	}
+	return run;
+}
+
+static void *worker_main(void *arg)
+{
+	struct mxs_worker *w = arg;
+	struct epoll_event ev[EVENTS_PER_WAIT];
+	bool run = true;
+	int n, i;
+
+	self = w;
+	rcu_register_thread();
+	while (run) {
+		rcu_thread_offline();
+		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, -1);
+		rcu_thread_online();
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			mxs_log("worker %u: epoll_wait: %s", w->id,
+				strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct mxs_conn *c = ev[i].data.ptr;
+
+			if (!c) {
+				run = drain_inbox(w) && run;
+				continue;
+			}
+			if (c->closed)
+				continue;
+			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				mxs_conn_readable(c);
+			if (!c->closed && (ev[i].events & EPOLLOUT))
+				mxs_conn_flush(c);
+		}
+		rcu_quiescent_state();
+	}
+	/* Orderly stop: close what this worker owns. */
+	while (!cds_list_empty(&w->conns))
+		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
+						    link));
+	drain_inbox(w); /* drop events queued to closed connections */
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void pin(struct mxs_worker *w)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (ncpu <= 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET((int)(w->id % (unsigned long)ncpu), &set);
+	/* Best effort: containers may forbid it. */
+	(void)pthread_setaffinity_np(w->thread, sizeof(set), &set);
+}
+
+int mxs_workers_start(struct mxs_daemon *d)
+{
+	unsigned int i;
+	int rc;
+
+	d->workers = calloc(d->nworkers, sizeof(*d->workers));
+	if (!d->workers)
+		return -ENOMEM;
+	for (i = 0; i < d->nworkers; i++) {
+		struct mxs_worker *w = &d->workers[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+		w->id = i;
+		w->d = d;
+		CDS_INIT_LIST_HEAD(&w->conns);
+		cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->epfd < 0 || w->evfd < 0 ||
+		    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
+			return -errno;
+		rc = pthread_create(&w->thread, NULL, worker_main, w);
+		if (rc)
+			return -rc;
+		pin(w);
+	}
+	return 0;
+}
+
+void mxs_workers_stop(struct mxs_daemon *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nworkers; i++) {
+		struct mxs_inbox_msg *m = calloc(1, sizeof(*m));
+
+		if (!m)
+			abort(); /* cannot stop cleanly without memory */
+		m->kind = MXS_INBOX_STOP;
+		mxs_worker_post(&d->workers[i], m);
+	}
+	for (i = 0; i < d->nworkers; i++) {
+		struct mxs_worker *w = &d->workers[i];
+
+		pthread_join(w->thread, NULL);
+	}
+	/* Every worker has stopped: nobody posts any more.  Drop what was
+	 * queued to workers after their last drain. */
+	for (i = 0; i < d->nworkers; i++) {
+		struct mxs_worker *w = &d->workers[i];
+		struct cds_wfcq_node *node;
+
+		while ((node = __cds_wfcq_dequeue_blocking(&w->inbox_head,
+							   &w->inbox_tail))) {
+			struct mxs_inbox_msg *m = caa_container_of(
+				node, struct mxs_inbox_msg, node);
+
+			if (m->kind == MXS_INBOX_EVENT)
+				mxs_conn_put(m->conn);
+			else if (m->kind == MXS_INBOX_CONN)
+				close(m->fd);
+			free(m);
+		}
+		close(w->epfd);
+		close(w->evfd);
+		cds_wfcq_destroy(&w->inbox_head, &w->inbox_tail);
+		mxs_buf_free(&w->reply);
+		mxs_changes_clear(&w->changes);
+		free(w->changes.v);
+	}
+	free(d->workers);
+	d->workers = NULL;
+}
