@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the dependencies, builds mxenstored three ways (plain,
+# ASan+UBSan, TSan) and runs the whole test suite through CTest.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$here/scripts/install-deps.sh"
+
+build() { # dir, extra cmake args
+	dir=$1; shift
+	cmake -S "$here" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake --build "$dir" -j"$jobs"
+}
+
+# 1. TSan build of the daemon first: the plain suite's threaded
+#    integration test also runs against it (MXS_TSAN_DAEMON).
+build "$here/build-tsan" -DMXS_SANITIZE=thread -DMXS_BUILD_BENCH=OFF \
+	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+# 2. Plain build: every test.
+build "$here/build"
+export MXS_TSAN_DAEMON="$here/build-tsan/mxenstored"
+(cd "$here/build" && ctest --output-on-failure -j"$jobs" -LE scale)
+# 3. ASan+UBSan: unit and integration tests again.
+build "$here/build-asan" -DMXS_SANITIZE=address -DMXS_BUILD_BENCH=OFF
+(cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1 \
+	ctest --output-on-failure -j"$jobs" -L "unit|integration|diff")
+# 4. TSan: unit tests (the RCU stress test is threaded).
+(cd "$here/build-tsan" && ctest --output-on-failure -j"$jobs" -L unit)
