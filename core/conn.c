@@ -17,8 +17,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <urcu/uatomic.h>
-
 #include "core/daemon.h"
 
 #define MXS_OUT_LIMIT (1u << 20)
@@ -26,14 +24,14 @@
 
 void mxs_conn_get(struct mxs_conn *c)
 {
-	uatomic_inc(&c->refs);
+	__atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED);
 }
 
 void mxs_conn_put(struct mxs_conn *c)
 {
-	/* uatomic_sub_return is a full barrier: every use of c by the
-	 * dropping thread happens before the free. */
-	if (uatomic_sub_return(&c->refs, 1) == 0)
+	/* acq_rel: every use of c by any dropping thread happens before
+	 * the free by the last one. */
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(c);
 }
 
@@ -73,7 +71,7 @@ struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq)
 	c->epoll_events = EPOLLIN;
 	cds_list_add_tail(&c->link, &w->conns);
 	w->nconns++;
-	uatomic_inc(&w->d->nconns);
+	__atomic_fetch_add(&w->d->nconns, 1, __ATOMIC_RELAXED);
 	if (mxs_verbose)
 		mxs_log("connection %llu on worker %u",
 			(unsigned long long)seq, w->id);
@@ -104,8 +102,10 @@ void mxs_conn_close(struct mxs_conn *c)
 	c->fd = -1;
 	cds_list_del(&c->link);
 	c->w->nconns--;
-	uatomic_dec(&c->w->d->nconns);
-	mxs_conn_put(c);
+	__atomic_fetch_sub(&c->w->d->nconns, 1, __ATOMIC_RELAXED);
+	/* The owner's reference is dropped after the current batch. */
+	c->next_dead = c->w->graveyard;
+	c->w->graveyard = c;
 }
 
 static void queue_out(struct mxs_conn *c, struct mxs_out *o)
@@ -168,7 +168,8 @@ static void handle_messages(struct mxs_conn *c)
 		memcpy(w->req, c->in + off + HDR, hdr.len);
 		w->req[hdr.len] = '\0';
 		off += HDR + hdr.len;
-		w->requests++;
+		__atomic_store_n(&w->requests, w->requests + 1,
+				 __ATOMIC_RELAXED);
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
 		mxs_dispatch(c, &hdr, w->req);
 	}

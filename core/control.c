@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <urcu/uatomic.h>
-
 #include "core/daemon.h"
 
 struct control_cmd {
@@ -111,7 +109,8 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 
 	mxs_store_get_stats(d->store, &st);
 	for (i = 0; i < d->nworkers; i++)
-		reqs += uatomic_read(&d->workers[i].requests);
+		reqs += __atomic_load_n(&d->workers[i].requests,
+					__ATOMIC_RELAXED);
 	n = asprintf(&text,
 		     "nodes: %" PRIu64 "\n"
 		     "generation: %" PRIu64 "\n"
@@ -124,7 +123,7 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 		     "rss: %ld KiB\n",
 		     st.nodes, st.generation, st.commits, st.conflicts,
 		     mxs_watches_count(d->watches),
-		     uatomic_read(&d->nconns), d->nworkers, reqs, rss_kib());
+		     __atomic_load_n(&d->nconns, __ATOMIC_RELAXED), d->nworkers, reqs, rss_kib());
 	if (n < 0)
 		return -ENOMEM;
 	if (argc == 1) {

@@ -22,7 +22,8 @@
 #include <stdio.h>
 
 #include <urcu/list.h>
-#include <urcu/wfcqueue.h>
+
+#include "core/mpsc.h"
 
 #include "mxs/protocol.h"
 #include "store/buf.h"
@@ -65,6 +66,7 @@ struct mxs_conn {
 	int fd;
 	uint32_t epoll_events;
 	bool closed;               /* owner only */
+	struct mxs_conn *next_dead; /* in worker->graveyard */
 	uint64_t seq;              /* creation order */
 	struct mxs_caller caller;
 	struct mxs_watch_owner wo; /* its watches (registry) */
@@ -88,7 +90,7 @@ enum mxs_inbox_kind { MXS_INBOX_CONN, MXS_INBOX_EVENT, MXS_INBOX_STOP };
 
 /* A message to a worker from another thread. */
 struct mxs_inbox_msg {
-	struct cds_wfcq_node node;
+	struct mxs_mpsc_node node;
 	enum mxs_inbox_kind kind;
 	int fd;                /* MXS_INBOX_CONN */
 	uint64_t seq;          /* MXS_INBOX_CONN */
@@ -99,8 +101,7 @@ struct mxs_inbox_msg {
 
 struct mxs_worker {
 	/* Written by other threads. */
-	struct cds_wfcq_head inbox_head;
-	struct cds_wfcq_tail inbox_tail;
+	struct mxs_mpsc inbox;
 	int wake_pending; /* R1/A1: see worker.c wake protocol */
 	int evfd;
 
@@ -111,6 +112,9 @@ struct mxs_worker {
 	struct mxs_daemon *d;
 	struct cds_list_head conns;
 	unsigned long nconns;
+	/* Connections closed during this batch: freed after it, since the
+	 * batch may still hold epoll events naming them. */
+	struct mxs_conn *graveyard;
 	struct mxs_buf reply;   /* scratch for reply payloads */
 	char req[MXS_PAYLOAD_MAX + 1]; /* current request payload + NUL */
 	struct mxs_changes changes;

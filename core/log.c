@@ -60,7 +60,7 @@ int mxs_trace_open(struct mxs_daemon *d, const char *path)
 	free(d->trace_path);
 	d->trace_fd = fd;
 	d->trace_path = copy;
-	d->trace_on = true;
+	__atomic_store_n(&d->trace_on, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&d->trace_lock);
 	return 0;
 }

@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <urcu-qsbr.h>
+#include "store/rcu.h"
 
 #include "core/daemon.h"
 
@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 	}
 	d.nworkers = d.cfg.workers;
 	/* The main thread does not read the store while workers run. */
-	rcu_thread_offline();
+	mxs_rcu_offline();
 	rc = mxs_workers_start(&d);
 	if (rc) {
 		mxs_log("cannot start workers: %s", strerror(-rc));
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 	mxs_workers_stop(&d);
 	close(d.listen_fd);
 	unlink(d.cfg.socket_path);
-	rcu_thread_online();
+	mxs_rcu_online();
 	mxs_watches_free(d.watches);
 	mxs_store_free(d.store);
 	rcu_unregister_thread();

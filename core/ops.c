@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <urcu/uatomic.h>
-
 #include "core/daemon.h"
 #include "store/path.h"
 

@@ -5,11 +5,11 @@
  *
  * Inbox and wake protocol (many producers, one consumer: the worker)
  * ------------------------------------------------------------------
- *  producer:  cds_wfcq_enqueue(inbox, m)              (full barrier)
- *             if (uatomic_xchg(&wake_pending, 1) == 0) (R1, full barrier)
+ *  producer:  mxs_mpsc_push(inbox, m)
+ *             if (xchg(&wake_pending, 1, acq_rel) == 0)   (R1)
  *                     write(evfd, 1)
- *  consumer:  uatomic_xchg(&wake_pending, 0)           (A1, full barrier)
- *             drain the inbox with __cds_wfcq_splice_blocking
+ *  consumer:  xchg(&wake_pending, 0, acq_rel)             (A1)
+ *             pop until empty
  *
  * A producer that finds wake_pending already set knows the worker has not
  * yet cleared it, so the worker's drain (which follows the clear) will see
@@ -27,10 +27,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <urcu-qsbr.h>
-#include <urcu/uatomic.h>
-
 #include "core/daemon.h"
+#include "store/rcu.h"
 
 #define EVENTS_PER_WAIT 64
 
@@ -45,10 +43,9 @@ void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
 {
 	uint64_t one = 1;
 
-	cds_wfcq_node_init(&m->node);
-	cds_wfcq_enqueue(&w->inbox_head, &w->inbox_tail, &m->node);
+	mxs_mpsc_push(&w->inbox, &m->node);
 	/* R1: pairs with A1 in drain_inbox(). */
-	if (uatomic_xchg(&w->wake_pending, 1) == 0)
+	if (__atomic_exchange_n(&w->wake_pending, 1, __ATOMIC_ACQ_REL) == 0)
 		while (write(w->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
 			;
 }
@@ -56,21 +53,16 @@ void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
 /* Returns false when the worker must stop. */
 static bool drain_inbox(struct mxs_worker *w)
 {
-	struct __cds_wfcq_head head;
-	struct cds_wfcq_tail tail;
-	struct cds_wfcq_node *node, *next;
+	struct mxs_mpsc_node *node;
 	uint64_t v;
 	bool run = true;
 
 	if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		mxs_log("worker %u: eventfd read: %s", w->id, strerror(errno));
 	/* A1: pairs with R1 in mxs_worker_post(). */
-	uatomic_xchg(&w->wake_pending, 0);
+	__atomic_exchange_n(&w->wake_pending, 0, __ATOMIC_ACQ_REL);
 
-	__cds_wfcq_init(&head, &tail);
-	__cds_wfcq_splice_blocking(&head, &tail, &w->inbox_head,
-				   &w->inbox_tail);
-	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
+	while ((node = mxs_mpsc_pop(&w->inbox))) {
 		struct mxs_inbox_msg *m =
 			caa_container_of(node, struct mxs_inbox_msg, node);
 
@@ -92,6 +84,16 @@ static bool drain_inbox(struct mxs_worker *w)
 	return run;
 }
 
+static void bury(struct mxs_worker *w)
+{
+	while (w->graveyard) {
+		struct mxs_conn *c = w->graveyard;
+
+		w->graveyard = c->next_dead;
+		mxs_conn_put(c);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct mxs_worker *w = arg;
@@ -102,9 +104,9 @@ static void *worker_main(void *arg)
 	self = w;
 	rcu_register_thread();
 	while (run) {
-		rcu_thread_offline();
+		mxs_rcu_offline();
 		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, -1);
-		rcu_thread_online();
+		mxs_rcu_online();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -126,13 +128,15 @@ static void *worker_main(void *arg)
 			if (!c->closed && (ev[i].events & EPOLLOUT))
 				mxs_conn_flush(c);
 		}
-		rcu_quiescent_state();
+		bury(w);
+		mxs_rcu_quiescent();
 	}
 	/* Orderly stop: close what this worker owns. */
 	while (!cds_list_empty(&w->conns))
 		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
 						    link));
 	drain_inbox(w); /* drop events queued to closed connections */
+	bury(w);
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -165,7 +169,7 @@ int mxs_workers_start(struct mxs_daemon *d)
 		w->id = i;
 		w->d = d;
 		CDS_INIT_LIST_HEAD(&w->conns);
-		cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
+		mxs_mpsc_init(&w->inbox);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (w->epfd < 0 || w->evfd < 0 ||
@@ -200,10 +204,9 @@ void mxs_workers_stop(struct mxs_daemon *d)
 	 * queued to workers after their last drain. */
 	for (i = 0; i < d->nworkers; i++) {
 		struct mxs_worker *w = &d->workers[i];
-		struct cds_wfcq_node *node;
+		struct mxs_mpsc_node *node;
 
-		while ((node = __cds_wfcq_dequeue_blocking(&w->inbox_head,
-							   &w->inbox_tail))) {
+		while ((node = mxs_mpsc_pop(&w->inbox))) {
 			struct mxs_inbox_msg *m = caa_container_of(
 				node, struct mxs_inbox_msg, node);
 
@@ -215,7 +218,6 @@ void mxs_workers_stop(struct mxs_daemon *d)
 		}
 		close(w->epfd);
 		close(w->evfd);
-		cds_wfcq_destroy(&w->inbox_head, &w->inbox_tail);
 		mxs_buf_free(&w->reply);
 		mxs_changes_clear(&w->changes);
 		free(w->changes.v);

@@ -3,8 +3,11 @@
  * The tree.
  *
  * Live nodes are found through one RCU hash table keyed by full path
- * (cds_lfht), and list their children in an RCU list in creation order
- * (DIRECTORY answers in that order, as the C daemon).  A node's contents
+ * (cds_lfht), and list their children in an RCU singly linked list in
+ * creation order (DIRECTORY answers in that order, as the C daemon):
+ * readers follow next_sib/kids_head with acquire loads; the writer links
+ * a fully built node with a release store, and unlinks without touching
+ * the unlinked node's next_sib, so a reader standing on it goes on.  A node's contents
  * (value, permissions, generation) are one immutable struct mxs_nodeval,
  * replaced as a whole with rcu_assign_pointer and freed after a grace
  * period, so a reader always sees one consistent version.
@@ -27,7 +30,8 @@
 
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
-#include <urcu/rculist.h>
+
+#include "store/rcu.h"
 
 #include "mxs/protocol.h"
 #include "store/path.h"
@@ -46,9 +50,12 @@ struct mxs_nodeval {
 
 struct mxs_node {
 	struct cds_lfht_node hnode;    /* in st->index, key = path */
-	struct cds_list_head sibling;  /* in parent->children (RCU list) */
-	struct cds_list_head children; /* RCU list head, creation order */
+	struct mxs_node *next_sib;     /* RCU: next child of parent */
+	struct mxs_node *kids_head;    /* RCU: first child */
+	struct mxs_node *prev_sib;     /* writer lock */
+	struct mxs_node *kids_tail;    /* writer lock */
 	struct mxs_node *parent;       /* writer lock */
+	int published; /* R2/A2: set (release) before the node is indexed */
 	struct mxs_nodeval *val;       /* RCU pointer, never NULL */
 	uint32_t pathlen;
 	uint32_t base; /* offset of the last component in path */
@@ -68,6 +75,10 @@ struct mxs_store {
 	/* Nodes per owning domain: writer lock, relaxed reads. */
 	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
 };
+
+#ifdef MXS_TSAN
+char mxs_rcu_gp_token;
+#endif
 
 static const char *const special_names[2] = { "@introduceDomain",
 					      "@releaseDomain" };
@@ -104,6 +115,7 @@ static struct mxs_nodeval *val_dup(const struct mxs_nodeval *o, uint64_t gen)
 
 static void val_free_rcu(struct rcu_head *h)
 {
+	mxs_rcu_reclaim_begin();
 	free(caa_container_of(h, struct mxs_nodeval, rcu));
 }
 
@@ -111,6 +123,7 @@ static void node_free_rcu(struct rcu_head *h)
 {
 	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
 
+	mxs_rcu_reclaim_begin();
 	free(n->val);
 	free(n);
 }
@@ -119,6 +132,26 @@ static uint32_t owner_slot(uint32_t domid)
 {
 	return domid < MXS_DOMID_FIRST_RESERVED ? domid
 						: MXS_DOMID_FIRST_RESERVED;
+}
+
+/* Counters read without the lock (stats, quotas); written under it. */
+static void count_add(uint64_t *c, int64_t d)
+{
+	__atomic_fetch_add(c, (uint64_t)d, __ATOMIC_RELAXED);
+}
+
+static void owned_add(struct mxs_store *st, const struct mxs_nodeval *v,
+		      int d)
+{
+	uint32_t slot = owner_slot(v->nperms ? v->perms[0].domid : 0);
+
+	__atomic_fetch_add(&st->owned[slot], (uint32_t)d, __ATOMIC_RELAXED);
+}
+
+/* Caller: writer lock. */
+static uint64_t gen_next(struct mxs_store *st)
+{
+	return __atomic_add_fetch(&st->gen, 1, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -146,6 +179,9 @@ static int node_match(struct cds_lfht_node *hn, const void *arg)
 	const struct key *k = arg;
 	struct mxs_node *n = caa_container_of(hn, struct mxs_node, hnode);
 
+	/* A2: pairs with R2 in live_create(): the node is fully built. */
+	if (!__atomic_load_n(&n->published, __ATOMIC_ACQUIRE))
+		return 0;
 	return n->pathlen == k->len && memcmp(n->path, k->p, k->len) == 0;
 }
 
@@ -170,7 +206,7 @@ static void live_publish(struct mxs_node *n, struct mxs_nodeval *v)
 {
 	struct mxs_nodeval *old = n->val;
 
-	rcu_assign_pointer(n->val, v);
+	mxs_rcu_publish(n->val, v);
 	call_rcu(&old->rcu, val_free_rcu);
 }
 
@@ -178,7 +214,7 @@ static void live_publish(struct mxs_node *n, struct mxs_nodeval *v)
  * children changed).  On ENOMEM the old generation stays. */
 static void live_bump(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_nodeval *v = val_dup(n->val, ++st->gen);
+	struct mxs_nodeval *v = val_dup(n->val, gen_next(st));
 
 	if (v)
 		live_publish(n, v);
@@ -196,15 +232,24 @@ static int live_create(struct mxs_store *st, struct mxs_node *parent,
 	n->pathlen = (uint32_t)len;
 	n->base = (uint32_t)mxs_path_parent_len(path, len);
 	n->base += n->base > 1; /* skip the '/' unless the parent is root */
-	CDS_INIT_LIST_HEAD(&n->children);
+	n->kids_head = n->kids_tail = n->next_sib = NULL;
 	n->parent = parent;
-	v->gen = ++st->gen;
+	v->gen = gen_next(st);
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);
-	cds_list_add_tail_rcu(&n->sibling, &parent->children);
+	/* R2: pairs with A2 in node_match(). */
+	__atomic_store_n(&n->published, 1, __ATOMIC_RELEASE);
+	/* Link at the tail of the parent's children: release publishes
+	 * the built node to readers walking the list. */
+	n->prev_sib = parent->kids_tail;
+	if (parent->kids_tail)
+		mxs_rcu_publish(parent->kids_tail->next_sib, n);
+	else
+		mxs_rcu_publish(parent->kids_head, n);
+	parent->kids_tail = n;
 	cds_lfht_add(st->index, path_hash(path, len), &n->hnode);
-	st->nodes++;
-	st->owned[owner_slot(v->nperms ? v->perms[0].domid : 0)]++;
+	count_add(&st->nodes, 1);
+	owned_add(st, v, 1);
 	live_bump(st, parent);
 	return 0;
 }
@@ -216,10 +261,10 @@ static void live_update(struct mxs_store *st, struct mxs_node *n,
 	uint32_t new_owner = v->nperms ? v->perms[0].domid : 0;
 
 	if (old_owner != new_owner) {
-		st->owned[owner_slot(old_owner)]--;
-		st->owned[owner_slot(new_owner)]++;
+		owned_add(st, n->val, -1);
+		owned_add(st, v, 1);
 	}
-	v->gen = ++st->gen;
+	v->gen = gen_next(st);
 	live_publish(n, v);
 }
 
@@ -261,7 +306,7 @@ static int live_remove(struct mxs_store *st, struct mxs_node *n)
 
 		if ((rc = nodevec_push(&order, top)))
 			goto out;
-		cds_list_for_each_entry(c, &top->children, sibling)
+		for (c = top->kids_head; c; c = c->next_sib)
 			if ((rc = nodevec_push(&stack, c)))
 				goto out;
 	}
@@ -269,11 +314,20 @@ static int live_remove(struct mxs_store *st, struct mxs_node *n)
 	for (i = order.n; i-- > 0;) {
 		struct mxs_node *d = order.v[i];
 
+		struct mxs_node *p = d->parent;
+
 		cds_lfht_del(st->index, &d->hnode);
-		cds_list_del_rcu(&d->sibling);
-		st->nodes--;
-		st->owned[owner_slot(d->val->nperms ? d->val->perms[0].domid
-						    : 0)]--;
+		/* Unlink; d->next_sib stays valid for readers standing on d. */
+		if (d->prev_sib)
+			mxs_rcu_publish(d->prev_sib->next_sib, d->next_sib);
+		else
+			mxs_rcu_publish(p->kids_head, d->next_sib);
+		if (d->next_sib)
+			d->next_sib->prev_sib = d->prev_sib;
+		else
+			p->kids_tail = d->prev_sib;
+		count_add(&st->nodes, -1);
+		owned_add(st, d->val, -1);
 		call_rcu(&d->rcu, node_free_rcu);
 	}
 	live_bump(st, parent);
@@ -505,7 +559,7 @@ static void get_view(struct mxs_txn *tx, const char *p, size_t len,
 		return;
 	}
 	live = live_lookup(tx->st, p, len);
-	val = live ? rcu_dereference(live->val) : NULL;
+	val = live ? mxs_rcu_deref(live->val) : NULL;
 	if (!te && !tx->norecord) {
 		te = txe_add(tx, p, len, val ? val->gen : GEN_NONE);
 		if (!te) {
@@ -553,7 +607,7 @@ static struct txe *make_own(struct mxs_txn *tx, const char *p, size_t len)
 	if (te->own)
 		return te;
 	live = live_lookup(tx->st, p, len);
-	val = live ? rcu_dereference(live->val) : NULL;
+	val = live ? mxs_rcu_deref(live->val) : NULL;
 	te->exists = val != NULL;
 	if (val) {
 		te->val = val_dup(val, val->gen);
@@ -576,9 +630,8 @@ static int view_children(struct mxs_txn *tx, const struct view *v,
 		live = v->te->live_kids
 			       ? live_lookup(tx->st, v->te->path, v->te->len)
 			       : NULL;
-		if (live)
-			cds_list_for_each_entry_rcu(c, &live->children,
-						    sibling) {
+		for (c = live ? mxs_rcu_deref(live->kids_head) : NULL; c;
+		     c = mxs_rcu_deref(c->next_sib)) {
 				if (names_find(v->te->gone, v->te->ngone,
 					       c->path + c->base,
 					       c->pathlen - c->base) >= 0)
@@ -595,7 +648,8 @@ static int view_children(struct mxs_txn *tx, const struct view *v,
 	}
 	if (!v->live)
 		return 0;
-	cds_list_for_each_entry_rcu(c, &v->live->children, sibling)
+	for (c = mxs_rcu_deref(v->live->kids_head); c;
+	     c = mxs_rcu_deref(c->next_sib))
 		if ((rc = mxs_buf_add(out, c->path + c->base,
 				      c->pathlen - c->base + 1)))
 			return rc;
@@ -1214,7 +1268,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 		si = special_index(path);
 		if (si < 0)
 			return true;
-		v = rcu_dereference(st->special[si]);
+		v = mxs_rcu_deref(st->special[si]);
 		return mxs_perm_for(c, v->perms, v->nperms) & MXS_PERM_READ;
 	}
 	if (old && (mxs_perm_for(c, old, nold) & MXS_PERM_READ))
@@ -1222,7 +1276,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	len = strlen(path);
 	n = live_lookup(st, path, len);
 	if (n) {
-		v = rcu_dereference(n->val);
+		v = mxs_rcu_deref(n->val);
 		if (mxs_perm_for(c, v->perms, v->nperms) & MXS_PERM_READ)
 			return true;
 	} else if (!old) {
@@ -1231,7 +1285,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	n = live_lookup(st, path, mxs_path_parent_len(path, len));
 	if (!n)
 		return false;
-	v = rcu_dereference(n->val);
+	v = mxs_rcu_deref(n->val);
 	return mxs_perm_for(c, v->perms, v->nperms) & MXS_PERM_READ;
 }
 
@@ -1251,12 +1305,12 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 		pthread_mutex_unlock(&st->wlock);
 		return -EACCES;
 	}
-	v = val_new(++st->gen, perms, n, NULL, 0);
+	v = val_new(gen_next(st), perms, n, NULL, 0);
 	if (!v) {
 		pthread_mutex_unlock(&st->wlock);
 		return -ENOMEM;
 	}
-	rcu_assign_pointer(st->special[si], v);
+	mxs_rcu_publish(st->special[si], v);
 	call_rcu(&old->rcu, val_free_rcu);
 	pthread_mutex_unlock(&st->wlock);
 	return 0;
@@ -1264,15 +1318,15 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 
 unsigned int mxs_store_domain_nodes(struct mxs_store *st, uint32_t domid)
 {
-	return CMM_LOAD_SHARED(st->owned[owner_slot(domid)]);
+	return __atomic_load_n(&st->owned[owner_slot(domid)], __ATOMIC_RELAXED);
 }
 
 void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out)
 {
-	out->nodes = CMM_LOAD_SHARED(st->nodes);
-	out->generation = CMM_LOAD_SHARED(st->gen);
-	out->commits = CMM_LOAD_SHARED(st->commits);
-	out->conflicts = CMM_LOAD_SHARED(st->conflicts);
+	out->nodes = __atomic_load_n(&st->nodes, __ATOMIC_RELAXED);
+	out->generation = __atomic_load_n(&st->gen, __ATOMIC_RELAXED);
+	out->commits = __atomic_load_n(&st->commits, __ATOMIC_RELAXED);
+	out->conflicts = __atomic_load_n(&st->conflicts, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1321,9 +1375,9 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 	if (!rc)
 		rc = tx_apply(tx);
 	if (rc == -EAGAIN)
-		st->conflicts++;
+		count_add(&st->conflicts, 1);
 	else if (!rc)
-		st->commits++;
+		count_add(&st->commits, 1);
 	pthread_mutex_unlock(&st->wlock);
 	if (rc)
 		return rc;
@@ -1381,9 +1435,11 @@ struct mxs_store *mxs_store_new(void)
 	root->pathlen = 1;
 	root->base = 1;
 	root->parent = NULL;
-	CDS_INIT_LIST_HEAD(&root->children);
+	root->kids_head = root->kids_tail = root->next_sib = NULL;
+	root->prev_sib = NULL;
+	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
-	root->val = val_new(++st->gen, &dom0_none, 1, NULL, 0);
+	root->val = val_new(gen_next(st), &dom0_none, 1, NULL, 0);
 	if (!root->val)
 		goto nomem;
 	cds_lfht_add(st->index, path_hash("/", 1), &root->hnode);
@@ -1408,7 +1464,6 @@ nomem:
 
 void mxs_store_free(struct mxs_store *st)
 {
-	struct mxs_node *c, *tmp;
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *hn;
 	int i;
@@ -1416,16 +1471,17 @@ void mxs_store_free(struct mxs_store *st)
 	if (!st)
 		return;
 	pthread_mutex_lock(&st->wlock);
-	cds_list_for_each_entry_safe(c, tmp, &st->root->children, sibling)
-		live_remove(st, c);
+	while (st->root->kids_head)
+		if (live_remove(st, st->root->kids_head))
+			break;
 	pthread_mutex_unlock(&st->wlock);
 	cds_lfht_for_each(st->index, &it, hn)
 		cds_lfht_del(st->index, hn);
 	/* Run every pending call_rcu free; a QSBR thread must be offline
 	 * while it waits for grace periods. */
-	rcu_thread_offline();
+	mxs_rcu_offline();
 	rcu_barrier();
-	rcu_thread_online();
+	mxs_rcu_online();
 	cds_lfht_destroy(st->index, NULL);
 	free(st->root->val);
 	free(st->root);
@@ -1455,7 +1511,7 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 			mxs_buf_add(report, line, (size_t)len);
 			problems++;
 		}
-		cds_list_for_each_entry(c, &n->children, sibling) {
+		for (c = n->kids_head; c; c = c->next_sib) {
 			if (c->parent != n ||
 			    mxs_path_parent_len(c->path, c->pathlen) !=
 				    n->pathlen ||
@@ -1494,7 +1550,7 @@ int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out)
 
 	while (!rc && stack.n) {
 		struct mxs_node *n = stack.v[--stack.n], *c;
-		const struct mxs_nodeval *v = rcu_dereference(n->val);
+		const struct mxs_nodeval *v = mxs_rcu_deref(n->val);
 		size_t i, mark = stack.n;
 
 		mxs_buf_reset(&perms);
@@ -1512,9 +1568,9 @@ int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out)
 								  : 0);
 		rc = rc ?: mxs_buf_add(out, ")\n", 2);
 		/* Push children reversed so they pop in creation order. */
-		cds_list_for_each_entry_rcu(c, &n->children, sibling)
-			if (!rc)
-				rc = nodevec_push(&stack, c);
+		for (c = mxs_rcu_deref(n->kids_head); c && !rc;
+		     c = mxs_rcu_deref(c->next_sib))
+			rc = nodevec_push(&stack, c);
 		for (i = 0; !rc && i < (stack.n - mark) / 2; i++) {
 			struct mxs_node *t = stack.v[mark + i];
 
