@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mxs_buf {
 	char *p;
 	size_t len;
@@ -22,7 +26,7 @@ static inline int mxs_buf_reserve(struct mxs_buf *b, size_t extra)
 		return 0;
 	while (cap < need)
 		cap *= 2;
-	np = realloc(b->p, cap);
+	np = (char *)realloc(b->p, cap);
 	if (!np)
 		return -ENOMEM;
 	b->p = np;
@@ -59,5 +63,9 @@ static inline void mxs_buf_free(struct mxs_buf *b)
 	b->p = NULL;
 	b->len = b->cap = 0;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Is `path` a valid absolute node name?  Characters [A-Za-z0-9-/_@], starts
  * with '/', no "//", no trailing '/' (except "/" itself), at most
@@ -32,5 +36,9 @@ bool mxs_path_is_child(const char *child, const char *parent);
 
 /* Length of the parent's name ("/a/b" -> 2 for "/a"; "/a" -> 1 for "/"). */
 size_t mxs_path_parent_len(const char *path, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

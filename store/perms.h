@@ -10,6 +10,10 @@
 #include "mxs/protocol.h"
 #include "store/buf.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MXS_NO_TARGET UINT32_MAX
 
 /* One permission entry: the first entry of a list is the owner's. */
@@ -45,5 +49,9 @@ int mxs_perms_parse(const char *s, unsigned int n, struct mxs_perm *perms);
 /* Appends the wire form ("r5\0b0\0") of the list; ignored entries skipped. */
 int mxs_perms_format(struct mxs_buf *out, const struct mxs_perm *perms,
 		     unsigned int n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

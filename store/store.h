@@ -32,6 +32,10 @@
 #include "store/buf.h"
 #include "store/perms.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mxs_store;
 struct mxs_txn;
 
@@ -155,5 +159,9 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch);
 void mxs_txn_free(struct mxs_txn *tx);
 /* Number of nodes the transaction has touched (transaction-nodes quota). */
 unsigned int mxs_txn_nodes(const struct mxs_txn *tx);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 
 #include <urcu/list.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mxs_watches;
 
 /* The part of a connection that the registry knows. */
@@ -85,5 +89,9 @@ const char *mxs_watch_event_path(const struct mxs_watch *w, const char *path);
 
 /* Total number of watches. */
 unsigned long mxs_watches_count(struct mxs_watches *reg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
