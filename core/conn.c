@@ -108,8 +108,18 @@ void mxs_conn_close(struct mxs_conn *c)
 	c->w->graveyard = c;
 }
 
+void mxs_conn_mark_dirty(struct mxs_conn *c)
+{
+	if (c->dirty || c->closed)
+		return;
+	c->dirty = true;
+	c->next_dirty = c->w->dirty;
+	c->w->dirty = c;
+}
+
 static void queue_out(struct mxs_conn *c, struct mxs_out *o)
 {
+	mxs_conn_mark_dirty(c);
 	o->next = NULL;
 	*c->out_tail = o;
 	c->out_tail = &o->next;
@@ -137,12 +147,12 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 	return 0;
 }
 
+/* Queues only: may run inside a watch callback (registry lock held). */
 void mxs_conn_deliver_event(struct mxs_conn *c, const void *data, size_t len)
 {
 	if (c->closed)
 		return;
-	if (mxs_conn_queue(c, MXS_OP_WATCH_EVENT, 0, 0, data, len) == 0)
-		mxs_conn_flush(c);
+	mxs_conn_queue(c, MXS_OP_WATCH_EVENT, 0, 0, data, len);
 }
 
 static void handle_messages(struct mxs_conn *c)
@@ -208,7 +218,25 @@ void mxs_conn_readable(struct mxs_conn *c)
 		if (c->closed)
 			return;
 	}
-	mxs_conn_flush(c);
+	mxs_conn_mark_dirty(c);
+}
+
+void mxs_worker_service_dirty(struct mxs_worker *w)
+{
+	while (w->dirty) {
+		struct mxs_conn *c = w->dirty;
+
+		w->dirty = c->next_dirty;
+		c->dirty = false;
+		if (c->closed)
+			continue;
+		mxs_conn_flush(c);
+		/* Requests held back by a full output queue can go on now
+		 * (this may queue output and mark c dirty again). */
+		if (!c->closed && c->out_bytes < MXS_OUT_LIMIT &&
+		    c->in_len >= HDR)
+			handle_messages(c);
+	}
 }
 
 void mxs_conn_flush(struct mxs_conn *c)
@@ -264,12 +292,4 @@ void mxs_conn_flush(struct mxs_conn *c)
 				      : EPOLLIN | EPOLLOUT);
 	else
 		set_events(c, EPOLLIN);
-	/* Requests held back by a full output queue can go on now. */
-	if (c->out_bytes < MXS_OUT_LIMIT && c->in_len >= HDR) {
-		size_t before = c->in_len;
-
-		handle_messages(c);
-		if (!c->closed && c->in_len != before && c->out_head)
-			mxs_conn_flush(c);
-	}
 }

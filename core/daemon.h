@@ -67,6 +67,8 @@ struct mxs_conn {
 	uint32_t epoll_events;
 	bool closed;               /* owner only */
 	struct mxs_conn *next_dead; /* in worker->graveyard */
+	struct mxs_conn *next_dirty; /* in worker->dirty */
+	bool dirty;                /* output or held-back input to service */
 	uint64_t seq;              /* creation order */
 	struct mxs_caller caller;
 	struct mxs_watch_owner wo; /* its watches (registry) */
@@ -115,6 +117,10 @@ struct mxs_worker {
 	/* Connections closed during this batch: freed after it, since the
 	 * batch may still hold epoll events naming them. */
 	struct mxs_conn *graveyard;
+	/* Connections with output queued (or input held back) during this
+	 * batch: serviced once, after the batch, never from inside a
+	 * dispatch or a watch callback. */
+	struct mxs_conn *dirty;
 	struct mxs_buf reply;   /* scratch for reply payloads */
 	char req[MXS_PAYLOAD_MAX + 1]; /* current request payload + NUL */
 	struct mxs_changes changes;
@@ -149,6 +155,10 @@ void mxs_conn_get(struct mxs_conn *c);         /* any thread */
 void mxs_conn_put(struct mxs_conn *c);         /* any thread */
 void mxs_conn_readable(struct mxs_conn *c);
 void mxs_conn_flush(struct mxs_conn *c);
+/* Schedules c for mxs_worker_service_dirty. */
+void mxs_conn_mark_dirty(struct mxs_conn *c);
+/* After a batch: flush queued output, resume held-back input. */
+void mxs_worker_service_dirty(struct mxs_worker *w);
 void mxs_conn_close(struct mxs_conn *c);
 int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		   uint32_t tx_id, const void *payload, size_t len);

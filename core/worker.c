@@ -126,8 +126,9 @@ static void *worker_main(void *arg)
 			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				mxs_conn_readable(c);
 			if (!c->closed && (ev[i].events & EPOLLOUT))
-				mxs_conn_flush(c);
+				mxs_conn_mark_dirty(c);
 		}
+		mxs_worker_service_dirty(w);
 		bury(w);
 		mxs_rcu_quiescent();
 	}
