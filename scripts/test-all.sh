@@ -14,8 +14,7 @@ build() { # dir, extra cmake args
 
 # 1. TSan build of the daemon first: the plain suite's threaded
 #    integration test also runs against it (MXS_TSAN_DAEMON).
-build "$here/build-tsan" -DMXS_SANITIZE=thread -DMXS_BUILD_BENCH=OFF \
-	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+build "$here/build-tsan" -DMXS_SANITIZE=thread -DMXS_BUILD_BENCH=OFF
 # 2. Plain build: every test.
 build "$here/build"
 export MXS_TSAN_DAEMON="$here/build-tsan/mxenstored"
