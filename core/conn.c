@@ -160,6 +160,10 @@ static void handle_messages(struct mxs_conn *c)
 	struct mxs_worker *w = c->w;
 	size_t off = 0;
 
+	/* Never nested: a request is consumed exactly once. */
+	if (c->in_handling)
+		return;
+	c->in_handling = true;
 	while (!c->closed && c->out_bytes < MXS_OUT_LIMIT &&
 	       c->in_len - off >= HDR) {
 		struct mxs_msg_hdr hdr;
@@ -171,7 +175,7 @@ static void handle_messages(struct mxs_conn *c)
 				mxs_log("connection %llu: payload %u too long",
 					(unsigned long long)c->seq, hdr.len);
 			mxs_conn_close(c);
-			return;
+			break;
 		}
 		if (c->in_len - off < HDR + hdr.len)
 			break;
@@ -183,6 +187,7 @@ static void handle_messages(struct mxs_conn *c)
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
 		mxs_dispatch(c, &hdr, w->req);
 	}
+	c->in_handling = false;
 	if (c->closed)
 		return;
 	if (off) {

@@ -76,6 +76,7 @@ struct mxs_conn {
 	/* Input (owner only): bytes received, parsed from the front.  Room
 	 * for two whole messages, so one always fits after a partial one. */
 	size_t in_len;
+	bool in_handling;          /* re-entrancy guard of handle_messages */
 	char in[2 * (sizeof(struct mxs_msg_hdr) + MXS_PAYLOAD_MAX)];
 
 	/* Output queue (owner only). */
