@@ -26,7 +26,7 @@
 #define OWNER_BASE 100
 
 static struct mxs_store *st;
-static int stop_readers;          /* CMM_STORE_SHARED by main */
+static int stop_readers; /* set by main (release), polled by readers */
 static unsigned long iters = 30000; /* per writer */
 
 static uint32_t path_hash(const char *p)
@@ -99,7 +99,7 @@ static void *reader(void *arg)
 	char path[64];
 
 	rcu_register_thread();
-	while (!CMM_LOAD_SHARED(stop_readers)) {
+	while (!__atomic_load_n(&stop_readers, __ATOMIC_ACQUIRE)) {
 		int w = rand_r(&seed) % NWRITERS, a = rand_r(&seed) % NA;
 		int bj = rand_r(&seed) % (NB + 1) - 1, op = rand_r(&seed) % 8;
 		int rc;
@@ -161,7 +161,7 @@ static void *reader(void *arg)
 				rs->bad++;
 			}
 		}
-		rcu_quiescent_state();
+		mxs_rcu_quiescent();
 	}
 	mxs_buf_free(&b);
 	rcu_unregister_thread();
@@ -284,7 +284,7 @@ static void counter_incr(struct writer *w, int c)
 		rc = mxs_txn_commit(tx, &ch);
 		mxs_txn_free(tx);
 		unit_changes_free(&ch);
-		rcu_quiescent_state();
+		mxs_rcu_quiescent();
 		if (rc == 0) {
 			w->incr[c]++;
 			w->commits++;
@@ -370,7 +370,7 @@ static void *writer(void *arg)
 		} else {
 			counter_incr(w, rand_r(&w->seed) % NCOUNTERS);
 		}
-		rcu_quiescent_state();
+		mxs_rcu_quiescent();
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -415,13 +415,13 @@ static void test_rcu_stress(void **state)
 				 0);
 	}
 	/* Offline while waiting: never hold up a grace period. */
-	rcu_thread_offline();
+	mxs_rcu_offline();
 	for (i = 0; i < NWRITERS; i++)
 		pthread_join(wt[i], NULL);
-	CMM_STORE_SHARED(stop_readers, 1);
+	__atomic_store_n(&stop_readers, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < NREADERS; i++)
 		pthread_join(rt[i], NULL);
-	rcu_thread_online();
+	mxs_rcu_online();
 
 	for (i = 0; i < NREADERS; i++) {
 		print_message("reader %d: %lu reads (%lu found), %lu lists, "

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <urcu-qsbr.h>
+#include "store/rcu.h" /* urcu-qsbr, made visible to TSan */
 
 #include "store/perms.h"
 #include "store/store.h"
@@ -64,7 +64,7 @@ static inline int unit_store_setup(void **state)
 static inline int unit_store_teardown(void **state)
 {
 	mxs_store_free(*state);
-	rcu_quiescent_state();
+	mxs_rcu_quiescent();
 	return 0;
 }
 
@@ -115,7 +115,8 @@ static inline char *unit_join(const struct mxs_buf *b, char sep)
 	size_t i;
 
 	assert_non_null(s);
-	memcpy(s, b->p, b->len);
+	if (b->len)
+		memcpy(s, b->p, b->len);
 	s[b->len] = '\0';
 	if (b->len && s[b->len - 1] == '\0')
 		s[b->len - 1] = '\0';
