@@ -38,6 +38,9 @@ GET_DOMAIN_PATH, WRITE, MKDIR, RM, SET_PERMS, WATCH_EVENT = 10, 11, 12, 13, 14, 
 ERROR, IS_DOMAIN_INTRODUCED, RESUME, SET_TARGET, RESTRICT = 16, 17, 18, 19, 20
 RESET_WATCHES, DIRECTORY_PART = 21, 22
 
+SANITIZER_MARKERS = ('WARNING: ThreadSanitizer', 'ERROR: AddressSanitizer',
+                     'ERROR: LeakSanitizer', 'runtime error:')
+
 START_TIMEOUT = 60.0   # daemon start-up (TSan builds are slow)
 STOP_TIMEOUT = 60.0    # clean exit after SIGTERM
 IO_TIMEOUT = 60.0      # any single reply
@@ -160,11 +163,30 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def cleanup(self):
+    def problems(self):
+        """What went wrong with a stopped daemon: a non-zero exit status
+        after SIGTERM, sanitizer reports on its stderr."""
+        out = []
+        if self.returncode not in (0, None):
+            out.append('exit status %s after SIGTERM (want 0)'
+                       % self.returncode)
+        log = self.log()
+        for marker in SANITIZER_MARKERS:
+            if marker in log:
+                out.append('%r in the daemon stderr' % marker)
+        return out
+
+    def cleanup(self, check=False):
+        """Stops the daemon and removes its directory.  With check, raises
+        AssertionError (with the daemon's stderr) if problems() finds any."""
         self.stop()
-        if os.environ.get('MXS_KEEP_TMP'):
-            return
-        shutil.rmtree(self.dir, ignore_errors=True)
+        bad = self.problems() if check else []
+        log = self.log() if bad else ''
+        if not os.environ.get('MXS_KEEP_TMP'):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if bad:
+            raise AssertionError('daemon: %s\n--- daemon stderr ---\n%s'
+                                 % ('; '.join(bad), log))
 
     def log(self):
         try:

@@ -23,7 +23,7 @@ class CliTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.cleanup()
+        cls.d.cleanup(check=True)
 
     def run_tool(self, *args, rc=0):
         p = subprocess.run(list(args), env=self.env, capture_output=True,

@@ -25,7 +25,7 @@ class ProtocolTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.cleanup()
+        cls.d.cleanup(check=True)
 
     def tearDown(self):
         self.assertTrue(self.d.alive(), 'daemon died:\n' + self.d.log())

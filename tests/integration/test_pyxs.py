@@ -29,7 +29,7 @@ class PyxsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.cleanup()
+        cls.d.cleanup(check=True)
 
     def client(self):
         c = pyxs.Client(unix_socket_path=self.d.socket)
