@@ -218,6 +218,64 @@ static void test_no_conflict_unrelated(void **state)
 	unit_check(st);
 }
 
+static void test_conflict_children(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx;
+
+	setup_ab(st);
+	/* A listed directory gains a child. */
+	tx = mxs_txn_new(st);
+	assert_dir(st, tx, &dom0, "/dir", "sub");
+	unit_write(st, "/dir/more", "");
+	assert_dir(st, tx, &dom0, "/dir", "sub,more");
+	commit_expect(st, tx, -EAGAIN);
+
+	/* A subtree removed inside while a child is added outside. */
+	tx = mxs_txn_new(st);
+	assert_int_equal(mxs_store_rm(st, tx, &dom0, "/dir", &ch), 0);
+	unit_write(st, "/dir/late", "");
+	commit_expect(st, tx, -EAGAIN);
+	assert_value(st, NULL, &dom0, "/dir/late", "");
+	assert_value(st, NULL, &dom0, "/dir/sub", "s");
+
+	/* Found missing; created and removed again outside: it is missing
+	 * now as then, no conflict. */
+	tx = mxs_txn_new(st);
+	assert_read_err(st, tx, &dom0, "/c/flip", -ENOENT);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/b", "bt", 2, &ch),
+			 0);
+	unit_write(st, "/c/flip", "1");
+	assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/c/flip", &ch), 0);
+	unit_changes_free(&ch);
+	/* ...but /c itself changed (a child came and went): the missing
+	 * read looked at /c, so that conflicts, as in the C daemon. */
+	commit_expect(st, tx, -EAGAIN);
+	unit_check(st);
+}
+
+static void test_no_conflict_ancestor_value(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx = mxs_txn_new(st);
+
+	unit_write(st, "/an/b/c", "0");
+	/* Writing an existing node records that node only. */
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/an/b/c", "1", 1,
+					 &ch),
+			 0);
+	unit_write(st, "/an", "ancestor changed");
+	unit_write(st, "/an/b", "parent changed");
+	unit_write(st, "/an/b/sibling", "new");
+	commit_expect(st, tx, 0);
+	assert_value(st, NULL, &dom0, "/an/b/c", "1");
+	assert_value(st, NULL, &dom0, "/an/b", "parent changed");
+	assert_dir(st, NULL, &dom0, "/an/b", "c,sibling");
+	unit_check(st);
+}
+
 static void test_commit_rm_recreate(void **state)
 {
 	struct mxs_store *st = *state;
@@ -405,6 +463,8 @@ int main(void)
 		T(test_conflict_write_set),
 		T(test_conflict_missing),
 		T(test_no_conflict_unrelated),
+		T(test_conflict_children),
+		T(test_no_conflict_ancestor_value),
 		T(test_commit_rm_recreate),
 		T(test_commit_create_order),
 		T(test_commit_set_perms),
