@@ -149,6 +149,10 @@ int mxs_workers_start(struct mxs_daemon *d);
 void mxs_workers_stop(struct mxs_daemon *d);
 void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m);
 struct mxs_worker *mxs_worker_self(void);
+/* Test harnesses: run a worker's connections on the calling thread. */
+void mxs_worker_adopt(struct mxs_worker *w);
+/* Frees the connections closed during the last batch. */
+void mxs_worker_bury(struct mxs_worker *w);
 
 /* conn.c: owner-worker only, unless stated. */
 struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq);

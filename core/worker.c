@@ -39,6 +39,11 @@ struct mxs_worker *mxs_worker_self(void)
 	return self;
 }
 
+void mxs_worker_adopt(struct mxs_worker *w)
+{
+	self = w;
+}
+
 void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
 {
 	uint64_t one = 1;
@@ -84,7 +89,7 @@ static bool drain_inbox(struct mxs_worker *w)
 	return run;
 }
 
-static void bury(struct mxs_worker *w)
+void mxs_worker_bury(struct mxs_worker *w)
 {
 	while (w->graveyard) {
 		struct mxs_conn *c = w->graveyard;
@@ -129,7 +134,7 @@ static void *worker_main(void *arg)
 				mxs_conn_mark_dirty(c);
 		}
 		mxs_worker_service_dirty(w);
-		bury(w);
+		mxs_worker_bury(w);
 		mxs_rcu_quiescent();
 	}
 	/* Orderly stop: close what this worker owns. */
@@ -137,7 +142,7 @@ static void *worker_main(void *arg)
 		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
 						    link));
 	drain_inbox(w); /* drop events queued to closed connections */
-	bury(w);
+	mxs_worker_bury(w);
 	rcu_unregister_thread();
 	return NULL;
 }

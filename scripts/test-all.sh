@@ -25,3 +25,9 @@ build "$here/build-asan" -DMXS_SANITIZE=address -DMXS_BUILD_BENCH=OFF
 	ctest --output-on-failure -j"$jobs" -L "unit|integration|diff")
 # 4. TSan: unit tests (the RCU stress test is threaded).
 (cd "$here/build-tsan" && ctest --output-on-failure -j"$jobs" -L unit)
+# 5. libFuzzer smoke run (clang; ASan+UBSan+fuzzer coverage).
+cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	-DMXS_SANITIZE=address -DMXS_FUZZ=ON -DMXS_BUILD_BENCH=OFF >/dev/null
+cmake --build "$here/build-fuzz" -j"$jobs" --target fuzz_dispatch
+(cd "$here/build-fuzz" && ctest --output-on-failure -L fuzz)
