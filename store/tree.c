@@ -1498,13 +1498,18 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 	struct mxs_node *n, *c;
 	char line[256];
 	int problems = 0, len;
+	uint32_t *owned = calloc(MXS_DOMID_FIRST_RESERVED + 1, sizeof(*owned));
+	size_t i;
 
+	if (!owned)
+		return -ENOMEM;
 	pthread_mutex_lock(&st->wlock);
 	if (nodevec_push(&stack, st->root))
 		goto nomem;
 	while (stack.n) {
 		n = stack.v[--stack.n];
 		count++;
+		owned[owner_slot(n->val->nperms ? n->val->perms[0].domid : 0)]++;
 		if (live_lookup(st, n->path, n->pathlen) != n) {
 			len = snprintf(line, sizeof(line),
 				       "node %.200s not in index\n", n->path);
@@ -1533,12 +1538,22 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 		mxs_buf_add(report, line, (size_t)len);
 		problems++;
 	}
+	for (i = 0; i <= MXS_DOMID_FIRST_RESERVED; i++)
+		if (owned[i] != st->owned[i]) {
+			len = snprintf(line, sizeof(line),
+				       "domain %zu owns %u nodes, counted %u\n",
+				       i, owned[i], st->owned[i]);
+			mxs_buf_add(report, line, (size_t)len);
+			problems++;
+		}
 	pthread_mutex_unlock(&st->wlock);
 	free(stack.v);
+	free(owned);
 	return problems ? -EIO : 0;
 nomem:
 	pthread_mutex_unlock(&st->wlock);
 	free(stack.v);
+	free(owned);
 	return -ENOMEM;
 }
 
