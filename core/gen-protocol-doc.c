@@ -38,7 +38,7 @@ static void flags(unsigned int f)
 	if (f & MXS_OPF_REPLY)
 		printf("%sreply", sep), sep = ", ";
 	if (f & MXS_OPF_INVALID)
-		printf("%sEINVAL", sep), sep = ", ";
+		printf("%sENOSYS", sep), sep = ", ";
 	if (!*sep)
 		printf("-");
 }
@@ -55,7 +55,7 @@ int main(void)
 	       "Flags: `priv` only for privileged connections (EACCES\n"
 	       "otherwise); `tx` the op looks up `tx_id` (ENOENT when unknown)\n"
 	       "and runs inside that transaction; `reply` sent by the server\n"
-	       "only; `EINVAL` not a valid request.\n\n"
+	       "only; `ENOSYS` not a valid request (the C daemon's answer).\n\n"
 	       "| # | op | arguments | flags | meaning |\n"
 	       "|---|----|-----------|-------|---------|\n",
 	       MXS_PAYLOAD_MAX);

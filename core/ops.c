@@ -550,12 +550,13 @@ static int mxs_op_control(struct req *r)
 	return rc;
 }
 
-/* Server-to-client and removed types are never valid requests. */
+/* Server-to-client, removed and newer types are never dispatched
+ * (MXS_OPF_INVALID); the table still needs an entry for each. */
 #define INVALID_OP(name)                                                      \
 	static int mxs_op_##name(struct req *r)                               \
 	{                                                                     \
 		(void)r;                                                      \
-		return -EINVAL;                                               \
+		return -ENOSYS;                                               \
 	}
 INVALID_OP(watch_event)
 INVALID_OP(error)
@@ -584,9 +585,11 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 	mxs_buf_reset(&w->reply);
 	if (hdr->type >= MXS_OP_COUNT ||
 	    (op_flags[hdr->type] & MXS_OPF_INVALID)) {
+		/* The C daemon 4.17 answers ENOSYS (not the EINVAL that
+		 * some documents say): docs/compat.md. */
 		if (mxs_verbose)
 			mxs_log("client unknown operation %u", hdr->type);
-		rc = -EINVAL;
+		rc = -ENOSYS;
 		goto reply;
 	}
 	flags = op_flags[hdr->type];

@@ -39,15 +39,15 @@ enum mxs_args {
 #define MXS_OPF_PRIV    0x1u /* only privileged connections (dom0)       */
 #define MXS_OPF_TX      0x2u /* tx_id is looked up; may run in a tx      */
 #define MXS_OPF_REPLY   0x4u /* server-to-client message type            */
-#define MXS_OPF_INVALID 0x8u /* not a valid request type (EINVAL)        */
+#define MXS_OPF_INVALID 0x8u /* not a valid request type (ENOSYS)        */
 
 /*
  * X(NAME, name, number, args, flags, summary)
  *
  * NAME/name: upper case for wire names, lower case for handler names
  * (the dispatcher calls mxs_op_<name>).  Ops 23..26 are defined by newer
- * Xen releases; the reference daemon (C xenstored 4.17) answers EINVAL for
- * them, and so do we until they are implemented (docs/compat.md).
+ * Xen releases; the reference daemon (C xenstored 4.17) answers ENOSYS for
+ * them, as for every unknown type, and so do we (docs/compat.md).
  */
 #define MXS_OPS(X)                                                            \
 	X(CONTROL, control, 0, MXS_ARGS_STRINGS, MXS_OPF_PRIV,                  \
