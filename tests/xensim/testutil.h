@@ -71,7 +71,14 @@ static inline double tu_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* mkdtemp under $TMPDIR or /tmp; removed at exit. */
+static void tu_on_signal(int sig)
+{
+	(void)sig;
+	exit(1); /* runs tu_cleanup */
+}
+
+/* mkdtemp under $TMPDIR or /tmp; removed at exit (and on SIGTERM/SIGINT,
+ * e.g. a CTest timeout). */
 static inline const char *tu_mktemp(const char *name)
 {
 	const char *base = getenv("TMPDIR");
@@ -82,6 +89,8 @@ static inline const char *tu_mktemp(const char *name)
 		exit(1);
 	}
 	atexit(tu_cleanup);
+	signal(SIGTERM, tu_on_signal);
+	signal(SIGINT, tu_on_signal);
 	return tu_tmpdir;
 }
 
