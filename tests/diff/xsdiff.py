@@ -58,6 +58,33 @@ KNOWN_DIFFS = {
     # arguments), READ/DIRECTORY/GET_PERMS get ENOENT and MKDIR/RM ENOMEM;
     # mxenstored: EINVAL.
     "onearg-errno": "READ/DIRECTORY/GET_PERMS/MKDIR/RM payload not one string",
+    # C: inside a transaction, a node the transaction changed is read from
+    # the transaction's own copy: DIRECTORY lists the children it had then.
+    # mxenstored adds children created outside meanwhile. Excluded:
+    # DIRECTORY/DIRECTORY_PART in a transaction that has changed something.
+    "tx-dir-own-copy": "DIRECTORY in a transaction after it wrote",
+    # C: once a transaction has been told a node does not exist (ENOENT),
+    # later operations in it keep seeing that part of the tree as it was:
+    # READ/DIRECTORY/GET_PERMS of nodes created meanwhile by others give
+    # ENOENT, RM of them EINVAL or EIO. mxenstored shows the current tree.
+    # Excluded: path operations in a transaction after it got ENOENT.
+    "tx-missing-node-view": "ops in a transaction after an ENOENT in it",
+    # C: more generally, a transaction's reads after the store was changed
+    # outside it (since it started) differ: ENOENT for nodes that exist,
+    # EIO from RM, other children lists. Excluded: path operations in a
+    # transaction once anything was changed outside it; its END (commit
+    # or conflict EAGAIN) is still compared.
+    "tx-view-after-outside-change": "ops in a transaction after outside writes",
+    # C: GET_PERMS shows a negative domid as written ("r-1"); mxenstored
+    # prints it unsigned ("r4294967295").
+    "perms-negative-domid": "SET_PERMS r-1",
+    # C: SET_PERMS on an unknown special path ("@foo") gives ENOENT when
+    # no watch names it; mxenstored EINVAL.
+    "set-perms-unknown-special": "SET_PERMS @foo",
+    # C: two watches of one connection with the same token (here "") on
+    # /t and /t/a: RM /t/a/x sends one event; mxenstored sends one per
+    # watch. Excluded: a second watch with a token the connection uses.
+    "same-token-watches": "two watches of a connection with one token",
     # mxenstored dies when a message header announces more than 4096
     # payload bytes (the C daemon closes that connection only).
     "oversize-crash": "payload length 4097",
@@ -343,10 +370,12 @@ class Session:
             return " ".join(out)
         op = req["op"]
         if op == OPS["TRANSACTION_START"] and t == op:
-            # Transaction ids are opaque; name them by the starting step.
-            self.txmap[step] = int(body.rstrip("\0") or "0", 0) \
+            # Transaction ids are opaque; name them by the starting
+            # request's id (its step in the generated sequence).
+            self.txmap[req.get("id", step)] = int(body.rstrip("\0")) \
                 if body.rstrip("\0").isdigit() else body
-            out.append("<tx@%d>%s" % (step, "" if body.endswith("\0")
+            out.append("<tx@%d>%s" % (req.get("id", step),
+                                      "" if body.endswith("\0")
                                       else "(no NUL)"))
             return " ".join(out)
         if op == OPS["DIRECTORY_PART"] and t == op:
@@ -438,7 +467,10 @@ class Model:
 
     def __init__(self, nconn):
         self.open_tx = [[] for _ in range(nconn)]
-        self.closed_tx = []
+        self.closed_tx = [[] for _ in range(nconn)]
+        self.dirty = set()     # transactions that changed something
+        self.saw_missing = set()  # transactions that got ENOENT
+        self.stale = set()     # transactions with changes outside since
         self.watches = [[] for _ in range(nconn)]
 
     def any_watch(self):
@@ -449,19 +481,19 @@ class Model:
         op = req.get("op")
         ok = isinstance(reply, str) and not reply.startswith(("ERROR", "<"))
         if req.get("x") == "reconnect" or reply == "<closed>":
-            self.closed_tx += self.open_tx[slot]
+            # A new connection numbers its transactions afresh.
+            self.closed_tx[slot] = []
             self.open_tx[slot] = []
             self.watches[slot] = []
             return
         if op == OPS["TRANSACTION_START"] and ok:
-            self.open_tx[slot].append(step)
+            self.open_tx[slot].append(req.get("id", step))
         elif op == OPS["TRANSACTION_END"] and req.get("tx") and \
                 req["tx"][0] == "h" and (ok or "EAGAIN" in reply):
             h = req["tx"][1]
-            for l in self.open_tx:
-                if h in l:
-                    l.remove(h)
-                    self.closed_tx.append(h)
+            if h in self.open_tx[slot]:
+                self.open_tx[slot].remove(h)
+                self.closed_tx[slot].append(h)
         elif op == OPS["WATCH"] and ok:
             self.watches[slot].append(tuple(req["p"].split("\0")[:2]))
         elif op == OPS["UNWATCH"] and ok:
@@ -470,8 +502,19 @@ class Model:
                 self.watches[slot].remove(w)
         elif op == OPS["RESET_WATCHES"] and ok:
             self.watches[slot] = []
-            self.closed_tx += self.open_tx[slot]
+            self.closed_tx[slot] += self.open_tx[slot]
             self.open_tx[slot] = []
+        if ok and op in (OPS["WRITE"], OPS["MKDIR"], OPS["RM"],
+                         OPS["SET_PERMS"]) or \
+                (ok and op == OPS["TRANSACTION_END"]):
+            mine = req["tx"][1] if req.get("tx") else None
+            for l in self.open_tx:
+                self.stale.update(h for h in l if h != mine)
+        if req.get("tx") and isinstance(reply, str) and "ENOENT" in reply:
+            self.saw_missing.add(req["tx"][1])
+        if ok and req.get("tx") and op in (OPS["WRITE"], OPS["MKDIR"],
+                                           OPS["RM"], OPS["SET_PERMS"]):
+            self.dirty.add(req["tx"][1])
 
 
 WEIGHTS = [
@@ -538,7 +581,7 @@ def path_len_ok(p):
     return len(p) <= 2048
 
 
-def excluded(req):
+def excluded(req, model):
     """Input that triggers a known, unfixed difference (KNOWN_DIFFS)."""
     op = req.get("op")
     if known("path-max-2048") and req.get("p") and op in (
@@ -558,11 +601,12 @@ def excluded(req):
             return True
     if known("self-watch-storm") and req.get("c") is not None:
         watcher = req["c"] == NCONN - 1
-        if op in (OPS["WATCH"], OPS["UNWATCH"], OPS["RESET_WATCHES"]):
-            return not watcher
-        if op in (OPS["WRITE"], OPS["MKDIR"], OPS["RM"], OPS["SET_PERMS"],
-                  OPS["TRANSACTION_END"]) or req.get("x"):
-            return watcher
+        if op in (OPS["WATCH"], OPS["UNWATCH"], OPS["RESET_WATCHES"]) \
+                and not watcher:
+            return True
+        if (op in (OPS["WRITE"], OPS["MKDIR"], OPS["RM"], OPS["SET_PERMS"],
+                   OPS["TRANSACTION_END"]) or req.get("x")) and watcher:
+            return True
     if known("unknown-op-enosys") and op is not None and \
             op not in OPNAME.values() and op not in OPNAME:
         return True
@@ -573,6 +617,29 @@ def excluded(req):
             OPS["RM"]) and (req["p"].count("\0") != 1 or
                             not req["p"].endswith("\0")):
         return True
+    if known("tx-dir-own-copy") and op in (OPS["DIRECTORY"],
+                                           OPS["DIRECTORY_PART"]) and \
+            req.get("tx") and req["tx"][1] in model.dirty:
+        return True
+    if known("tx-missing-node-view") and req.get("tx") and \
+            req["tx"][1] in model.saw_missing and \
+            op != OPS["TRANSACTION_END"]:
+        return True
+    if known("tx-view-after-outside-change") and req.get("tx") and \
+            req["tx"][1] in model.stale and op != OPS["TRANSACTION_END"]:
+        return True
+    if known("perms-negative-domid") and op == OPS["SET_PERMS"] and \
+            "\0" in req["p"] and "-" in req["p"].split("\0", 1)[1]:
+        return True
+    if known("set-perms-unknown-special") and op == OPS["SET_PERMS"] and \
+            req["p"].startswith("@") and not req["p"].startswith(
+                ("@introduceDomain\0", "@releaseDomain\0")):
+        return True
+    if known("same-token-watches") and op == OPS["WATCH"]:
+        parts = req["p"].split("\0")
+        if len(parts) > 1 and any(w[1] == parts[1]
+                                  for w in model.watches[req["c"]]):
+            return True
     if known("oversize-crash") and req.get("len", 0) > PAYLOAD_MAX:
         return True
     if known("is-introduced-domid-self") and \
@@ -585,7 +652,7 @@ def gen(rng, model, nconn):
     """One symbolic request; NUL-less payloads only while no watch exists."""
     while True:
         req = _gen(rng, model, nconn)
-        if excluded(req):
+        if excluded(req, model):
             continue
         if nul_less(req):
             if model.any_watch():
@@ -604,8 +671,6 @@ def _gen(rng, model, nconn):
     if kind in intx:
         r = rng.random()
         mine = model.open_tx[slot]
-        others = [h for i, l in enumerate(model.open_tx) if i != slot
-                  for h in l]
         r2 = rng.random()
         if kind == "TRANSACTION_END" and mine and r < 0.8:
             req["tx"] = ["h", pick(rng, mine)]
@@ -614,11 +679,11 @@ def _gen(rng, model, nconn):
             req["tx"] = ["h", pick(rng, mine)]
         elif mine and r < 0.05:
             req["tx"] = ["h", pick(rng, mine)]  # START or WATCH inside one
-        elif others and r2 < 0.04:
-            # Another connection's transaction: unknown on this one.
-            req["tx"] = ["h", pick(rng, others)]
-        elif model.closed_tx and r2 < 0.07:
-            req["tx"] = ["h", pick(rng, model.closed_tx)]
+        elif model.closed_tx[slot] and r2 < 0.05:
+            # An ended transaction of this connection. (Never another
+            # connection's: the C daemon numbers transactions per
+            # connection, so another's id may well be one of ours.)
+            req["tx"] = ["h", pick(rng, model.closed_tx[slot])]
         elif r2 < 0.09:
             req["tx"] = ["lit", pick(rng, [999999, 0xfffffff0])]
     if kind == "reconnect":
@@ -703,6 +768,12 @@ def _gen(rng, model, nconn):
 
 
 # ---- runs ---------------------------------------------------------------------
+def short(r):
+    r = repr(r)
+    return r if len(r) <= 120 else r[:80] + "...(%d chars)..." % len(r) + \
+        r[-20:]
+
+
 def describe(req):
     if req.get("x"):
         return "conn%d %s" % (req["c"], req["x"])
@@ -737,8 +808,11 @@ def run_live(seed, steps, build, nconn=NCONN, requests=None, verbose=False):
         model = Model(nconn)
         n = len(requests) if requests is not None else steps
         for step in range(1, n + 1):
-            req = requests[step - 1] if requests is not None else \
-                gen(rng, model, nconn)
+            if requests is not None:
+                req = requests[step - 1]
+            else:
+                req = gen(rng, model, nconn)
+                req["id"] = step
             rc = sess[0].do(step, req)
             rm = sess[1].do(step, req)
             res.steps.append([req, rc])
@@ -756,8 +830,9 @@ def run_live(seed, steps, build, nconn=NCONN, requests=None, verbose=False):
                 if not daemons[1].alive():
                     rm += " (mxenstored died)"
                     res.kind = "mx-crash"
-                res.diff = ("seed %d step %d: %s\n  C : %r\n  mx: %r"
-                            % (seed, step, describe(req), rc, rm))
+                res.diff = ("seed %d step %d: %s\n  C : %s\n  mx: %s"
+                            % (seed, step, describe(req), short(rc),
+                               short(rm)))
                 return res
         for s in sess:
             s.settle(n + 1)
@@ -803,8 +878,9 @@ def run_mx_replay(rec, build, nconn=NCONN):
         for step, (req, rc) in enumerate(rec["steps"], 1):
             rm = s.do(step, req)
             if rc != rm or not d.alive():
-                res.diff = ("seed %d step %d: %s\n  C : %r\n  mx: %r%s"
-                            % (rec["seed"], step, describe(req), rc, rm,
+                res.diff = ("seed %d step %d: %s\n  C : %s\n  mx: %s%s"
+                            % (rec["seed"], step, describe(req), short(rc),
+                               short(rm),
                                "" if d.alive() else " (mxenstored died)"))
                 return res
         s.settle(len(rec["steps"]) + 1)
@@ -942,6 +1018,7 @@ def record_c_only(seed, steps, build, nconn=NCONN):
         model = Model(nconn)
         for step in range(1, steps + 1):
             req = gen(rng, model, nconn)
+            req["id"] = step
             rc = s.do(step, req)
             res.steps.append([req, rc])
             model.update(step, req, rc)
