@@ -119,7 +119,8 @@ static int obuf_put(struct obuf *o, const void *p, size_t n)
 		b = malloc(cap);
 		if (!b)
 			return -ENOMEM;
-		memcpy(b, o->b + o->off, o->len - o->off);
+		if (o->len > o->off)
+			memcpy(b, o->b + o->off, o->len - o->off);
 		free(o->b);
 		o->b = b;
 		o->len -= o->off;
