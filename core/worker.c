@@ -55,14 +55,14 @@ void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
 			;
 }
 
-/* Returns false when the worker must stop. */
-static bool drain_inbox(struct mxs_worker *w)
+/* Returns false when the worker must stop.  woken: the eventfd fired. */
+static bool drain_inbox(struct mxs_worker *w, bool woken)
 {
 	struct mxs_mpsc_node *node;
 	uint64_t v;
 	bool run = true;
 
-	if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	if (woken && read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		mxs_log("worker %u: eventfd read: %s", w->id, strerror(errno));
 	/* A1: pairs with R1 in mxs_worker_post(). */
 	__atomic_exchange_n(&w->wake_pending, 0, __ATOMIC_ACQ_REL);
@@ -119,13 +119,21 @@ static void *worker_main(void *arg)
 				strerror(errno));
 			break;
 		}
+		/*
+		 * The inbox first, whether or not the eventfd fired: an event
+		 * posted before a request that arrives in this batch (the
+		 * writer was answered, then told the watcher) must reach the
+		 * watcher before that request's reply, as with a single-
+		 * threaded daemon.
+		 */
+		for (i = 0; i < n && ev[i].data.ptr; i++)
+			;
+		run = drain_inbox(w, i < n) && run;
 		for (i = 0; i < n; i++) {
 			struct mxs_conn *c = ev[i].data.ptr;
 
-			if (!c) {
-				run = drain_inbox(w) && run;
-				continue;
-			}
+			if (!c)
+				continue; /* eventfd: drained above */
 			if (c->closed)
 				continue;
 			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -141,7 +149,7 @@ static void *worker_main(void *arg)
 	while (!cds_list_empty(&w->conns))
 		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
 						    link));
-	drain_inbox(w); /* drop events queued to closed connections */
+	drain_inbox(w, true); /* drop events queued to closed connections */
 	mxs_worker_bury(w);
 	rcu_unregister_thread();
 	return NULL;
