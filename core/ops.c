@@ -102,7 +102,9 @@ static unsigned int get_strings(const struct req *r, char **v,
 static int node_name(const struct req *r, const char *name, char *buf,
 		     size_t sz, bool allow_special)
 {
-	size_t rel_max = r->c->caller.privileged ? 0 : MXS_REL_PATH_MAX;
+	/* The C daemon applies the 2048-byte limit below a domain's home
+	 * (or to the whole name elsewhere) to every caller, dom0 too. */
+	size_t rel_max = MXS_REL_PATH_MAX;
 
 	if (!name)
 		return -EINVAL;
@@ -396,9 +398,13 @@ static struct mxs_conn_tx **find_tx(struct mxs_conn *c, uint32_t id)
 static int mxs_op_transaction_start(struct req *r)
 {
 	struct mxs_conn *c = r->c;
-	struct mxs_conn_tx *t = malloc(sizeof(*t));
+	struct mxs_conn_tx *t;
 	char id[16];
 
+	/* No nesting (an unknown tx_id was already ENOENT). */
+	if (r->tx)
+		return -EBUSY;
+	t = malloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->tx = mxs_txn_new(r->d->store);
@@ -469,8 +475,10 @@ static int mxs_op_is_domain_introduced(struct req *r)
 
 	if (rc)
 		return rc;
-	/* Socket-only daemon: only dom0 (ourselves) is known. */
-	return mxs_buf_add(r->reply, domid == 0 ? "T" : "F", 2);
+	/* Socket-only daemon: only dom0 (ourselves) is known; DOMID_SELF
+	 * (0x7ff0) is always introduced, as in the C daemon. */
+	return mxs_buf_add(r->reply,
+			   domid == 0 || domid == MXS_DOMID_SELF ? "T" : "F", 2);
 }
 
 /*

@@ -68,8 +68,10 @@ int mxs_perms_format(struct mxs_buf *out, const struct mxs_perm *perms,
 
 		if (perms[i].mode & MXS_PERM_IGNORE)
 			continue;
-		len = snprintf(tmp, sizeof(tmp), "%c%u",
-			       letter[perms[i].mode & 3], perms[i].domid);
+		/* Signed, as the C daemon prints them ("r-1"). */
+		len = snprintf(tmp, sizeof(tmp), "%c%d",
+			       letter[perms[i].mode & 3],
+			       (int32_t)perms[i].domid);
 		rc = mxs_buf_add(out, tmp, (size_t)len + 1);
 		if (rc)
 			return rc;

@@ -17,7 +17,10 @@
  *   quiescent state.
  * - A transaction (struct mxs_txn) belongs to one connection and is used by
  *   one thread at a time; operations on it read the live tree through RCU
- *   and record what they saw, changes stay private until commit.
+ *   and record what they saw, changes stay private until commit.  A node
+ *   keeps the value, permissions and existence it had at the transaction's
+ *   first access to it; its children are the live ones plus the
+ *   transaction's own changes (docs/compat.md).
  *
  * Paths given to the store are canonical, validated absolute names (see
  * store/path.h); errors are negative errnos with the C xenstored's meaning.

@@ -564,6 +564,15 @@ static void get_view(struct mxs_txn *tx, const char *p, size_t len,
 		te = txe_add(tx, p, len, val ? val->gen : GEN_NONE);
 		if (!te) {
 			tx->failed = true;
+		} else if (!val && !tx->implicit) {
+			/* Missing at first access: stays missing to this
+			 * transaction (the C daemon's view). */
+			te->own = true;
+			te->exists = false;
+			v->te = te;
+			v->live = NULL;
+			v->val = NULL;
+			return;
 		} else if (val && !tx->implicit) {
 			/*
 			 * An explicit transaction reads a node as it was at
@@ -1298,7 +1307,7 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 	uint32_t need = MXS_PERM_WRITE | MXS_PERM_OWNER;
 
 	if (si < 0)
-		return -EINVAL;
+		return -ENOENT; /* the C daemon: no such special node */
 	pthread_mutex_lock(&st->wlock);
 	old = st->special[si];
 	if ((mxs_perm_for(c, old->perms, old->nperms) & need) != need) {

@@ -231,11 +231,30 @@ static int hit_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/*
+ * Would hit i send an event its owner already gets from an earlier hit
+ * (same event path, same token)?  The C daemon sends such an event once.
+ * Hits [run, i) have the same owner.
+ */
+static bool duplicate(const struct hits *h, size_t run, size_t i,
+		      const char *path)
+{
+	const struct mxs_watch *w = h->v[i];
+	const char *ev = mxs_watch_event_path(w, path);
+	size_t j;
+
+	for (j = run; j < i; j++)
+		if (strcmp(h->v[j]->token, w->token) == 0 &&
+		    strcmp(mxs_watch_event_path(h->v[j], path), ev) == 0)
+			return true;
+	return false;
+}
+
 int mxs_watches_fire(struct mxs_watches *reg, const char *path, bool exact,
 		     mxs_watch_fn fn, void *arg)
 {
 	struct hits h = { 0 };
-	size_t len = strlen(path), i;
+	size_t len = strlen(path), i, run;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&reg->lock);
@@ -257,9 +276,15 @@ int mxs_watches_fire(struct mxs_watches *reg, const char *path, bool exact,
 		goto out;
 	if (h.n > 1)
 		qsort(h.v, h.n, sizeof(*h.v), hit_cmp);
-	for (i = 0; i < h.n; i++)
+	rc = 0;
+	for (i = 0, run = 0; i < h.n; i++) {
+		if (h.v[i]->owner != h.v[run]->owner)
+			run = i;
+		if (duplicate(&h, run, i, path))
+			continue;
 		fn(arg, h.v[i], path);
-	rc = (int)h.n;
+		rc++;
+	}
 out:
 	pthread_rwlock_unlock(&reg->lock);
 	free(h.v);

@@ -78,8 +78,10 @@ typedef void (*mxs_watch_fn)(void *arg, const struct mxs_watch *w,
  * Calls fn for every watch that a change of `path` fires: with exact,
  * watches on exactly path; otherwise watches on path or any ancestor
  * ("/" watches everything).  Calls are ordered by owner creation, then
- * watch creation (the C daemon's order).  Runs fn under the shared lock.
- * Returns the number of watches fired, or -ENOMEM.
+ * watch creation (the C daemon's order); a watch whose event (path and
+ * token) its owner already gets from this change is skipped, as the C
+ * daemon sends it once.  Runs fn under the shared lock.  Returns the
+ * number of events, or -ENOMEM.
  */
 int mxs_watches_fire(struct mxs_watches *reg, const char *path, bool exact,
 		     mxs_watch_fn fn, void *arg);

@@ -60,8 +60,8 @@ enum mxs_args {
 	X(WATCH, watch, 4, MXS_ARGS_PATH_TOKEN, 0,                              \
 	  "watch a path (or @special) with a token")                            \
 	X(UNWATCH, unwatch, 5, MXS_ARGS_PATH_TOKEN, 0, "remove a watch")        \
-	X(TRANSACTION_START, transaction_start, 6, MXS_ARGS_EMPTY, 0,           \
-	  "open a transaction; replies with its id")                            \
+	X(TRANSACTION_START, transaction_start, 6, MXS_ARGS_EMPTY, MXS_OPF_TX,  \
+	  "open a transaction; replies with its id (EBUSY inside one)")         \
 	X(TRANSACTION_END, transaction_end, 7, MXS_ARGS_COMMIT, MXS_OPF_TX,    \
 	  "commit (T) or abort (F) the transaction in tx_id")                   \
 	X(INTRODUCE, introduce, 8, MXS_ARGS_INTRODUCE, MXS_OPF_PRIV,           \
@@ -134,6 +134,7 @@ struct mxs_msg_hdr {
 #define MXS_PERM_IGNORE 0x8u /* internal: entry of a dead domain */
 
 #define MXS_DOMID_FIRST_RESERVED 0x7ff0u
+#define MXS_DOMID_SELF 0x7ff0u
 
 #ifdef __cplusplus
 }

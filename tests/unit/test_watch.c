@@ -35,28 +35,34 @@ static void test_matching(void **state)
 	struct fired f;
 	static const char *const paths[] = { "/a/b/c", "/a/b", "/a", "/",
 					     "/a/bc", "/a/b/c/d", "/x" };
+	/* Distinct tokens: one owner's identical events are sent once
+	 * (test_dedup). */
+	static const char *const tokens[] = { "t", "t1", "t2", "t3",
+					      "t4", "t5", "t6" };
 	size_t i;
 
 	(void)state;
 	assert_non_null(reg);
 	mxs_watch_owner_init(&o, "A", 1);
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		assert_int_equal(mxs_watch_add(reg, &o, paths[i], "t", 0), 0);
+		assert_int_equal(mxs_watch_add(reg, &o, paths[i], tokens[i], 0),
+				 0);
 	assert_int_equal(mxs_watches_count(reg), 7);
 	assert_int_equal(o.count, 7);
 
 	/* Non-exact: the path and every ancestor, in watch creation order
 	 * (one owner); not /a/bc (prefix of a name) nor /a/b/c/d. */
 	assert_int_equal(fire(reg, "/a/b/c", false, &f), 4);
-	assert_string_equal(f.s, "A:/a/b/c:t:/a/b/c;A:/a/b:t:/a/b/c;"
-				 "A:/a:t:/a/b/c;A:/:t:/a/b/c;");
+	assert_string_equal(f.s, "A:/a/b/c:t:/a/b/c;A:/a/b:t1:/a/b/c;"
+				 "A:/a:t2:/a/b/c;A:/:t3:/a/b/c;");
 	/* Exact: only the path itself. */
 	assert_int_equal(fire(reg, "/a/b/c", true, &f), 1);
 	assert_string_equal(f.s, "A:/a/b/c:t:/a/b/c;");
 	assert_int_equal(fire(reg, "/a/bc", false, &f), 3);
-	assert_string_equal(f.s, "A:/a:t:/a/bc;A:/:t:/a/bc;A:/a/bc:t:/a/bc;");
+	assert_string_equal(f.s,
+			    "A:/a:t2:/a/bc;A:/:t3:/a/bc;A:/a/bc:t4:/a/bc;");
 	assert_int_equal(fire(reg, "/y", false, &f), 1);
-	assert_string_equal(f.s, "A:/:t:/y;");
+	assert_string_equal(f.s, "A:/:t3:/y;");
 	assert_int_equal(fire(reg, "/y", true, &f), 0);
 	assert_int_equal(fire(reg, "/", false, &f), 1);
 	assert_int_equal(fire(reg, "/a/b/c/d/e", false, &f), 5);
@@ -66,6 +72,36 @@ static void test_matching(void **state)
 	assert_int_equal(mxs_watches_count(reg), 0);
 	assert_int_equal(o.count, 0);
 	assert_int_equal(fire(reg, "/a/b/c", false, &f), 0);
+	mxs_watches_free(reg);
+}
+
+/* The C daemon sends an owner one event per (event path, token) for a
+ * change, however many of its watches match; other owners get theirs. */
+static void test_dedup(void **state)
+{
+	struct mxs_watches *reg = mxs_watches_new();
+	struct mxs_watch_owner a, b;
+	struct fired f;
+
+	(void)state;
+	mxs_watch_owner_init(&a, "A", 1);
+	mxs_watch_owner_init(&b, "B", 2);
+	assert_int_equal(mxs_watch_add(reg, &a, "/w", "T", 0), 0);
+	assert_int_equal(mxs_watch_add(reg, &a, "/w/a", "T", 0), 0);
+	assert_int_equal(mxs_watch_add(reg, &a, "/w/a", "U", 0), 0);
+	assert_int_equal(mxs_watch_add(reg, &b, "/w/a", "T", 0), 0);
+	assert_int_equal(fire(reg, "/w/a/y", false, &f), 3);
+	assert_string_equal(f.s, "A:/w:T:/w/a/y;A:/w/a:U:/w/a/y;"
+				 "B:/w/a:T:/w/a/y;");
+	/* A relative watch reports another path: not a duplicate. */
+	assert_int_equal(mxs_watch_add(reg, &a, "/local/domain/0/r", "T",
+				       strlen("/local/domain/0")),
+			 0);
+	assert_int_equal(mxs_watch_add(reg, &a, "/local/domain/0", "T", 0),
+			 0);
+	assert_int_equal(fire(reg, "/local/domain/0/r", false, &f), 2);
+	mxs_watch_remove_all(reg, &a);
+	mxs_watch_remove_all(reg, &b);
 	mxs_watches_free(reg);
 }
 
@@ -276,7 +312,7 @@ static void test_permitted(void **state)
 			 -EACCES);
 	assert_int_equal(mxs_store_set_special_perms(st, &dom0, "@bogus", p,
 						     2),
-			 -EINVAL);
+			 -ENOENT);
 	assert_int_equal(mxs_store_set_special_perms(st, &dom0,
 						     "@introduceDomain", p, 2),
 			 0);
@@ -297,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matching),
+		cmocka_unit_test(test_dedup),
 		cmocka_unit_test(test_special),
 		cmocka_unit_test(test_add_remove),
 		cmocka_unit_test(test_order),
