@@ -75,6 +75,11 @@ KNOWN_DIFFS = {
     # transaction once anything was changed outside it; its END (commit
     # or conflict EAGAIN) is still compared.
     "tx-view-after-outside-change": "ops in a transaction after outside writes",
+    # C: c2 WATCH / k; c0 T=START; c0 WRITE(T) rel v2; c0 WRITE(T) rel
+    # "\xe9\n"; c0 END(T) T: no event for /local/domain/0/rel (seed 99;
+    # with a single WRITE both send it); mxenstored sends it. Excluded: a
+    # second WRITE of one path in a transaction. Cause not yet isolated.
+    "tx-rewrite-commit-event": "second WRITE of a path in a transaction",
     # C: GET_PERMS shows a negative domid as written ("r-1"); mxenstored
     # prints it unsigned ("r4294967295").
     "perms-negative-domid": "SET_PERMS r-1",
@@ -471,6 +476,7 @@ class Model:
         self.dirty = set()     # transactions that changed something
         self.saw_missing = set()  # transactions that got ENOENT
         self.stale = set()     # transactions with changes outside since
+        self.tx_written = set()  # (transaction, path) written in it
         self.watches = [[] for _ in range(nconn)]
 
     def any_watch(self):
@@ -510,6 +516,8 @@ class Model:
             mine = req["tx"][1] if req.get("tx") else None
             for l in self.open_tx:
                 self.stale.update(h for h in l if h != mine)
+        if ok and op == OPS["WRITE"] and req.get("tx"):
+            self.tx_written.add((req["tx"][1], req["p"].split("\0")[0]))
         if req.get("tx") and isinstance(reply, str) and "ENOENT" in reply:
             self.saw_missing.add(req["tx"][1])
         if ok and req.get("tx") and op in (OPS["WRITE"], OPS["MKDIR"],
@@ -627,6 +635,10 @@ def excluded(req, model):
         return True
     if known("tx-view-after-outside-change") and req.get("tx") and \
             req["tx"][1] in model.stale and op != OPS["TRANSACTION_END"]:
+        return True
+    if known("tx-rewrite-commit-event") and op == OPS["WRITE"] and \
+            req.get("tx") and (req["tx"][1], req["p"].split("\0")[0]) in \
+            model.tx_written:
         return True
     if known("perms-negative-domid") and op == OPS["SET_PERMS"] and \
             "\0" in req["p"] and "-" in req["p"].split("\0", 1)[1]:
