@@ -24,8 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <xenctrl.h>
+#include <xenctrl_compat.h>
 #include <xenevtchn.h>
 #include <xengnttab.h>
 #include <xen/grant_table.h>
@@ -53,7 +57,18 @@ static const char *redirect(const char *path, char *buf, size_t len)
 	return buf;
 }
 
-#define REAL(sym) ((__typeof__(&sym))dlsym(RTLD_NEXT, #sym))
+/* The next definition of sym (libc's), looked up once. Relaxed atomics:
+ * racing threads store the same value. */
+#define REAL(sym)                                                              \
+	({                                                                     \
+		static __typeof__(&sym) real_;                                 \
+		__typeof__(&sym) r_ = __atomic_load_n(&real_, __ATOMIC_RELAXED); \
+		if (!r_) {                                                     \
+			r_ = (__typeof__(&sym))dlsym(RTLD_NEXT, #sym);         \
+			__atomic_store_n(&real_, r_, __ATOMIC_RELAXED);        \
+		}                                                              \
+		r_;                                                            \
+	})
 
 static mode_t open_mode(int flags, va_list ap)
 {
@@ -145,6 +160,72 @@ XENSIM_API FILE *fopen64(const char *path, const char *mode)
 	const char *r = redirect(path, buf, sizeof(buf));
 
 	return REAL(fopen64)(r ? r : path, mode);
+}
+
+/*
+ * oxenstored support: it always binds /var/run/xenstored/socket (moved to
+ * $XENSTORED_RUNDIR when set) and raises RLIMIT_NOFILE to 1M, which an
+ * unprivileged container refuses (clamped to the hard limit instead).
+ * The C xenstored honours XENSTORED_RUNDIR itself and is not affected.
+ */
+static const char *redirect_sock(const char *path, char *buf, size_t len)
+{
+	static const char *const dirs[] = { "/var/run/xenstored/", "/run/xenstored/" };
+	const char *rundir = getenv("XENSTORED_RUNDIR");
+
+	if (!rundir || !getenv("XENSIM_DIR"))
+		return NULL;
+	for (unsigned i = 0; i < 2; i++) {
+		size_t l = strlen(dirs[i]);
+
+		if (!strncmp(path, dirs[i], l) &&
+		    snprintf(buf, len, "%s/%s", rundir, path + l) < (int)len)
+			return buf;
+	}
+	return NULL;
+}
+
+XENSIM_API int bind(int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	const struct sockaddr_un *su = (const struct sockaddr_un *)sa;
+	struct sockaddr_un moved;
+	char buf[sizeof(moved.sun_path)];
+	const char *r;
+
+	if (sa && sa->sa_family == AF_UNIX && salen > offsetof(struct sockaddr_un, sun_path) &&
+	    su->sun_path[0] && (r = redirect_sock(su->sun_path, buf, sizeof(buf)))) {
+		memset(&moved, 0, sizeof(moved));
+		moved.sun_family = AF_UNIX;
+		strcpy(moved.sun_path, r);
+		return REAL(bind)(fd, (struct sockaddr *)&moved, sizeof(moved));
+	}
+	return REAL(bind)(fd, sa, salen);
+}
+
+XENSIM_API int unlink(const char *path)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *r = redirect_sock(path, buf, sizeof(buf));
+
+	return REAL(unlink)(r ? r : path);
+}
+
+XENSIM_API int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
+{
+	int rc = REAL(setrlimit)(res, rl);
+
+	if (rc < 0 && errno == EPERM && res == RLIMIT_NOFILE && getenv("XENSIM_DIR")) {
+		struct rlimit cur, want = *rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &cur) == 0) {
+			if (want.rlim_max > cur.rlim_max)
+				want.rlim_max = cur.rlim_max;
+			if (want.rlim_cur > want.rlim_max)
+				want.rlim_cur = want.rlim_max;
+			rc = REAL(setrlimit)(res, &want);
+		}
+	}
+	return rc;
 }
 
 /* ---- libxenevtchn ------------------------------------------------------ */
@@ -439,6 +520,82 @@ XENSIM_API int xc_interface_close(xc_interface *xch)
 {
 	free(xch);
 	return 0;
+}
+
+/*
+ * oxenstored maps guest rings by frame number (here: the domain's page)
+ * and releases them with plain munmap(). Those mappings are counted like
+ * grant mappings, so a dead domain lingers until oxenstored lets go; the
+ * munmap() shim below finds them in this per-process table.
+ */
+static pthread_mutex_t fmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gmap *fmaps;
+static size_t fmaps_n, fmaps_cap;
+static _Atomic size_t fmaps_live; /* fast path: munmap skips the table */
+
+XENSIM_API void *xc_map_foreign_range(xc_interface *xch, uint32_t dom, int size,
+				      int prot, unsigned long mfn)
+{
+	void *p;
+	int rc;
+
+	(void)mfn;
+	if (size <= 0 || size > (int)XENSIM_PAGE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rc = xensim_dom_map(xch->sim, dom, &p, prot);
+	if (rc) {
+		errno = -rc;
+		return NULL;
+	}
+	pthread_mutex_lock(&fmap_lock);
+	if (fmaps_n == fmaps_cap) {
+		size_t cap = fmaps_cap ? fmaps_cap * 2 : 64;
+		struct gmap *m = realloc(fmaps, cap * sizeof(*m));
+
+		if (!m) {
+			pthread_mutex_unlock(&fmap_lock);
+			xensim_dom_unmap(xch->sim, dom, p);
+			errno = ENOMEM;
+			return NULL;
+		}
+		fmaps = m;
+		fmaps_cap = cap;
+	}
+	fmaps[fmaps_n].addr = p;
+	fmaps[fmaps_n].domid = dom;
+	fmaps_n++;
+	atomic_store_explicit(&fmaps_live, fmaps_n, memory_order_relaxed);
+	pthread_mutex_unlock(&fmap_lock);
+	return p;
+}
+
+XENSIM_API int munmap(void *addr, size_t len)
+{
+	uint32_t domid = UINT32_MAX;
+
+	if (atomic_load_explicit(&fmaps_live, memory_order_relaxed) && len <= XENSIM_PAGE) {
+		pthread_mutex_lock(&fmap_lock);
+		for (size_t i = fmaps_n; i-- > 0;) {
+			if (fmaps[i].addr == addr) {
+				domid = fmaps[i].domid;
+				fmaps[i] = fmaps[--fmaps_n];
+				break;
+			}
+		}
+		atomic_store_explicit(&fmaps_live, fmaps_n, memory_order_relaxed);
+		pthread_mutex_unlock(&fmap_lock);
+		if (domid != UINT32_MAX) {
+			struct xensim_sim *sim = xensim_global();
+
+			if (sim) {
+				xensim_dom_unmap(sim, domid, addr); /* munmaps */
+				return 0;
+			}
+		}
+	}
+	return REAL(munmap)(addr, len);
 }
 
 /*

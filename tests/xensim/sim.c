@@ -150,13 +150,14 @@ int xensim_sim_create(const char *dir)
 	rc = xensim_dom_create(sim, 0, NULL);
 	if (!rc) {
 		/* /proc/xen/xsd_port: dom0's xenstore port, as the kernel
-		 * shows it (decimal, newline). */
+		 * shows it: decimal, no newline (oxenstored's int_of_string
+		 * rejects one). */
 		snprintf(path, sizeof(path), "%s/xsd_port", dir);
 		f = fopen(path, "we");
 		if (!f) {
 			rc = -errno;
 		} else {
-			fprintf(f, "%u\n", sim->doms[0].xs_port);
+			fprintf(f, "%u", sim->doms[0].xs_port);
 			if (fclose(f))
 				rc = -errno;
 		}

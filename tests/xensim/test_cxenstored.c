@@ -10,6 +10,9 @@
  *     destroyed domains, drops the nodes they owned, and unmaps their
  *     rings so the simulator can reap them; the survivors keep working.
  *
+ * With XENSTORED naming oxenstored (Debian's 4.17) the same scenario
+ * runs against it, plus the reconnection handshake, which it advertises.
+ *
  * usage: test_cxenstored PRELOAD XENSTORED TEST_XENSTORE XENSTORE_LS [N]
  */
 #include "tests/xensim/xensim.h"
@@ -21,7 +24,7 @@
 #define TMO 30000 /* ms: generous, CI machines are noisy */
 
 static const char *preload, *xenstored, *test_xenstore, *xenstore_ls;
-static char simdir[300], rundir[300], sockpath[320], logpath[320];
+static char simdir[300], rundir[300], sockpath[320];
 
 static int run_client(const char *prog, const char *outfile)
 {
@@ -92,13 +95,15 @@ int main(int argc, char **argv)
 	struct xensim_sim *sim;
 	struct xensim_msg *ev;
 	uint32_t domid[1024], len, ids[1024];
-	char path[256], *val, envs[3][400];
+	char path[256], *val;
 	const char *tmp;
 	pid_t daemon;
 	int n = 100, nrel;
+	bool ocaml = false;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: %s PRELOAD XENSTORED TEST_XENSTORE XENSTORE_LS [N]\n",
+		fprintf(stderr,
+			"usage: %s PRELOAD XENSTORED TEST_XENSTORE XENSTORE_LS [N]\n",
 			argv[0]);
 		return 2;
 	}
@@ -108,6 +113,7 @@ int main(int argc, char **argv)
 	xenstore_ls = argv[4];
 	if (argc > 5)
 		n = atoi(argv[5]);
+	ocaml = tu_is_ocaml(xenstored);
 	CHECK(n > 1 && n <= 1024);
 	if (access(xenstored, X_OK)) {
 		printf("SKIP: %s not installed\n", xenstored);
@@ -118,21 +124,13 @@ int main(int argc, char **argv)
 	snprintf(simdir, sizeof(simdir), "%s/sim", tmp);
 	snprintf(rundir, sizeof(rundir), "%s/run", tmp);
 	snprintf(sockpath, sizeof(sockpath), "%s/socket", rundir);
-	snprintf(logpath, sizeof(logpath), "%s/daemon.log", tmp);
 	CHECK(mkdir(rundir, 0700) == 0);
 	CHECK_RC(xensim_init(simdir));
 	CHECK_RC(xensim_open(simdir, &sim));
 
 	/* The daemon: unmodified binary, simulated dom0, no -D. */
-	snprintf(envs[0], sizeof(envs[0]), "XENSIM_DIR=%s", simdir);
-	snprintf(envs[1], sizeof(envs[1]), "XENSTORED_RUNDIR=%s", rundir);
-	snprintf(envs[2], sizeof(envs[2]), "LD_PRELOAD=%s", preload);
-	{
-		char *dargv[] = { (char *)xenstored, "-N", NULL };
-		char *denv[] = { envs[0], envs[1], envs[2], NULL };
-
-		daemon = tu_spawn(dargv, denv, logpath);
-	}
+	daemon = tu_start_xenstored(xenstored, preload, simdir, rundir, tmp);
+	CHECK(daemon > 0);
 	CHECK(tu_wait_path(sockpath, 30));
 	CHECK_RC(xensim_sock_open(sockpath, &ts));
 	CHECK_RC(xensim_sock_open(sockpath, &watcher));
@@ -290,6 +288,23 @@ int main(int argc, char **argv)
 		free(val);
 	}
 	printf("ok: survivors unaffected\n");
+
+	/* Reconnection handshake: oxenstored advertises it, the C daemon
+	 * 4.17 does not. After it the guest starts afresh: its watch is gone,
+	 * the store is not. */
+	if (xensim_guest_server_features(g[n - 1]) & XENSTORE_SERVER_FEATURE_RECONNECTION) {
+		CHECK(ocaml);
+		CHECK_RC(xensim_guest_reconnect(g[n - 1], TMO));
+		CHECK_RC(xensim_guest_read(g[n - 1], "data/key", &val, &len));
+		CHECK(!strcmp(val, "changed"));
+		free(val);
+		CHECK_RC(xensim_guest_write(g[n - 1], "data/key", "after-reconnect"));
+		CHECK(xensim_guest_wait_watch(g[n - 1], &ev, 300) == -ETIMEDOUT);
+		printf("ok: reconnection handshake\n");
+	} else {
+		CHECK(!ocaml);
+		CHECK(xensim_guest_reconnect(g[n - 1], TMO) == -EOPNOTSUPP);
+	}
 
 	CHECK(tu_alive(daemon));
 	{

@@ -80,7 +80,7 @@ static const char *want_value(int i)
 
 int main(int argc, char **argv)
 {
-	char simdir[300], rundir[300], sockpath[320], logpath[320], envs[3][400];
+	char simdir[300], rundir[300], sockpath[320];
 	double t0, t_create, t_intro, t_write, t_read, t_death;
 	struct xensim_guest **g;
 	struct xensim_evq *q;
@@ -106,19 +106,11 @@ int main(int argc, char **argv)
 	snprintf(simdir, sizeof(simdir), "%s/sim", tmp);
 	snprintf(rundir, sizeof(rundir), "%s/run", tmp);
 	snprintf(sockpath, sizeof(sockpath), "%s/socket", rundir);
-	snprintf(logpath, sizeof(logpath), "%s/daemon.log", tmp);
 	CHECK(mkdir(rundir, 0700) == 0);
 	CHECK_RC(xensim_init(simdir));
 	CHECK_RC(xensim_open(simdir, &sim));
-	snprintf(envs[0], sizeof(envs[0]), "XENSIM_DIR=%s", simdir);
-	snprintf(envs[1], sizeof(envs[1]), "XENSTORED_RUNDIR=%s", rundir);
-	snprintf(envs[2], sizeof(envs[2]), "LD_PRELOAD=%s", argv[1]);
-	{
-		char *dargv[] = { argv[2], "-N", NULL };
-		char *denv[] = { envs[0], envs[1], envs[2], NULL };
-
-		daemon = tu_spawn(dargv, denv, logpath);
-	}
+	daemon = tu_start_xenstored(argv[2], argv[1], simdir, rundir, tmp);
+	CHECK(daemon > 0);
 	CHECK(tu_wait_path(sockpath, 30));
 	CHECK_RC(xensim_sock_open(sockpath, &ts));
 	CHECK_RC(xensim_evq_open(sim, &q));
@@ -175,7 +167,7 @@ int main(int argc, char **argv)
 			usleep(20000);
 	} while (left);
 	t_death = tu_now() - t0;
-	CHECK_RC(xensim_sock_wait_watch(ts, &ev, 30000));
+	CHECK_RC(xensim_sock_wait_watch(ts, &ev, (int)(TMO_S * 1000)));
 	CHECK(!strcmp(ev->body, "@releaseDomain"));
 	free(ev);
 	for (int i = 0; i < n; i += n / 10 + 1) {

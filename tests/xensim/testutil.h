@@ -175,4 +175,51 @@ static inline bool tu_wait_path(const char *path, double timeout_s)
 	return true;
 }
 
+/*
+ * Start a reference xenstore daemon under the simulator: the C xenstored
+ * ("-N", XENSTORED_RUNDIR) or, if the binary is named oxenstored, the OCaml
+ * one (config file in tmp; the preload moves its fixed socket path into
+ * XENSTORED_RUNDIR). Returns its pid; the socket is rundir/socket.
+ */
+static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
+				       const char *simdir, const char *rundir,
+				       const char *tmp)
+{
+	static char env[3][400], cfg[400], log[400];
+	char *denv[] = { env[0], env[1], env[2], NULL };
+	const char *base = strrchr(bin, '/');
+
+	snprintf(env[0], sizeof(env[0]), "XENSIM_DIR=%s", simdir);
+	snprintf(env[1], sizeof(env[1]), "XENSTORED_RUNDIR=%s", rundir);
+	snprintf(env[2], sizeof(env[2]), "LD_PRELOAD=%s", preload);
+	snprintf(log, sizeof(log), "%s/daemon.log", tmp);
+	if (strstr(base ? base : bin, "oxenstored")) {
+		char *dargv[] = { (char *)bin, "--no-fork", "--config-file", cfg,
+				  "--no-access-log", NULL };
+		FILE *f;
+
+		snprintf(cfg, sizeof(cfg), "%s/oxenstored.conf", tmp);
+		f = fopen(cfg, "w");
+		if (!f)
+			return -1;
+		fprintf(f, "pid-file = %s/oxenstored.pid\npersistent = false\n"
+			   "xenstored-kva = /proc/xen/xsd_kva\n"
+			   "xenstored-port = /proc/xen/xsd_port\n",
+			tmp);
+		fclose(f);
+		return tu_spawn(dargv, denv, log);
+	} else {
+		char *dargv[] = { (char *)bin, "-N", NULL };
+
+		return tu_spawn(dargv, denv, log);
+	}
+}
+
+static inline bool tu_is_ocaml(const char *bin)
+{
+	const char *base = strrchr(bin, '/');
+
+	return strstr(base ? base : bin, "oxenstored") != NULL;
+}
+
 #endif
