@@ -22,9 +22,12 @@ static pid_t tu_children[16];
 static int tu_nchildren;
 static char tu_tmpdir[256];
 static bool tu_keep;
+static pid_t tu_owner; /* forked children must not clean up */
 
 static inline void tu_cleanup(void)
 {
+	if (getpid() != tu_owner)
+		return;
 	for (int i = 0; i < tu_nchildren; i++) {
 		if (tu_children[i] > 0) {
 			kill(tu_children[i], SIGKILL);
@@ -88,6 +91,7 @@ static inline const char *tu_mktemp(const char *name)
 		perror("mkdtemp");
 		exit(1);
 	}
+	tu_owner = getpid();
 	atexit(tu_cleanup);
 	signal(SIGTERM, tu_on_signal);
 	signal(SIGINT, tu_on_signal);
