@@ -347,6 +347,7 @@ struct txe {
 	char *path;
 	size_t len;
 	uint64_t base_gen;  /* live generation at first access, or GEN_NONE */
+	size_t order;       /* first-access order */
 	uint64_t create_seq; /* >0: (re)created in this transaction */
 	bool own;           /* the transaction has its own copy (below) */
 	bool exists;        /* own copy: does the node exist */
@@ -431,6 +432,7 @@ static struct txe *txe_add(struct mxs_txn *tx, const char *p, size_t len,
 	e->path[len] = '\0';
 	e->len = len;
 	e->base_gen = base_gen;
+	e->order = tx->nentries;
 	h = path_hash(p, len) & (tx->nbuckets - 1);
 	e->hnext = tx->buckets[h];
 	tx->buckets[h] = e;
@@ -544,6 +546,30 @@ struct view {
 	struct txe *te;                /* own copy in the transaction */
 };
 
+#define SNAP_KIDS_MAX 256
+
+/* Copies the live children if there are at most SNAP_KIDS_MAX, else
+ * marks the copy as a delta over the live list.  Caller: RCU read side. */
+static int snapshot_kids(struct txe *te, struct mxs_node *live)
+{
+	struct mxs_node *c;
+	size_t n = 0;
+
+	for (c = mxs_rcu_deref(live->kids_head); c && n <= SNAP_KIDS_MAX;
+	     c = mxs_rcu_deref(c->next_sib))
+		n++;
+	if (n > SNAP_KIDS_MAX) {
+		te->live_kids = true;
+		return 0;
+	}
+	te->live_kids = false;
+	for (c = mxs_rcu_deref(live->kids_head); c;
+	     c = mxs_rcu_deref(c->next_sib))
+		if (txe_add_kid(te, c->path + c->base, c->pathlen - c->base))
+			return -ENOMEM;
+	return 0;
+}
+
 /* Caller: RCU read side.  Records the first access in tx. */
 static void get_view(struct mxs_txn *tx, const char *p, size_t len,
 		     struct view *v)
@@ -575,16 +601,18 @@ static void get_view(struct mxs_txn *tx, const char *p, size_t len,
 			return;
 		} else if (val && !tx->implicit) {
 			/*
-			 * An explicit transaction reads a node as it was at
-			 * first access (the C daemon's behaviour): keep the
-			 * value and permissions.  Children stay a delta over
-			 * the live list, see docs/compat.md.
+			 * An explicit transaction sees a node as it was at
+			 * first access (the C daemon's behaviour): value,
+			 * permissions and, for up to SNAP_KIDS_MAX children,
+			 * the child list.  Larger directories (/local/domain
+			 * on a big host) stay a delta over the live list, so
+			 * that a transaction never copies all domains; see
+			 * docs/compat.md.
 			 */
 			te->val = val_dup(val, val->gen);
-			if (te->val) {
+			if (te->val && snapshot_kids(te, live) == 0) {
 				te->own = true;
 				te->exists = true;
-				te->live_kids = true;
 				v->te = te;
 				v->live = NULL;
 				v->val = te->val;
@@ -874,11 +902,66 @@ static void pathvec_free(struct pathvec *pv)
 	free(pv->v);
 }
 
+/*
+ * Appends the subtree of path, as tx sees it, to out in pre-order:
+ * children in list order (forward) or in reverse list order.  Iterative:
+ * no recursion on a depth a client controls (XSA-418).
+ */
+static int walk_subtree(struct mxs_txn *tx, const char *path, bool forward,
+			struct pathvec *out)
+{
+	struct pathvec stack = { 0 };
+	struct mxs_buf kids = { 0 };
+	size_t *offs = NULL, noffs = 0, cap = 0, i;
+	int rc = pathvec_push(&stack, strdup(path));
+
+	while (!rc && stack.n) {
+		char *p = stack.v[--stack.n];
+		struct view w;
+		size_t off;
+
+		rc = pathvec_push(out, p);
+		if (rc)
+			break;
+		get_view(tx, p, strlen(p), &w);
+		mxs_buf_reset(&kids);
+		if (w.val && (rc = view_children(tx, &w, &kids)))
+			break;
+		for (noffs = 0, off = 0; off < kids.len;
+		     off += strlen(kids.p + off) + 1) {
+			if (noffs == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				size_t *no = realloc(offs, nc * sizeof(*no));
+
+				if (!no) {
+					rc = -ENOMEM;
+					break;
+				}
+				offs = no;
+				cap = nc;
+			}
+			offs[noffs++] = off;
+		}
+		/* The stack pops last-pushed first. */
+		for (i = 0; !rc && i < noffs; i++) {
+			size_t k = forward ? noffs - 1 - i : i;
+			char *cp;
+
+			if (asprintf(&cp, "%s/%s", p, kids.p + offs[k]) < 0)
+				cp = NULL;
+			rc = pathvec_push(&stack, cp);
+		}
+	}
+	pathvec_free(&stack);
+	mxs_buf_free(&kids);
+	free(offs);
+	return rc;
+}
+
 static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		 const char *path, struct mxs_changes *ch)
 {
-	struct pathvec stack = { 0 }, order = { 0 };
-	struct mxs_buf kids = { 0 };
+	struct pathvec order = { 0 };
 	size_t len = strlen(path), plen, i;
 	struct view v;
 	struct txe *pe;
@@ -896,29 +979,21 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 	if (len == 1)
 		return -EINVAL; /* "/" */
 
-	/* Pre-order walk of the subtree as the transaction sees it. */
-	rc = pathvec_push(&stack, strdup(path));
-	while (!rc && stack.n) {
-		char *p = stack.v[--stack.n];
-		struct view w;
-		size_t off;
-
-		rc = pathvec_push(&order, p);
+	/*
+	 * An explicit transaction first visits the subtree in pre-order,
+	 * children in list order, as the C daemon's removal reads it: that
+	 * is the order in which its commit fires the removals.
+	 */
+	if (!tx->implicit) {
+		rc = walk_subtree(tx, path, true, &order);
+		pathvec_free(&order);
+		memset(&order, 0, sizeof(order));
 		if (rc)
-			break;
-		get_view(tx, p, strlen(p), &w);
-		mxs_buf_reset(&kids);
-		if (w.val && (rc = view_children(tx, &w, &kids)))
-			break;
-		for (off = 0; off < kids.len && !rc;
-		     off += strlen(kids.p + off) + 1) {
-			char *cp;
-
-			if (asprintf(&cp, "%s/%s", p, kids.p + off) < 0)
-				cp = NULL;
-			rc = pathvec_push(&stack, cp);
-		}
+			goto out;
 	}
+	/* Pre-order with children reversed: read backwards, it is the
+	 * post-order (leaves first, children in list order). */
+	rc = walk_subtree(tx, path, false, &order);
 	/* Leaves first, as the C daemon fires them. */
 	for (i = order.n; !rc && i-- > 0;) {
 		const char *p = order.v[i];
@@ -946,9 +1021,8 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		else
 			rc = txe_del_kid(pe, path + (plen == 1 ? 1 : plen + 1));
 	}
-	pathvec_free(&stack);
+out:
 	pathvec_free(&order);
-	mxs_buf_free(&kids);
 	return rc;
 }
 
@@ -1362,6 +1436,94 @@ unsigned int mxs_txn_nodes(const struct mxs_txn *tx)
 	return (unsigned int)tx->nentries;
 }
 
+/*
+ * A node the transaction created and removed again never existed for
+ * anyone else: the C daemon fires nothing for it at commit.  Caller:
+ * writer lock, after tx_apply.
+ */
+static void drop_transient_changes(struct mxs_txn *tx)
+{
+	struct mxs_changes *c = &tx->changes;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++) {
+		struct mxs_change *x = &c->v[i];
+		size_t len = strlen(x->path);
+		struct txe *e = txe_find(tx, x->path, len);
+
+		if (e && e->base_gen == GEN_NONE &&
+		    !live_lookup(tx->st, x->path, len)) {
+			free(x->path);
+			free(x->perms);
+			continue;
+		}
+		c->v[n++] = *x;
+	}
+	c->n = n;
+}
+
+struct change_key {
+	size_t order, idx;
+	struct mxs_change ch;
+};
+
+static int change_key_cmp(const void *a, const void *b)
+{
+	const struct change_key *x = a, *y = b;
+
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * At commit the C daemon fires one event per changed node, in the order
+ * the transaction first accessed the nodes; a node both written and
+ * removed as a descendant fires as written (watches on its ancestors
+ * hear of it) with the permissions it had before.  Caller: writer lock.
+ */
+static int collapse_changes(struct mxs_txn *tx)
+{
+	struct mxs_changes *c = &tx->changes;
+	struct change_key *k;
+	size_t i, n = 0;
+
+	if (c->n < 2)
+		return 0;
+	k = malloc(c->n * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	for (i = 0; i < c->n; i++) {
+		struct txe *e = txe_find(tx, c->v[i].path,
+					 strlen(c->v[i].path));
+
+		k[i].order = e ? e->order : SIZE_MAX;
+		k[i].idx = i;
+		k[i].ch = c->v[i];
+	}
+	qsort(k, c->n, sizeof(*k), change_key_cmp);
+	for (i = 0; i < c->n; i++) {
+		struct mxs_change *last = n ? &c->v[n - 1] : NULL;
+
+		if (last && k[i].order != SIZE_MAX &&
+		    strcmp(last->path, k[i].ch.path) == 0) {
+			last->exact = last->exact && k[i].ch.exact;
+			if (!last->perms) {
+				last->perms = k[i].ch.perms;
+				last->nperms = k[i].ch.nperms;
+				k[i].ch.perms = NULL;
+			}
+			free(k[i].ch.path);
+			free(k[i].ch.perms);
+			continue;
+		}
+		c->v[n++] = k[i].ch;
+	}
+	c->n = n;
+	free(k);
+	return 0;
+}
+
 int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 {
 	struct mxs_store *st = tx->st;
@@ -1383,6 +1545,10 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 	}
 	if (!rc)
 		rc = tx_apply(tx);
+	if (!rc) {
+		drop_transient_changes(tx);
+		collapse_changes(tx); /* on ENOMEM: uncollapsed, still fired */
+	}
 	if (rc == -EAGAIN)
 		count_add(&st->conflicts, 1);
 	else if (!rc)

@@ -229,7 +229,9 @@ static void test_conflict_children(void **state)
 	tx = mxs_txn_new(st);
 	assert_dir(st, tx, &dom0, "/dir", "sub");
 	unit_write(st, "/dir/more", "");
-	assert_dir(st, tx, &dom0, "/dir", "sub,more");
+	/* The transaction keeps the list it first saw (as the C daemon). */
+	assert_dir(st, tx, &dom0, "/dir", "sub");
+	assert_dir(st, NULL, &dom0, "/dir", "sub,more");
 	commit_expect(st, tx, -EAGAIN);
 
 	/* A subtree removed inside while a child is added outside. */
@@ -252,6 +254,51 @@ static void test_conflict_children(void **state)
 	/* ...but /c itself changed (a child came and went): the missing
 	 * read looked at /c, so that conflicts, as in the C daemon. */
 	commit_expect(st, tx, -EAGAIN);
+	unit_check(st);
+}
+
+static size_t count_children(struct mxs_store *st, struct mxs_txn *tx,
+			     const char *path)
+{
+	struct mxs_buf out = { 0 };
+	size_t n = 0, off;
+
+	assert_int_equal(mxs_store_directory(st, tx, &dom0, path, &out), 0);
+	for (off = 0; off < out.len; off += strlen(out.p + off) + 1)
+		n++;
+	mxs_buf_free(&out);
+	return n;
+}
+
+/* Directories of more than 256 children are not copied into a
+ * transaction (a toolstack transaction must not copy /local/domain on a
+ * host with thousands of domains): it sees the live list plus its own
+ * changes.  The commit still fails when the list changed. */
+static void test_big_directory_delta(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx;
+	char path[64];
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "/big/d%d", i);
+		unit_write(st, path, "");
+	}
+	tx = mxs_txn_new(st);
+	assert_int_equal(count_children(st, tx, "/big"), 300);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/big/mine", "", 0,
+					 &ch),
+			 0);
+	assert_int_equal(mxs_store_rm(st, tx, &dom0, "/big/d0", &ch), 0);
+	unit_write(st, "/big/outside", "");
+	/* 300 - d0 + mine (own changes) + outside (live). */
+	assert_int_equal(count_children(st, tx, "/big"), 301);
+	commit_expect(st, tx, -EAGAIN);
+	assert_int_equal(count_children(st, NULL, "/big"), 301);
+	mxs_changes_clear(&ch);
+	free(ch.v);
 	unit_check(st);
 }
 
@@ -309,12 +356,16 @@ static void test_commit_rm_recreate(void **state)
 
 	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
 	mxs_txn_free(tx);
-	/* rm: /r/a/b, /r/a, /r/c (exact, any order leaves first), /r; then
-	 * the write of /r/new; then rm /z. */
+	/* One change per node, in the order the transaction first accessed
+	 * them (the C daemon's commit): /r (removed), its subtree in
+	 * pre-order (exact), the write of /r/new, then rm /z. */
 	assert_int_equal(ch.n, 6);
-	assert_true(ch.v[0].exact && ch.v[1].exact && ch.v[2].exact);
-	assert_string_equal(ch.v[3].path, "/r");
-	assert_false(ch.v[3].exact);
+	assert_string_equal(ch.v[0].path, "/r");
+	assert_false(ch.v[0].exact);
+	assert_string_equal(ch.v[1].path, "/r/a");
+	assert_string_equal(ch.v[2].path, "/r/a/b");
+	assert_string_equal(ch.v[3].path, "/r/c");
+	assert_true(ch.v[1].exact && ch.v[2].exact && ch.v[3].exact);
 	assert_string_equal(ch.v[4].path, "/r/new");
 	assert_false(ch.v[4].exact);
 	assert_string_equal(ch.v[5].path, "/z");
@@ -464,6 +515,7 @@ int main(void)
 		T(test_conflict_missing),
 		T(test_no_conflict_unrelated),
 		T(test_conflict_children),
+		T(test_big_directory_delta),
 		T(test_no_conflict_ancestor_value),
 		T(test_commit_rm_recreate),
 		T(test_commit_create_order),
