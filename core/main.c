@@ -140,10 +140,11 @@ static void write_pid(const char *file)
 	fclose(f);
 }
 
+/* Forks into the background; stdio stays open until finish_daemonize(),
+ * so that -P can print the daemon's pid (as the C daemon). */
 static void daemonize(void)
 {
 	pid_t pid = fork();
-	int fd;
 
 	if (pid < 0) {
 		perror("fork");
@@ -159,7 +160,12 @@ static void daemonize(void)
 		exit(0);
 	if (chdir("/") < 0)
 		exit(1);
-	fd = open("/dev/null", O_RDWR);
+}
+
+static void finish_daemonize(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -272,6 +278,8 @@ int main(int argc, char **argv)
 		printf("%ld\n", (long)getpid());
 		fflush(stdout);
 	}
+	if (!d.cfg.no_fork)
+		finish_daemonize();
 
 	rcu_register_thread();
 	d.store = mxs_store_new();
