@@ -1,15 +1,17 @@
 #!/bin/sh
-# Runs the same xsload workloads against mxenstored and Debian's C
-# xenstored 4.17 (under the Xen simulator, with dom0 initialised) in one
-# session, and prints one xsload line per daemon and workload.
+# Runs the same xsload workloads against mxenstored, Debian's C xenstored
+# 4.17 and oxenstored 4.17 (both under the Xen simulator, dom0 initialised)
+# in one session, and prints one xsload line per daemon and workload.
 #
 #   perf/compare.sh [BUILD_DIR] [SECONDS]
 set -eu
 build=$(cd "${1:-build}" && pwd)
 secs=${2:-5}
 cxs=/usr/lib/xen-4.17/bin/xenstored
+oxs=/usr/lib/xen-4.17/bin/oxenstored
 tmp=$(mktemp -d)
-trap 'kill $mpid $cpid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+opid=
+trap 'kill $mpid $cpid $opid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 "$build/mxenstored" -N -D --socket "$tmp/mx.sock" 2>"$tmp/mx.log" &
 mpid=$!
@@ -18,8 +20,19 @@ mkdir -p "$tmp/run"
 XENSIM_DIR="$tmp/sim" XENSTORED_RUNDIR="$tmp/run" LD_PRELOAD="$build/libxensim.so" \
 	"$cxs" -N 2>"$tmp/cxs.log" &
 cpid=$!
+if [ -x "$oxs" ]; then
+	mkdir -p "$tmp/orun"
+	"$build/xensim" --dir "$tmp/osim" init >/dev/null
+	printf 'pid-file = %s/ox.pid\npersistent = false\nxenstored-kva = /proc/xen/xsd_kva\nxenstored-port = /proc/xen/xsd_port\n' \
+		"$tmp" >"$tmp/ox.conf"
+	XENSIM_DIR="$tmp/osim" XENSTORED_RUNDIR="$tmp/orun" LD_PRELOAD="$build/libxensim.so" \
+		"$oxs" --no-fork --config-file "$tmp/ox.conf" --no-access-log \
+		>"$tmp/ox.log" 2>&1 &
+	opid=$!
+fi
 for i in $(seq 100); do
-	[ -S "$tmp/mx.sock" ] && [ -S "$tmp/run/socket" ] && break
+	[ -S "$tmp/mx.sock" ] && [ -S "$tmp/run/socket" ] &&
+		{ [ -z "$opid" ] || [ -S "$tmp/orun/socket" ]; } && break
 	sleep 0.1
 done
 
@@ -31,4 +44,8 @@ for w in "--clients 1 --pipeline 1 --write-pct 10" \
 	"$build/xsload" --socket "$tmp/mx.sock" --seconds "$secs" $w --label mxenstored
 	# shellcheck disable=SC2086
 	"$build/xsload" --socket "$tmp/run/socket" --seconds "$secs" $w --label c-xenstored
+	if [ -n "$opid" ]; then
+		# shellcheck disable=SC2086
+		"$build/xsload" --socket "$tmp/orun/socket" --seconds "$secs" $w --label oxenstored
+	fi
 done
