@@ -6,8 +6,9 @@
  * Requests on one connection are handled strictly in order; replies and
  * watch events are queued in the order they are produced and written with
  * writev.  A client that does not read its replies stops being read once
- * MXS_OUT_LIMIT bytes are queued (it cannot make the daemon buffer without
- * bound) until it drains them.
+ * MXS_OUT_LIMIT bytes are queued until it drains them; if watch events
+ * (which other clients' changes produce) pile up past MXS_OUT_HARD_LIMIT,
+ * the connection is closed: the daemon never buffers without bound.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "core/daemon.h"
 
 #define MXS_OUT_LIMIT (1u << 20)
+#define MXS_OUT_HARD_LIMIT (16u << 20)
 #define HDR sizeof(struct mxs_msg_hdr)
 
 void mxs_conn_get(struct mxs_conn *c)
@@ -150,8 +152,14 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 /* Queues only: may run inside a watch callback (registry lock held). */
 void mxs_conn_deliver_event(struct mxs_conn *c, const void *data, size_t len)
 {
-	if (c->closed)
+	if (c->closed || c->overflow)
 		return;
+	if (c->out_bytes + len > MXS_OUT_HARD_LIMIT) {
+		/* Closed later, outside the watch registry's lock. */
+		c->overflow = true;
+		mxs_conn_mark_dirty(c);
+		return;
+	}
 	mxs_conn_queue(c, MXS_OP_WATCH_EVENT, 0, 0, data, len);
 }
 
@@ -236,6 +244,13 @@ void mxs_worker_service_dirty(struct mxs_worker *w)
 		if (c->closed)
 			continue;
 		mxs_conn_flush(c);
+		if (c->overflow && !c->closed) {
+			mxs_log("connection %llu: %zu bytes of events unread, "
+				"closing it", (unsigned long long)c->seq,
+				c->out_bytes);
+			mxs_conn_close(c);
+			continue;
+		}
 		/* Requests held back by a full output queue can go on now
 		 * (this may queue output and mark c dirty again). */
 		if (!c->closed && c->out_bytes < MXS_OUT_LIMIT &&

@@ -69,6 +69,7 @@ struct mxs_conn {
 	struct mxs_conn *next_dead; /* in worker->graveyard */
 	struct mxs_conn *next_dirty; /* in worker->dirty */
 	bool dirty;                /* output or held-back input to service */
+	bool overflow;             /* events exceeded the hard output limit */
 	uint64_t seq;              /* creation order */
 	struct mxs_caller caller;
 	struct mxs_watch_owner wo; /* its watches (registry) */

@@ -389,6 +389,39 @@ class ConnectionRegressionTest(unittest.TestCase):
             c.write('/proto/alive', 'yes')
             self.assertEqual(c.read('/proto/alive'), b'yes')
 
+    def test_unread_events_bounded(self):
+        # A watcher that never reads: its queued events are bounded (the
+        # daemon stops reading a client that does not read its replies,
+        # and closes one whose watch events pile up past 16 MiB), and
+        # the writer is served throughout.
+        lazy, w = self.d.connect(), self.d.connect()
+        self.addCleanup(lazy.close)
+        self.addCleanup(w.close)
+        lazy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lazy.send(WATCH, b'/proto/flood\0' + b'T' * 4000 + b'\0')
+        value = b'v' * 64
+        batch = []
+        for i in range(6000):  # ~4 KiB events: over 16 MiB in all
+            batch.append(w.pack(WRITE, b'/proto/flood/n%d\0' % (i % 64) +
+                                value, 100 + i))
+            if len(batch) == 200:
+                w.send_raw(b''.join(batch))
+                for _ in batch:
+                    self.assertEqual(w.recv_msg()[3], b'OK\0')
+                batch = []
+        # The lazy client gets EOF after what was queued for it.
+        lazy.sock.settimeout(30)
+        total = 0
+        while True:
+            chunk = lazy.sock.recv(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+        self.assertLess(total, 17 << 20)
+        self.assertEqual(w.read('/proto/flood/n1'), value)
+        self.assertIn('events unread, closing it', self.d.log())
+
+
 
 def main():
     fx.run_unittest()
