@@ -41,7 +41,17 @@ struct mxs_watches *mxs_watches_new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_rwlock_init(&reg->lock, NULL);
+	{
+		pthread_rwlockattr_t attr;
+
+		/* Writer preference: a WATCH/UNWATCH must not starve while
+		 * workers keep firing (nobody takes the lock recursively). */
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(
+			&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&reg->lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	return reg;
 }
 
