@@ -3,10 +3,14 @@
 # 4.17 and oxenstored 4.17 (both under the Xen simulator, dom0 initialised)
 # in one session, and prints one xsload line per daemon and workload.
 #
-#   perf/compare.sh [BUILD_DIR] [SECONDS]
+#   perf/compare.sh [BUILD_DIR] [SECONDS] [DOMAINS]
+#
+# Then a toolstack boot and death storm (xsboot) of DOMAINS domains
+# (default 1000) with 4 toolstack clients against each daemon.
 set -eu
 build=$(cd "${1:-build}" && pwd)
 secs=${2:-5}
+doms=${3:-1000}
 cxs=/usr/lib/xen-4.17/bin/xenstored
 oxs=/usr/lib/xen-4.17/bin/oxenstored
 tmp=$(mktemp -d)
@@ -49,3 +53,13 @@ for w in "--clients 1 --pipeline 1 --write-pct 10" \
 		"$build/xsload" --socket "$tmp/orun/socket" --seconds "$secs" $w --label oxenstored
 	fi
 done
+
+# The reference daemons check with Xen that a node's owner exists: give the
+# simulated hypervisors the domains (not introduced: only their domids).
+"$build/xensim" --dir "$tmp/sim" create -n "$doms" >/dev/null
+[ -z "$opid" ] || "$build/xensim" --dir "$tmp/osim" create -n "$doms" >/dev/null
+"$build/xsboot" --socket "$tmp/mx.sock" --domains "$doms" --clients 4 --label mxenstored
+"$build/xsboot" --socket "$tmp/run/socket" --domains "$doms" --clients 4 --label c-xenstored
+if [ -n "$opid" ]; then
+	"$build/xsboot" --socket "$tmp/orun/socket" --domains "$doms" --clients 4 --label oxenstored
+fi
