@@ -43,6 +43,7 @@ struct mxs_config {
 	bool no_domain_init;
 	bool output_pid;
 	bool verbose;
+	bool strict_conflicts;
 };
 
 /* One queued outgoing message: header and payload, contiguous. */

@@ -39,7 +39,10 @@ static void usage(FILE *f)
 "      --socket <path>     listen on <path> (default\n"
 "                          $XENSTORED_RUNDIR/socket, XENSTORED_RUNDIR\n"
 "                          defaulting to /var/run/xenstored),\n"
-"      --workers <n>       worker threads (default: online CPUs).\n");
+"      --workers <n>       worker threads (default: online CPUs),\n"
+"      --strict-conflicts  a commit fails when anything it touched changed,\n"
+"                          including children added to a node whose child\n"
+"                          list it never read (the C xenstored's rule).\n");
 }
 
 static int parse_args(int argc, char **argv, struct mxs_config *cfg)
@@ -54,6 +57,7 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		{ "help", no_argument, NULL, 'H' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "strict-conflicts", no_argument, NULL, 'S' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -71,6 +75,7 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		case 'V': cfg->verbose = true; break;
 		case 'H': usage(stdout); exit(0);
 		case 's': cfg->socket_path = optarg; break;
+		case 'S' + 256: cfg->strict_conflicts = true; break;
 		case 'w':
 			cfg->workers = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || cfg->workers < 1 || cfg->workers > 1024) {
@@ -288,6 +293,7 @@ int main(int argc, char **argv)
 		mxs_log("out of memory at start-up");
 		return 1;
 	}
+	mxs_store_set_strict_conflicts(d.store, d.cfg.strict_conflicts);
 	d.nworkers = d.cfg.workers;
 	/* The main thread does not read the store while workers run. */
 	mxs_rcu_offline();

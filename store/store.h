@@ -150,6 +150,16 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report);
  */
 int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out);
 
+/*
+ * Conflict rule of commits.  Default: a commit fails when a node the
+ * transaction read or wrote changed, where adding or removing children of
+ * a node whose child list the transaction never read is not a change of
+ * what it read (concurrent domain creations under /local/domain do not
+ * conflict).  strict: any change of such a node conflicts, as in the C
+ * xenstored 4.17 (docs/compat.md).  Call before the store is shared.
+ */
+void mxs_store_set_strict_conflicts(struct mxs_store *st, bool strict);
+
 /* Transactions. */
 struct mxs_txn *mxs_txn_new(struct mxs_store *st);
 /*

@@ -41,7 +41,8 @@
 /* Immutable once published. */
 struct mxs_nodeval {
 	struct rcu_head rcu;
-	uint64_t gen;
+	uint64_t gen;      /* last change of value, permissions or children */
+	uint64_t meta_gen; /* last change of value or permissions */
 	uint32_t vlen;
 	uint32_t nperms;
 	struct mxs_perm *perms; /* points into this allocation */
@@ -70,6 +71,7 @@ struct mxs_store {
 	struct mxs_node *root;
 	uint64_t nodes;        /* writer lock; relaxed reads */
 	uint64_t commits, conflicts;
+	bool strict_conflicts; /* set before use: the C daemon's rule */
 	/* @introduceDomain and @releaseDomain permissions (RCU pointers). */
 	struct mxs_nodeval *special[2];
 	/* Nodes per owning domain: writer lock, relaxed reads. */
@@ -96,6 +98,7 @@ static struct mxs_nodeval *val_new(uint64_t gen, const struct mxs_perm *perms,
 	if (!v)
 		return NULL;
 	v->gen = gen;
+	v->meta_gen = gen;
 	v->nperms = nperms;
 	v->vlen = (uint32_t)vlen;
 	v->perms = (struct mxs_perm *)(v + 1);
@@ -216,8 +219,10 @@ static void live_bump(struct mxs_store *st, struct mxs_node *n)
 {
 	struct mxs_nodeval *v = val_dup(n->val, gen_next(st));
 
-	if (v)
+	if (v) {
+		v->meta_gen = n->val->meta_gen; /* only the children changed */
 		live_publish(n, v);
+	}
 }
 
 static int live_create(struct mxs_store *st, struct mxs_node *parent,
@@ -234,7 +239,7 @@ static int live_create(struct mxs_store *st, struct mxs_node *parent,
 	n->base += n->base > 1; /* skip the '/' unless the parent is root */
 	n->kids_head = n->kids_tail = n->next_sib = NULL;
 	n->parent = parent;
-	v->gen = gen_next(st);
+	v->gen = v->meta_gen = gen_next(st);
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);
 	/* R2: pairs with A2 in node_match(). */
@@ -264,7 +269,7 @@ static void live_update(struct mxs_store *st, struct mxs_node *n,
 		owned_add(st, n->val, -1);
 		owned_add(st, v, 1);
 	}
-	v->gen = gen_next(st);
+	v->gen = v->meta_gen = gen_next(st);
 	live_publish(n, v);
 }
 
@@ -347,6 +352,8 @@ struct txe {
 	char *path;
 	size_t len;
 	uint64_t base_gen;  /* live generation at first access, or GEN_NONE */
+	uint64_t base_meta; /* live meta_gen at first access */
+	bool kids_read;     /* the child list was read (listed, walked) */
 	size_t order;       /* first-access order */
 	uint64_t create_seq; /* >0: (re)created in this transaction */
 	bool own;           /* the transaction has its own copy (below) */
@@ -413,7 +420,7 @@ static int tx_grow(struct mxs_txn *tx)
 }
 
 static struct txe *txe_add(struct mxs_txn *tx, const char *p, size_t len,
-			   uint64_t base_gen)
+			   uint64_t base_gen, uint64_t base_meta)
 {
 	struct txe *e;
 	size_t h;
@@ -432,6 +439,7 @@ static struct txe *txe_add(struct mxs_txn *tx, const char *p, size_t len,
 	e->path[len] = '\0';
 	e->len = len;
 	e->base_gen = base_gen;
+	e->base_meta = base_meta;
 	e->order = tx->nentries;
 	h = path_hash(p, len) & (tx->nbuckets - 1);
 	e->hnext = tx->buckets[h];
@@ -587,7 +595,8 @@ static void get_view(struct mxs_txn *tx, const char *p, size_t len,
 	live = live_lookup(tx->st, p, len);
 	val = live ? mxs_rcu_deref(live->val) : NULL;
 	if (!te && !tx->norecord) {
-		te = txe_add(tx, p, len, val ? val->gen : GEN_NONE);
+		te = txe_add(tx, p, len, val ? val->gen : GEN_NONE,
+			     val ? val->meta_gen : GEN_NONE);
 		if (!te) {
 			tx->failed = true;
 		} else if (!val && !tx->implicit) {
@@ -664,6 +673,7 @@ static int view_children(struct mxs_txn *tx, const struct view *v,
 	int rc;
 
 	if (v->te) {
+		v->te->kids_read = true; /* see mxs_txn_commit */
 		live = v->te->live_kids
 			       ? live_lookup(tx->st, v->te->path, v->te->len)
 			       : NULL;
@@ -1399,6 +1409,11 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 	return 0;
 }
 
+void mxs_store_set_strict_conflicts(struct mxs_store *st, bool strict)
+{
+	st->strict_conflicts = strict;
+}
+
 unsigned int mxs_store_domain_nodes(struct mxs_store *st, uint32_t domid)
 {
 	return __atomic_load_n(&st->owned[owner_slot(domid)], __ATOMIC_RELAXED);
@@ -1538,7 +1553,18 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 		struct mxs_node *live = live_lookup(st, e->path, e->len);
 		uint64_t gen = live ? live->val->gen : GEN_NONE;
 
-		if (gen != e->base_gen) {
+		if (gen == e->base_gen)
+			continue;
+		/*
+		 * Changed since first access.  Only the children of a node
+		 * whose child list the transaction never read (it may have
+		 * added or removed children by name: their own entries
+		 * catch clashes) do not conflict, unless the store is
+		 * strict (the C daemon's rule: any change conflicts).
+		 */
+		if (st->strict_conflicts || e->kids_read || !live ||
+		    e->base_gen == GEN_NONE ||
+		    live->val->meta_gen != e->base_meta) {
 			rc = -EAGAIN;
 			break;
 		}

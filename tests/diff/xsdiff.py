@@ -201,7 +201,11 @@ class Daemon:
         log = open(os.path.join(self.tmp, "daemon.log"), "w")
         if self.kind == "mx":
             self.sock = os.path.join(self.tmp, "socket")
+            # --strict-conflicts: the C daemon's commit rule (any change
+            # of a node the transaction touched conflicts); mxenstored's
+            # default merges sibling creations (docs/compat.md).
             argv = [os.path.join(self.build, "mxenstored"), "-N", "-D",
+                    "--strict-conflicts",
                     "--socket", self.sock, "--workers", str(self.workers)]
             env = dict(os.environ)
         else:

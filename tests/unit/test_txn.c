@@ -243,17 +243,100 @@ static void test_conflict_children(void **state)
 	assert_value(st, NULL, &dom0, "/dir/sub", "s");
 
 	/* Found missing; created and removed again outside: it is missing
-	 * now as then, no conflict. */
-	tx = mxs_txn_new(st);
-	assert_read_err(st, tx, &dom0, "/c/flip", -ENOENT);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/b", "bt", 2, &ch),
+	 * now as then.  /c's child list changed, but the transaction never
+	 * read that list: no conflict by default; the strict (C daemon)
+	 * rule conflicts because /c changed at all. */
+	for (int strict = 0; strict < 2; strict++) {
+		mxs_store_set_strict_conflicts(st, strict);
+		tx = mxs_txn_new(st);
+		assert_read_err(st, tx, &dom0, "/c/flip", -ENOENT);
+		assert_int_equal(mxs_store_write(st, tx, &dom0, "/b", "bt", 2,
+						 &ch),
+				 0);
+		unit_write(st, "/c/flip", "1");
+		assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/c/flip", &ch),
+				 0);
+		unit_changes_free(&ch);
+		commit_expect(st, tx, strict ? -EAGAIN : 0);
+	}
+	mxs_store_set_strict_conflicts(st, false);
+	unit_check(st);
+}
+
+/* Concurrent domain creations under one parent (a toolstack's boot
+ * storm) do not conflict unless the parent's child list was read or its
+ * value or permissions changed; the strict rule conflicts on any change. */
+static void test_merge_siblings(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *t1, *t2;
+	int strict;
+
+	unit_write(st, "/local/domain/0/name", "dom0");
+	for (strict = 0; strict < 2; strict++) {
+		char p1[64], p2[64];
+
+		mxs_store_set_strict_conflicts(st, strict);
+		snprintf(p1, sizeof(p1), "/local/domain/%d/name", 10 + strict);
+		snprintf(p2, sizeof(p2), "/local/domain/%d/name", 20 + strict);
+		t1 = mxs_txn_new(st);
+		t2 = mxs_txn_new(st);
+		assert_int_equal(mxs_store_write(st, t1, &dom0, p1, "a", 1,
+						 &ch),
+				 0);
+		assert_int_equal(mxs_store_write(st, t2, &dom0, p2, "b", 1,
+						 &ch),
+				 0);
+		commit_expect(st, t1, 0);
+		commit_expect(st, t2, strict ? -EAGAIN : 0);
+		unit_changes_free(&ch);
+	}
+	mxs_store_set_strict_conflicts(st, false);
+	assert_value(st, NULL, &dom0, "/local/domain/10/name", "a");
+	assert_value(st, NULL, &dom0, "/local/domain/20/name", "b");
+	assert_read_err(st, NULL, &dom0, "/local/domain/21/name", -ENOENT);
+	assert_dir(st, NULL, &dom0, "/local/domain", "0,10,20,11");
+
+	/* Same name created by both: the second conflicts. */
+	t1 = mxs_txn_new(st);
+	t2 = mxs_txn_new(st);
+	assert_int_equal(mxs_store_write(st, t1, &dom0, "/local/domain/30/x",
+					 "1", 1, &ch),
 			 0);
-	unit_write(st, "/c/flip", "1");
-	assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/c/flip", &ch), 0);
+	assert_int_equal(mxs_store_write(st, t2, &dom0, "/local/domain/30/x",
+					 "2", 1, &ch),
+			 0);
+	commit_expect(st, t1, 0);
+	commit_expect(st, t2, -EAGAIN);
+	assert_value(st, NULL, &dom0, "/local/domain/30/x", "1");
+
+	/* The parent's child list was read: conflict. */
+	t1 = mxs_txn_new(st);
+	assert_dir(st, t1, &dom0, "/local/domain", "0,10,20,11,30");
+	assert_int_equal(mxs_store_write(st, t1, &dom0, "/local/domain/40/x",
+					 "1", 1, &ch),
+			 0);
+	unit_write(st, "/local/domain/41/x", "1");
+	commit_expect(st, t1, -EAGAIN);
+
+	/* The parent's permissions changed (a new child would inherit
+	 * them): conflict. */
+	t1 = mxs_txn_new(st);
+	assert_int_equal(mxs_store_write(st, t1, &dom0, "/local/domain/50/x",
+					 "1", 1, &ch),
+			 0);
+	{
+		struct mxs_perm p = { 0, MXS_PERM_READ };
+
+		assert_int_equal(mxs_store_set_perms(st, NULL, &dom0,
+						     "/local/domain", &p, 1,
+						     &ch),
+				 0);
+	}
+	commit_expect(st, t1, -EAGAIN);
 	unit_changes_free(&ch);
-	/* ...but /c itself changed (a child came and went): the missing
-	 * read looked at /c, so that conflicts, as in the C daemon. */
-	commit_expect(st, tx, -EAGAIN);
+	free(ch.v);
 	unit_check(st);
 }
 
@@ -516,6 +599,7 @@ int main(void)
 		T(test_no_conflict_unrelated),
 		T(test_conflict_children),
 		T(test_big_directory_delta),
+		T(test_merge_siblings),
 		T(test_no_conflict_ancestor_value),
 		T(test_commit_rm_recreate),
 		T(test_commit_create_order),
