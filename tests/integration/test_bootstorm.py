@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: MIT
+"""A toolstack's boot and death storm (perf/xsboot) as a correctness test:
+4 clients build N domains' trees in concurrent transactions (retrying on
+EAGAIN), every tree is read back and checked, then all are torn down in
+concurrent transactions.  xsboot exits non-zero on any wrong reply; the
+store must be empty of domains afterwards and pass CONTROL check.  Run
+with the default (merging) commit rule and with --strict-conflicts; with
+--tsan against the ThreadSanitizer daemon.  No timing is asserted."""
+import argparse
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mxsfixture as fx  # noqa: E402
+from mxsfixture import CONTROL, XsError  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--daemon')
+    ap.add_argument('--xsboot', required=True)
+    ap.add_argument('--tsan', action='store_true')
+    ap.add_argument('--tsan-suppressions')
+    ap.add_argument('--domains', type=int, default=300)
+    args = ap.parse_args()
+
+    daemon = args.daemon
+    if args.tsan and os.environ.get('MXS_TSAN_DAEMON'):
+        daemon = os.environ['MXS_TSAN_DAEMON']
+    if not daemon or not os.path.exists(daemon):
+        print('SKIP: daemon binary %r does not exist' % daemon)
+        return fx.SKIP
+    env = {}
+    if args.tsan:
+        opts = ['halt_on_error=0']
+        if args.tsan_suppressions and os.path.exists(args.tsan_suppressions):
+            opts.append('suppressions=' + args.tsan_suppressions)
+        env['TSAN_OPTIONS'] = ' '.join(opts)
+
+    failures = []
+    for extra in ([], ['--strict-conflicts']):
+        d = fx.Daemon(daemon, workers=4, env=env, extra_args=extra,
+                      name='mxs-boot')
+        try:
+            d.start()
+            r = subprocess.run([args.xsboot, '--socket', d.socket,
+                                '--domains', str(args.domains),
+                                '--clients', '4',
+                                '--label', 'mxenstored' + ''.join(extra)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=600)
+            out = r.stdout.decode(errors='replace').strip()
+            print(out)
+            if r.returncode != 0 or 'errors=0' not in out:
+                failures.append('xsboot%s: rc %d: %s' % (
+                    ''.join(extra), r.returncode, out))
+            with d.connect() as c:
+                left = [x for x in c.directory('/local/domain') if x != '0']
+                if left:
+                    failures.append('domains left: %r' % left[:5])
+                try:
+                    c.request(CONTROL, b'check\0')
+                except XsError as e:
+                    failures.append('CONTROL check: %s' % e)
+            if not d.alive():
+                failures.append('daemon died')
+        except Exception as e:
+            failures.append('%r' % (e,))
+        finally:
+            d.stop()
+            log = d.log()
+            failures += d.problems()
+            d.cleanup()
+        if failures:
+            print('daemon stderr:\n' + log)
+            break
+    for f in failures:
+        print('FAIL: ' + f)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
