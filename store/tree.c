@@ -160,18 +160,6 @@ static uint64_t gen_next(struct mxs_store *st)
 /* ------------------------------------------------------------------ */
 /* Index                                                                */
 
-static unsigned long path_hash(const char *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
-	}
-	return (unsigned long)(h ^ (h >> 29));
-}
-
 struct key {
 	const char *p;
 	size_t len;
@@ -197,7 +185,7 @@ static struct mxs_node *live_lookup(struct mxs_store *st, const char *p,
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *hn;
 
-	cds_lfht_lookup(st->index, path_hash(p, len), node_match, &k, &it);
+	cds_lfht_lookup(st->index, mxs_path_hash(p, len), node_match, &k, &it);
 	hn = cds_lfht_iter_get_node(&it);
 	return hn ? caa_container_of(hn, struct mxs_node, hnode) : NULL;
 }
@@ -252,7 +240,7 @@ static int live_create(struct mxs_store *st, struct mxs_node *parent,
 	else
 		mxs_rcu_publish(parent->kids_head, n);
 	parent->kids_tail = n;
-	cds_lfht_add(st->index, path_hash(path, len), &n->hnode);
+	cds_lfht_add(st->index, mxs_path_hash(path, len), &n->hnode);
 	count_add(&st->nodes, 1);
 	owned_add(st, v, 1);
 	live_bump(st, parent);
@@ -389,7 +377,7 @@ static struct txe *txe_find(struct mxs_txn *tx, const char *p, size_t len)
 {
 	struct txe *e;
 
-	for (e = tx->buckets[path_hash(p, len) & (tx->nbuckets - 1)]; e;
+	for (e = tx->buckets[mxs_path_hash(p, len) & (tx->nbuckets - 1)]; e;
 	     e = e->hnext)
 		if (e->len == len && memcmp(e->path, p, len) == 0)
 			return e;
@@ -405,7 +393,7 @@ static int tx_grow(struct mxs_txn *tx)
 		return -ENOMEM;
 	for (i = 0; i < tx->nbuckets; i++)
 		for (e = tx->buckets[i]; e; e = nx) {
-			size_t h = path_hash(e->path, e->len) & (nb - 1);
+			size_t h = mxs_path_hash(e->path, e->len) & (nb - 1);
 
 			nx = e->hnext;
 			e->hnext = b[h];
@@ -441,7 +429,7 @@ static struct txe *txe_add(struct mxs_txn *tx, const char *p, size_t len,
 	e->base_gen = base_gen;
 	e->base_meta = base_meta;
 	e->order = tx->nentries;
-	h = path_hash(p, len) & (tx->nbuckets - 1);
+	h = mxs_path_hash(p, len) & (tx->nbuckets - 1);
 	e->hnext = tx->buckets[h];
 	tx->buckets[h] = e;
 	if (tx->last)
@@ -912,12 +900,22 @@ static void pathvec_free(struct pathvec *pv)
 	free(pv->v);
 }
 
+/* Depth of a path: its number of slashes. */
+static size_t depth(const char *p)
+{
+	size_t d = 0;
+
+	for (; *p; p++)
+		d += *p == '/';
+	return d;
+}
+
 /*
- * Appends the subtree of path, as tx sees it, to out in pre-order:
- * children in list order (forward) or in reverse list order.  Iterative:
- * no recursion on a depth a client controls (XSA-418).
+ * Appends the subtree of path, as tx sees it, to out in pre-order,
+ * children in list order.  Iterative: no recursion on a depth a client
+ * controls (XSA-418).
  */
-static int walk_subtree(struct mxs_txn *tx, const char *path, bool forward,
+static int walk_subtree(struct mxs_txn *tx, const char *path,
 			struct pathvec *out)
 {
 	struct pathvec stack = { 0 };
@@ -952,12 +950,11 @@ static int walk_subtree(struct mxs_txn *tx, const char *path, bool forward,
 			}
 			offs[noffs++] = off;
 		}
-		/* The stack pops last-pushed first. */
-		for (i = 0; !rc && i < noffs; i++) {
-			size_t k = forward ? noffs - 1 - i : i;
+		/* The stack pops last-pushed first: push in reverse. */
+		for (i = noffs; !rc && i-- > 0;) {
 			char *cp;
 
-			if (asprintf(&cp, "%s/%s", p, kids.p + offs[k]) < 0)
+			if (asprintf(&cp, "%s/%s", p, kids.p + offs[i]) < 0)
 				cp = NULL;
 			rc = pathvec_push(&stack, cp);
 		}
@@ -968,11 +965,36 @@ static int walk_subtree(struct mxs_txn *tx, const char *path, bool forward,
 	return rc;
 }
 
+/*
+ * Post-order (leaves first, children in list order) of a pre-order list:
+ * a node is emitted once the walk has left its subtree, i.e. when a node
+ * of its depth or shallower follows.  Writes indices into post.
+ */
+static int postorder(const struct pathvec *pre, size_t *post)
+{
+	size_t *stack = malloc(pre->n * sizeof(*stack));
+	size_t top = 0, n = 0, i;
+
+	if (!stack)
+		return -ENOMEM;
+	for (i = 0; i < pre->n; i++) {
+		size_t d = depth(pre->v[i]);
+
+		while (top && depth(pre->v[stack[top - 1]]) >= d)
+			post[n++] = stack[--top];
+		stack[top++] = i;
+	}
+	while (top)
+		post[n++] = stack[--top];
+	free(stack);
+	return 0;
+}
+
 static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		 const char *path, struct mxs_changes *ch)
 {
 	struct pathvec order = { 0 };
-	size_t len = strlen(path), plen, i;
+	size_t len = strlen(path), plen, i, *post = NULL;
 	struct view v;
 	struct txe *pe;
 	int rc = get_node(tx, c, path, MXS_PERM_WRITE, &v);
@@ -990,30 +1012,25 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		return -EINVAL; /* "/" */
 
 	/*
-	 * An explicit transaction first visits the subtree in pre-order,
-	 * children in list order, as the C daemon's removal reads it: that
-	 * is the order in which its commit fires the removals.
+	 * The walk visits the subtree in pre-order, as the C daemon's
+	 * removal reads it (the order an explicit transaction's commit fires
+	 * the removals in: first access); the changes are recorded leaves
+	 * first, as the C daemon fires them outside a transaction.
 	 */
-	if (!tx->implicit) {
-		rc = walk_subtree(tx, path, true, &order);
-		pathvec_free(&order);
-		memset(&order, 0, sizeof(order));
-		if (rc)
-			goto out;
+	rc = walk_subtree(tx, path, &order);
+	if (!rc) {
+		post = malloc(order.n * sizeof(*post));
+		rc = post ? postorder(&order, post) : -ENOMEM;
 	}
-	/* Pre-order with children reversed: read backwards, it is the
-	 * post-order (leaves first, children in list order). */
-	rc = walk_subtree(tx, path, false, &order);
-	/* Leaves first, as the C daemon fires them. */
-	for (i = order.n; !rc && i-- > 0;) {
-		const char *p = order.v[i];
+	for (i = 0; !rc && i < order.n; i++) {
+		const char *p = order.v[post[i]];
 		struct txe *te = make_own(tx, p, strlen(p));
 
 		if (!te) {
 			rc = -ENOMEM;
 			break;
 		}
-		rc = change_add(ch, p, strlen(p), i != 0, te->val);
+		rc = change_add(ch, p, strlen(p), post[i] != 0, te->val);
 		if (rc)
 			break;
 		free(te->val);
@@ -1031,7 +1048,7 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		else
 			rc = txe_del_kid(pe, path + (plen == 1 ? 1 : plen + 1));
 	}
-out:
+	free(post);
 	pathvec_free(&order);
 	return rc;
 }
@@ -1068,15 +1085,6 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 
 /* ------------------------------------------------------------------ */
 /* Applying a transaction to the live tree (writer lock held).         */
-
-static size_t depth(const char *p)
-{
-	size_t d = 0;
-
-	for (; *p; p++)
-		d += *p == '/';
-	return d;
-}
 
 static int apply_cmp(const void *a, const void *b)
 {
@@ -1643,7 +1651,7 @@ struct mxs_store *mxs_store_new(void)
 	root->val = val_new(gen_next(st), &dom0_none, 1, NULL, 0);
 	if (!root->val)
 		goto nomem;
-	cds_lfht_add(st->index, path_hash("/", 1), &root->hnode);
+	cds_lfht_add(st->index, mxs_path_hash("/", 1), &root->hnode);
 	st->root = root;
 	st->nodes = 1;
 	st->owned[0] = 1;

@@ -16,18 +16,6 @@ struct mxs_watches {
 	uint64_t seq;
 };
 
-static size_t hash(const char *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
-	}
-	return (size_t)(h ^ (h >> 31));
-}
-
 struct mxs_watches *mxs_watches_new(void)
 {
 	struct mxs_watches *reg = calloc(1, sizeof(*reg));
@@ -98,7 +86,7 @@ static void grow(struct mxs_watches *reg)
 		return; /* keep the old table: slower, still correct */
 	for (i = 0; i < reg->nbuckets; i++)
 		for (w = reg->buckets[i]; w; w = nx) {
-			size_t h = hash(w->path, w->pathlen) & (nb - 1);
+			size_t h = mxs_path_hash(w->path, w->pathlen) & (nb - 1);
 
 			nx = w->hnext;
 			w->hnext = b[h];
@@ -116,7 +104,7 @@ int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
 	struct mxs_watch *w;
 
 	pthread_rwlock_wrlock(&reg->lock);
-	h = hash(path, len) & (reg->nbuckets - 1);
+	h = mxs_path_hash(path, len) & (reg->nbuckets - 1);
 	for (w = reg->buckets[h]; w; w = w->hnext)
 		if (w->owner == o && w->pathlen == len &&
 		    memcmp(w->path, path, len) == 0 &&
@@ -153,7 +141,7 @@ int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
 static void unlink_watch(struct mxs_watches *reg, struct mxs_watch *w)
 {
 	struct mxs_watch **pp =
-		&reg->buckets[hash(w->path, w->pathlen) & (reg->nbuckets - 1)];
+		&reg->buckets[mxs_path_hash(w->path, w->pathlen) & (reg->nbuckets - 1)];
 
 	while (*pp != w)
 		pp = &(*pp)->hnext;
@@ -223,7 +211,7 @@ static int collect(struct mxs_watches *reg, const char *p, size_t len,
 {
 	const struct mxs_watch *w;
 
-	for (w = reg->buckets[hash(p, len) & (reg->nbuckets - 1)]; w;
+	for (w = reg->buckets[mxs_path_hash(p, len) & (reg->nbuckets - 1)]; w;
 	     w = w->hnext)
 		if (w->pathlen == len && memcmp(w->path, p, len) == 0 &&
 		    hits_add(h, w))
