@@ -128,39 +128,73 @@ static void queue_out(struct mxs_conn *c, struct mxs_out *o)
 	c->out_bytes += o->len;
 }
 
-int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
-		   uint32_t tx_id, const void *payload, size_t len)
+/* One message whose payload is a then b, in one allocation. */
+static int queue_parts(struct mxs_conn *c, uint32_t type, uint32_t req_id,
+		       uint32_t tx_id, const void *a, size_t alen,
+		       const void *b, size_t blen)
 {
-	struct mxs_msg_hdr hdr = { type, req_id, tx_id, (uint32_t)len };
+	struct mxs_msg_hdr hdr = { type, req_id, tx_id,
+				   (uint32_t)(alen + blen) };
 	struct mxs_out *o;
 
 	if (c->closed)
 		return -EPIPE;
-	o = malloc(sizeof(*o) + HDR + len);
+	o = malloc(sizeof(*o) + HDR + alen + blen);
 	if (!o)
 		return -ENOMEM;
-	o->len = HDR + len;
+	o->len = HDR + alen + blen;
 	o->sent = 0;
 	memcpy(o->data, &hdr, HDR);
-	if (len)
-		memcpy(o->data + HDR, payload, len);
+	if (alen)
+		memcpy(o->data + HDR, a, alen);
+	if (blen)
+		memcpy(o->data + HDR + alen, b, blen);
 	mxs_trace_io(c->w->d, c, true, &hdr, o->data + HDR);
 	queue_out(c, o);
 	return 0;
 }
 
-/* Queues only: may run inside a watch callback (registry lock held). */
-void mxs_conn_deliver_event(struct mxs_conn *c, const void *data, size_t len)
+int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
+		   uint32_t tx_id, const void *payload, size_t len)
+{
+	return queue_parts(c, type, req_id, tx_id, payload, len, NULL, 0);
+}
+
+/* May an event of len bytes be queued?  Queues only: callers may run
+ * inside a watch callback (registry lock held). */
+static bool event_admissible(struct mxs_conn *c, size_t len)
 {
 	if (c->closed || c->overflow)
-		return;
+		return false;
 	if (c->out_bytes + len > MXS_OUT_HARD_LIMIT) {
 		/* Closed later, outside the watch registry's lock. */
 		c->overflow = true;
 		mxs_conn_mark_dirty(c);
-		return;
+		return false;
 	}
-	mxs_conn_queue(c, MXS_OP_WATCH_EVENT, 0, 0, data, len);
+	return true;
+}
+
+void mxs_conn_deliver_event(struct mxs_conn *c, const void *data, size_t len)
+{
+	if (event_admissible(c, len))
+		queue_parts(c, MXS_OP_WATCH_EVENT, 0, 0, data, len, NULL, 0);
+}
+
+int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
+			 const char *token)
+{
+	size_t plen = strlen(path) + 1, tlen = strlen(token) + 1;
+
+	if (plen + tlen > MXS_PAYLOAD_MAX) {
+		/* XSA-324: never build an oversized event. */
+		mxs_log("dropping oversized watch event %.64s", path);
+		return -E2BIG;
+	}
+	if (!event_admissible(c, plen + tlen))
+		return -EPIPE;
+	return queue_parts(c, MXS_OP_WATCH_EVENT, 0, 0, path, plen, token,
+			   tlen);
 }
 
 static void handle_messages(struct mxs_conn *c)
@@ -168,10 +202,9 @@ static void handle_messages(struct mxs_conn *c)
 	struct mxs_worker *w = c->w;
 	size_t off = 0;
 
-	/* Never nested: a request is consumed exactly once. */
-	if (c->in_handling)
-		return;
-	c->in_handling = true;
+	/* Never nested: it runs from the worker loop only (readable and
+	 * mxs_worker_service_dirty), never from a dispatch, a flush or a
+	 * close, so a request is consumed exactly once. */
 	while (!c->closed && c->out_bytes < MXS_OUT_LIMIT &&
 	       c->in_len - off >= HDR) {
 		struct mxs_msg_hdr hdr;
@@ -195,7 +228,6 @@ static void handle_messages(struct mxs_conn *c)
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
 		mxs_dispatch(c, &hdr, w->req);
 	}
-	c->in_handling = false;
 	if (c->closed)
 		return;
 	if (off) {

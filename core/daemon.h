@@ -78,7 +78,6 @@ struct mxs_conn {
 	/* Input (owner only): bytes received, parsed from the front.  Room
 	 * for two whole messages, so one always fits after a partial one. */
 	size_t in_len;
-	bool in_handling;          /* re-entrancy guard of handle_messages */
 	char in[2 * (sizeof(struct mxs_msg_hdr) + MXS_PAYLOAD_MAX)];
 
 	/* Output queue (owner only). */
@@ -169,7 +168,13 @@ void mxs_worker_service_dirty(struct mxs_worker *w);
 void mxs_conn_close(struct mxs_conn *c);
 int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		   uint32_t tx_id, const void *payload, size_t len);
-/* Delivers an already-built event (from the inbox or this worker). */
+/*
+ * Queues a watch event: built from path and token (-E2BIG past the
+ * payload limit, XSA-324), or already built by another worker (inbox).
+ * Queue only, never flush: callable inside a watch callback.
+ */
+int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
+			 const char *token);
 void mxs_conn_deliver_event(struct mxs_conn *c, const void *data,
 			    size_t len);
 

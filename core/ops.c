@@ -137,9 +137,13 @@ static void deliver(void *arg, const struct mxs_watch *w, const char *path)
 	struct mxs_inbox_msg *m;
 
 	if (!mxs_store_watch_permitted(f->d->store, &c->caller, path,
-				       f->ch ? f->ch->perms : NULL,
-				       f->ch ? f->ch->nperms : 0))
+				       f->ch->perms, f->ch->nperms))
 		return;
+	if (c->w == f->self) {
+		/* Same worker: in order with this worker's replies. */
+		mxs_conn_queue_event(c, ev, w->token);
+		return;
+	}
 	if (len > MXS_PAYLOAD_MAX) {
 		/* XSA-324: never build an oversized event. */
 		mxs_log("dropping oversized watch event %.64s", path);
@@ -151,12 +155,6 @@ static void deliver(void *arg, const struct mxs_watch *w, const char *path)
 	memcpy(m->data, ev, plen + 1);
 	memcpy(m->data + plen + 1, w->token, tlen + 1);
 	m->len = len;
-	if (c->w == f->self) {
-		/* Same worker: in order with this worker's replies. */
-		mxs_conn_deliver_event(c, m->data, m->len);
-		free(m);
-		return;
-	}
 	m->kind = MXS_INBOX_EVENT;
 	mxs_conn_get(c);
 	m->conn = c;
@@ -176,15 +174,6 @@ void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
 	mxs_changes_clear(ch);
 }
 
-/* Fires a special event (@introduceDomain, @releaseDomain). */
-static void __attribute__((unused))
-fire_special(struct mxs_daemon *d, const char *name)
-{
-	struct fire_ctx f = { d, mxs_worker_self(), NULL };
-
-	mxs_watches_fire(d->watches, name, false, deliver, &f);
-}
-
 /* ------------------------------------------------------------------ */
 /* Handlers                                                             */
 
@@ -193,31 +182,33 @@ static int reply_ok(struct req *r)
 	return mxs_buf_add(r->reply, "OK", 3);
 }
 
-static int mxs_op_read(struct req *r)
+typedef int (*store_query_fn)(struct mxs_store *, struct mxs_txn *,
+			      const struct mxs_caller *, const char *,
+			      struct mxs_buf *);
+
+/* READ, GET_PERMS, DIRECTORY: one path in, the store's answer out. */
+static int path_query(struct req *r, store_query_fn fn)
 {
 	char path[PATH_BUF];
 	int rc = node_name(r, onearg(r), path, sizeof(path), false);
 
-	return rc ? rc : mxs_store_read(r->d->store, r->tx, &r->c->caller,
-					path, r->reply);
+	return rc ? rc : fn(r->d->store, r->tx, &r->c->caller, path,
+			    r->reply);
+}
+
+static int mxs_op_read(struct req *r)
+{
+	return path_query(r, mxs_store_read);
 }
 
 static int mxs_op_get_perms(struct req *r)
 {
-	char path[PATH_BUF];
-	int rc = node_name(r, onearg(r), path, sizeof(path), false);
-
-	return rc ? rc : mxs_store_get_perms(r->d->store, r->tx,
-					     &r->c->caller, path, r->reply);
+	return path_query(r, mxs_store_get_perms);
 }
 
 static int mxs_op_directory(struct req *r)
 {
-	char path[PATH_BUF];
-	int rc = node_name(r, onearg(r), path, sizeof(path), false);
-
-	return rc ? rc : mxs_store_directory(r->d->store, r->tx,
-					     &r->c->caller, path, r->reply);
+	return path_query(r, mxs_store_directory);
 }
 
 static int mxs_op_directory_part(struct req *r)
@@ -266,26 +257,28 @@ static int mxs_op_write(struct req *r)
 					  &r->c->w->changes));
 }
 
-static int mxs_op_mkdir(struct req *r)
+typedef int (*store_path_fn)(struct mxs_store *, struct mxs_txn *,
+			     const struct mxs_caller *, const char *,
+			     struct mxs_changes *);
+
+/* MKDIR, RM: one path in, a mutation. */
+static int path_mutation(struct req *r, store_path_fn fn)
 {
 	char path[PATH_BUF];
 	int rc = node_name(r, onearg(r), path, sizeof(path), false);
 
-	if (rc)
-		return rc;
-	return mutated(r, mxs_store_mkdir(r->d->store, r->tx, &r->c->caller,
-					  path, &r->c->w->changes));
+	return rc ? rc : mutated(r, fn(r->d->store, r->tx, &r->c->caller,
+				       path, &r->c->w->changes));
+}
+
+static int mxs_op_mkdir(struct req *r)
+{
+	return path_mutation(r, mxs_store_mkdir);
 }
 
 static int mxs_op_rm(struct req *r)
 {
-	char path[PATH_BUF];
-	int rc = node_name(r, onearg(r), path, sizeof(path), false);
-
-	if (rc)
-		return rc;
-	return mutated(r, mxs_store_rm(r->d->store, r->tx, &r->c->caller,
-				       path, &r->c->w->changes));
+	return path_mutation(r, mxs_store_rm);
 }
 
 static int mxs_op_set_perms(struct req *r)
@@ -324,8 +317,8 @@ out:
 
 static int mxs_op_watch(struct req *r)
 {
-	char path[PATH_BUF], *v[2], *ev;
-	size_t rel_off = 0, plen, tlen;
+	char path[PATH_BUF], *v[2];
+	size_t rel_off = 0;
 	int rc;
 
 	if (get_strings(r, v, 2) != 2)
@@ -352,17 +345,7 @@ static int mxs_op_watch(struct req *r)
 		       r->reply->p, r->reply->len);
 	mxs_buf_reset(r->reply);
 	r->reply_type = UINT32_MAX; /* sent already */
-	plen = strlen(v[0]);
-	tlen = strlen(v[1]);
-	ev = malloc(plen + tlen + 2);
-	if (ev) {
-		memcpy(ev, v[0], plen + 1);
-		memcpy(ev + plen + 1, v[1], tlen + 1);
-		if (plen + tlen + 2 <= MXS_PAYLOAD_MAX)
-			mxs_conn_queue(r->c, MXS_OP_WATCH_EVENT, 0, 0, ev,
-				       plen + tlen + 2);
-		free(ev);
-	}
+	mxs_conn_queue_event(r->c, v[0], v[1]);
 	return 0;
 }
 
@@ -505,10 +488,7 @@ static int mxs_op_release(struct req *r)
 
 static int mxs_op_resume(struct req *r)
 {
-	uint32_t domid;
-	int rc = parse_domid(onearg(r), &domid);
-
-	return rc ? rc : -ENOSYS;
+	return mxs_op_release(r); /* same arguments, same answer for now */
 }
 
 static int mxs_op_set_target(struct req *r)
