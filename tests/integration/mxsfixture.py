@@ -368,6 +368,38 @@ class RawClient:
         return self.request(TRANSACTION_END, b'T\0' if commit else b'F\0', tx)
 
 
+def add_standalone_args(ap):
+    """Options of the threaded tests that run as plain scripts."""
+    ap.add_argument('--daemon')
+    ap.add_argument('--tsan', action='store_true')
+    ap.add_argument('--tsan-suppressions')
+
+
+def standalone_daemon(args, name, workers=4, extra_args=()):
+    """The Daemon for a plain-script test, or None (print SKIP) when its
+    binary is missing.  With --tsan the binary is $MXS_TSAN_DAEMON (or
+    --daemon) and TSan reports are collected, not fatal."""
+    daemon = args.daemon
+    if args.tsan and os.environ.get('MXS_TSAN_DAEMON'):
+        daemon = os.environ['MXS_TSAN_DAEMON']
+    elif not daemon:
+        daemon = os.environ.get('MXS_DAEMON')
+    if not daemon or not os.path.exists(daemon):
+        print('SKIP: daemon binary %r does not exist%s' % (
+            daemon, ' (build with -DMXS_SANITIZE=thread and set '
+            'MXS_TSAN_DAEMON)' if args.tsan else ''))
+        return None
+    env = {}
+    if args.tsan:
+        opts = ['halt_on_error=0', 'second_deadlock_stack=1']
+        if args.tsan_suppressions and os.path.exists(args.tsan_suppressions):
+            opts.append('suppressions=' + args.tsan_suppressions)
+        env['TSAN_OPTIONS'] = ' '.join(
+            opts + [os.environ.get('TSAN_OPTIONS', '')]).strip()
+    return Daemon(daemon, workers=workers, env=env, extra_args=extra_args,
+                  name=name + ('-tsan' if args.tsan else ''))
+
+
 def run_unittest(module_doc=''):
     """unittest.main without --daemon; exits SKIP when no daemon exists."""
     import unittest

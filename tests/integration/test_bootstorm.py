@@ -18,30 +18,16 @@ from mxsfixture import CONTROL, XsError  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--daemon')
+    fx.add_standalone_args(ap)
     ap.add_argument('--xsboot', required=True)
-    ap.add_argument('--tsan', action='store_true')
-    ap.add_argument('--tsan-suppressions')
     ap.add_argument('--domains', type=int, default=300)
     args = ap.parse_args()
 
-    daemon = args.daemon
-    if args.tsan and os.environ.get('MXS_TSAN_DAEMON'):
-        daemon = os.environ['MXS_TSAN_DAEMON']
-    if not daemon or not os.path.exists(daemon):
-        print('SKIP: daemon binary %r does not exist' % daemon)
-        return fx.SKIP
-    env = {}
-    if args.tsan:
-        opts = ['halt_on_error=0']
-        if args.tsan_suppressions and os.path.exists(args.tsan_suppressions):
-            opts.append('suppressions=' + args.tsan_suppressions)
-        env['TSAN_OPTIONS'] = ' '.join(opts)
-
     failures = []
     for extra in ([], ['--strict-conflicts']):
-        d = fx.Daemon(daemon, workers=4, env=env, extra_args=extra,
-                      name='mxs-boot')
+        d = fx.standalone_daemon(args, 'mxs-boot', extra_args=extra)
+        if d is None:
+            return fx.SKIP
         try:
             d.start()
             r = subprocess.run([args.xsboot, '--socket', d.socket,

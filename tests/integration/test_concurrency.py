@@ -73,36 +73,16 @@ def watcher(d, ready, counts, errors):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--daemon')
-    ap.add_argument('--tsan', action='store_true')
-    ap.add_argument('--tsan-suppressions')
+    fx.add_standalone_args(ap)
     ap.add_argument('--clients', type=int, default=32)
     ap.add_argument('--commits', type=int, default=20,
                     help='successful commits per client')
     ap.add_argument('--workers', type=int, default=4)
     args = ap.parse_args()
 
-    daemon = args.daemon
-    if args.tsan and os.environ.get('MXS_TSAN_DAEMON'):
-        daemon = os.environ['MXS_TSAN_DAEMON']
-    elif not daemon:
-        daemon = os.environ.get('MXS_DAEMON')
-    if not daemon or not os.path.exists(daemon):
-        print('SKIP: daemon binary %r does not exist%s' % (
-            daemon, ' (build with -DMXS_SANITIZE=thread and set '
-            'MXS_TSAN_DAEMON)' if args.tsan else ''))
+    d = fx.standalone_daemon(args, 'mxs-conc', workers=args.workers)
+    if d is None:
         return fx.SKIP
-
-    env = {}
-    if args.tsan:
-        opts = ['halt_on_error=0', 'second_deadlock_stack=1']
-        if args.tsan_suppressions and os.path.exists(args.tsan_suppressions):
-            opts.append('suppressions=' + args.tsan_suppressions)
-        env['TSAN_OPTIONS'] = ' '.join(
-            opts + [os.environ.get('TSAN_OPTIONS', '')]).strip()
-
-    d = fx.Daemon(daemon, workers=args.workers, env=env,
-                  name='mxs-conc-tsan' if args.tsan else 'mxs-conc')
     failures = []
     try:
         d.start()

@@ -65,30 +65,16 @@ def watcher(d, i, writers, n, ready, errors):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--daemon')
-    ap.add_argument('--tsan', action='store_true')
-    ap.add_argument('--tsan-suppressions')
+    fx.add_standalone_args(ap)
     ap.add_argument('--writers', type=int, default=4)
     ap.add_argument('--watchers', type=int, default=8)
     ap.add_argument('--writes', type=int, default=300)
     ap.add_argument('--workers', type=int, default=4)
     args = ap.parse_args()
 
-    daemon = args.daemon
-    if args.tsan and os.environ.get('MXS_TSAN_DAEMON'):
-        daemon = os.environ['MXS_TSAN_DAEMON']
-    if not daemon or not os.path.exists(daemon):
-        print('SKIP: daemon binary %r does not exist' % daemon)
+    d = fx.standalone_daemon(args, 'mxs-fanout', workers=args.workers)
+    if d is None:
         return fx.SKIP
-    env = {}
-    if args.tsan:
-        opts = ['halt_on_error=0']
-        if args.tsan_suppressions and os.path.exists(args.tsan_suppressions):
-            opts.append('suppressions=' + args.tsan_suppressions)
-        env['TSAN_OPTIONS'] = ' '.join(opts)
-
-    d = fx.Daemon(daemon, workers=args.workers, env=env,
-                  name='mxs-fanout-tsan' if args.tsan else 'mxs-fanout')
     failures, errors = [], []
     try:
         d.start()
