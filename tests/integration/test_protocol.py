@@ -5,7 +5,6 @@ DIRECTORY_PART chunking, watch-event ordering, oversized payloads,
 disconnects and RESET_WATCHES."""
 import os
 import socket
-import struct
 import sys
 import unittest
 

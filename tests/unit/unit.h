@@ -126,15 +126,20 @@ static inline char *unit_join(const struct mxs_buf *b, char sep)
 	return s;
 }
 
-/* Directory as "a,b,c" (caller frees) or NULL with *rc set. */
-static inline char *unit_dir(struct mxs_store *st, struct mxs_txn *tx,
-			     const struct mxs_caller *c, const char *path,
-			     int *rc)
+typedef int (*unit_query_fn)(struct mxs_store *, struct mxs_txn *,
+			     const struct mxs_caller *, const char *,
+			     struct mxs_buf *);
+
+/* A list-answering query (directory, get_perms) as "a,b,c" (caller
+ * frees), or NULL with *rc set. */
+static inline char *unit_list(unit_query_fn fn, struct mxs_store *st,
+			      struct mxs_txn *tx, const struct mxs_caller *c,
+			      const char *path, int *rc)
 {
 	struct mxs_buf b = { 0 };
 	char *s;
 
-	*rc = mxs_store_directory(st, tx, c, path, &b);
+	*rc = fn(st, tx, c, path, &b);
 	if (*rc) {
 		mxs_buf_free(&b);
 		return NULL;
@@ -144,41 +149,23 @@ static inline char *unit_dir(struct mxs_store *st, struct mxs_txn *tx,
 	return s;
 }
 
+#define unit_dir(st, tx, c, path, rc)                                         \
+	unit_list(mxs_store_directory, (st), (tx), (c), (path), (rc))
+#define unit_perms(st, tx, c, path, rc)                                       \
+	unit_list(mxs_store_get_perms, (st), (tx), (c), (path), (rc))
+
+#define assert_list(fn, st, tx, c, path, want)                                \
+	do {                                                                  \
+		int rc_;                                                      \
+		char *v_ = unit_list((fn), (st), (tx), (c), (path), &rc_);    \
+		assert_int_equal(rc_, 0);                                     \
+		assert_string_equal(v_, (want));                              \
+		free(v_);                                                     \
+	} while (0)
 #define assert_dir(st, tx, c, path, want)                                     \
-	do {                                                                  \
-		int rc_;                                                      \
-		char *v_ = unit_dir((st), (tx), (c), (path), &rc_);           \
-		assert_int_equal(rc_, 0);                                     \
-		assert_string_equal(v_, (want));                              \
-		free(v_);                                                     \
-	} while (0)
-
-/* Permissions as "n0,r5" (caller frees) or NULL with *rc set. */
-static inline char *unit_perms(struct mxs_store *st, struct mxs_txn *tx,
-			       const struct mxs_caller *c, const char *path,
-			       int *rc)
-{
-	struct mxs_buf b = { 0 };
-	char *s;
-
-	*rc = mxs_store_get_perms(st, tx, c, path, &b);
-	if (*rc) {
-		mxs_buf_free(&b);
-		return NULL;
-	}
-	s = unit_join(&b, ',');
-	mxs_buf_free(&b);
-	return s;
-}
-
+	assert_list(mxs_store_directory, st, tx, c, path, want)
 #define assert_perms(st, tx, c, path, want)                                   \
-	do {                                                                  \
-		int rc_;                                                      \
-		char *v_ = unit_perms((st), (tx), (c), (path), &rc_);         \
-		assert_int_equal(rc_, 0);                                     \
-		assert_string_equal(v_, (want));                              \
-		free(v_);                                                     \
-	} while (0)
+	assert_list(mxs_store_get_perms, st, tx, c, path, want)
 
 /* Writes a string value as dom0 and asserts success. */
 static inline void unit_write(struct mxs_store *st, const char *path,
