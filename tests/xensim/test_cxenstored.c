@@ -120,18 +120,8 @@ int main(int argc, char **argv)
 		return 77;
 	}
 
-	tmp = tu_mktemp("xensim-cxs");
-	snprintf(simdir, sizeof(simdir), "%s/sim", tmp);
-	snprintf(rundir, sizeof(rundir), "%s/run", tmp);
-	snprintf(sockpath, sizeof(sockpath), "%s/socket", rundir);
-	CHECK(mkdir(rundir, 0700) == 0);
-	CHECK_RC(xensim_init(simdir));
-	CHECK_RC(xensim_open(simdir, &sim));
-
-	/* The daemon: unmodified binary, simulated dom0, no -D. */
-	daemon = tu_start_xenstored(xenstored, preload, simdir, rundir, tmp);
-	CHECK(daemon > 0);
-	CHECK(tu_wait_path(sockpath, 30));
+	daemon = tu_host_start("xensim-cxs", xenstored, preload, simdir, rundir, sockpath,
+			       &sim, &tmp);
 	CHECK_RC(xensim_sock_open(sockpath, &ts));
 	CHECK_RC(xensim_sock_open(sockpath, &watcher));
 

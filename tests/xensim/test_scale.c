@@ -102,16 +102,8 @@ int main(int argc, char **argv)
 		printf("SKIP: %s not installed\n", argv[2]);
 		return 77;
 	}
-	tmp = tu_mktemp("xensim-scale");
-	snprintf(simdir, sizeof(simdir), "%s/sim", tmp);
-	snprintf(rundir, sizeof(rundir), "%s/run", tmp);
-	snprintf(sockpath, sizeof(sockpath), "%s/socket", rundir);
-	CHECK(mkdir(rundir, 0700) == 0);
-	CHECK_RC(xensim_init(simdir));
-	CHECK_RC(xensim_open(simdir, &sim));
-	daemon = tu_start_xenstored(argv[2], argv[1], simdir, rundir, tmp);
-	CHECK(daemon > 0);
-	CHECK(tu_wait_path(sockpath, 30));
+	daemon = tu_host_start("xensim-scale", argv[2], argv[1], simdir, rundir, sockpath,
+			       &sim, &tmp);
 	CHECK_RC(xensim_sock_open(sockpath, &ts));
 	CHECK_RC(xensim_evq_open(sim, &q));
 	g = calloc((size_t)n, sizeof(*g));

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/xensim/xensim.h"
+
 static pid_t tu_children[16];
 static int tu_nchildren;
 static char tu_tmpdir[256];
@@ -179,6 +181,13 @@ static inline bool tu_wait_path(const char *path, double timeout_s)
 	return true;
 }
 
+static inline bool tu_is_ocaml(const char *bin)
+{
+	const char *base = strrchr(bin, '/');
+
+	return strstr(base ? base : bin, "oxenstored") != NULL;
+}
+
 /*
  * Start a reference xenstore daemon under the simulator: the C xenstored
  * ("-N", XENSTORED_RUNDIR) or, if the binary is named oxenstored, the OCaml
@@ -191,13 +200,11 @@ static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 {
 	static char env[3][400], cfg[400], log[400];
 	char *denv[] = { env[0], env[1], env[2], NULL };
-	const char *base = strrchr(bin, '/');
-
 	snprintf(env[0], sizeof(env[0]), "XENSIM_DIR=%s", simdir);
 	snprintf(env[1], sizeof(env[1]), "XENSTORED_RUNDIR=%s", rundir);
 	snprintf(env[2], sizeof(env[2]), "LD_PRELOAD=%s", preload);
 	snprintf(log, sizeof(log), "%s/daemon.log", tmp);
-	if (strstr(base ? base : bin, "oxenstored")) {
+	if (tu_is_ocaml(bin)) {
 		char *dargv[] = { (char *)bin, "--no-fork", "--config-file", cfg,
 				  "--no-access-log", NULL };
 		FILE *f;
@@ -219,11 +226,30 @@ static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 	}
 }
 
-static inline bool tu_is_ocaml(const char *bin)
+/*
+ * The tests' common set-up: a temporary directory named after the test
+ * (*tmp), a fresh simulation in simdir (opened in *sim), the daemon bin
+ * started on it with the preload, and its socket (sockpath) up.  Exits
+ * through CHECK on any failure.  Returns the daemon's pid.
+ */
+static inline pid_t tu_host_start(const char *name, const char *bin,
+				  const char *preload, char simdir[300],
+				  char rundir[300], char sockpath[320],
+				  struct xensim_sim **sim, const char **tmp)
 {
-	const char *base = strrchr(bin, '/');
+	pid_t daemon;
 
-	return strstr(base ? base : bin, "oxenstored") != NULL;
+	*tmp = tu_mktemp(name);
+	snprintf(simdir, 300, "%s/sim", *tmp);
+	snprintf(rundir, 300, "%s/run", *tmp);
+	snprintf(sockpath, 320, "%s/socket", rundir);
+	CHECK(mkdir(rundir, 0700) == 0);
+	CHECK_RC(xensim_init(simdir));
+	CHECK_RC(xensim_open(simdir, sim));
+	daemon = tu_start_xenstored(bin, preload, simdir, rundir, *tmp);
+	CHECK(daemon > 0);
+	CHECK(tu_wait_path(sockpath, 30));
+	return daemon;
 }
 
 #endif
