@@ -240,20 +240,6 @@ static int left_ms(int64_t deadline)
 	return l < 0 ? 0 : (int)l;
 }
 
-/* Build "a\0b\0" payloads. */
-static int cat2(char *buf, size_t cap, const char *a, const char *b, uint32_t *len)
-{
-	size_t la = strlen(a) + 1, lb = b ? strlen(b) + 1 : 0;
-
-	if (la + lb > cap)
-		return -E2BIG;
-	memcpy(buf, a, la);
-	if (b)
-		memcpy(buf + la, b, lb);
-	*len = (uint32_t)(la + lb);
-	return 0;
-}
-
 /* ---- simulation ------------------------------------------------------- */
 
 int xensim_init(const char *dir)
@@ -725,20 +711,15 @@ int xensim_guest_call(struct xensim_guest *g, uint32_t type, uint32_t tx_id,
 	return rc;
 }
 
-#define GUEST_TIMEOUT_MS 30000
+#define CALL_TIMEOUT_MS 30000
 
-int xensim_guest_write(struct xensim_guest *g, const char *path, const char *value)
-{
-	size_t lp = strlen(path) + 1, lv = strlen(value);
-	char buf[XENSTORE_PAYLOAD_MAX];
-
-	if (lp + lv > sizeof(buf))
-		return -E2BIG;
-	memcpy(buf, path, lp);
-	memcpy(buf + lp, value, lv);
-	return xensim_guest_call(g, XS_WRITE, 0, buf, (uint32_t)(lp + lv), NULL,
-				 GUEST_TIMEOUT_MS);
-}
+/*
+ * The simple requests, for either transport (a guest's ring or a socket):
+ * call is xensim_guest_call or xensim_sock_call behind a void pointer.
+ */
+typedef int (*call_fn)(void *conn, uint32_t type, uint32_t tx_id,
+		       const void *payload, uint32_t len,
+		       struct xensim_msg **reply, int timeout_ms);
 
 static int take_body(struct xensim_msg *m, char **out, uint32_t *len)
 {
@@ -758,55 +739,75 @@ static int take_body(struct xensim_msg *m, char **out, uint32_t *len)
 	return 0;
 }
 
+/* <path>\0<value> (WRITE) or <a>\0<b>\0 (WATCH, UNWATCH). */
+static int req_two(call_fn call, void *conn, uint32_t type, const char *a,
+		   const char *b, bool b_nul)
+{
+	size_t la = strlen(a) + 1, lb = strlen(b) + (b_nul ? 1 : 0);
+	char buf[XENSTORE_PAYLOAD_MAX];
+
+	if (la + lb > sizeof(buf))
+		return -E2BIG;
+	memcpy(buf, a, la);
+	memcpy(buf + la, b, lb);
+	return call(conn, type, 0, buf, (uint32_t)(la + lb), NULL,
+		    CALL_TIMEOUT_MS);
+}
+
+/* <path>\0, with the reply body handed out when out is given. */
+static int req_path(call_fn call, void *conn, uint32_t type, const char *path,
+		    char **out, uint32_t *len)
+{
+	struct xensim_msg *m;
+	int rc = call(conn, type, 0, path, (uint32_t)strlen(path) + 1,
+		      out ? &m : NULL, CALL_TIMEOUT_MS);
+
+	return rc || !out ? rc : take_body(m, out, len);
+}
+
+static int guest_call(void *conn, uint32_t type, uint32_t tx_id,
+		      const void *payload, uint32_t len,
+		      struct xensim_msg **reply, int timeout_ms)
+{
+	return xensim_guest_call(conn, type, tx_id, payload, len, reply,
+				 timeout_ms);
+}
+
+int xensim_guest_write(struct xensim_guest *g, const char *path, const char *value)
+{
+	return req_two(guest_call, g, XS_WRITE, path, value, false);
+}
+
 int xensim_guest_read(struct xensim_guest *g, const char *path, char **value,
 		      uint32_t *len)
 {
-	struct xensim_msg *m;
-	int rc = xensim_guest_call(g, XS_READ, 0, path, (uint32_t)strlen(path) + 1, &m,
-				   GUEST_TIMEOUT_MS);
-
-	return rc ? rc : take_body(m, value, len);
+	return req_path(guest_call, g, XS_READ, path, value, len);
 }
 
 int xensim_guest_directory(struct xensim_guest *g, const char *path, char **list,
 			   uint32_t *len)
 {
-	struct xensim_msg *m;
-	int rc = xensim_guest_call(g, XS_DIRECTORY, 0, path, (uint32_t)strlen(path) + 1,
-				   &m, GUEST_TIMEOUT_MS);
-
-	return rc ? rc : take_body(m, list, len);
+	return req_path(guest_call, g, XS_DIRECTORY, path, list, len);
 }
 
 int xensim_guest_mkdir(struct xensim_guest *g, const char *path)
 {
-	return xensim_guest_call(g, XS_MKDIR, 0, path, (uint32_t)strlen(path) + 1, NULL,
-				 GUEST_TIMEOUT_MS);
+	return req_path(guest_call, g, XS_MKDIR, path, NULL, NULL);
 }
 
 int xensim_guest_rm(struct xensim_guest *g, const char *path)
 {
-	return xensim_guest_call(g, XS_RM, 0, path, (uint32_t)strlen(path) + 1, NULL,
-				 GUEST_TIMEOUT_MS);
+	return req_path(guest_call, g, XS_RM, path, NULL, NULL);
 }
 
 int xensim_guest_watch(struct xensim_guest *g, const char *path, const char *token)
 {
-	char buf[XENSTORE_PAYLOAD_MAX];
-	uint32_t len;
-	int rc = cat2(buf, sizeof(buf), path, token, &len);
-
-	return rc ? rc : xensim_guest_call(g, XS_WATCH, 0, buf, len, NULL, GUEST_TIMEOUT_MS);
+	return req_two(guest_call, g, XS_WATCH, path, token, true);
 }
 
 int xensim_guest_unwatch(struct xensim_guest *g, const char *path, const char *token)
 {
-	char buf[XENSTORE_PAYLOAD_MAX];
-	uint32_t len;
-	int rc = cat2(buf, sizeof(buf), path, token, &len);
-
-	return rc ? rc
-		  : xensim_guest_call(g, XS_UNWATCH, 0, buf, len, NULL, GUEST_TIMEOUT_MS);
+	return req_two(guest_call, g, XS_UNWATCH, path, token, true);
 }
 
 int xensim_guest_wait_watch(struct xensim_guest *g, struct xensim_msg **ev,
@@ -1078,51 +1079,39 @@ int xensim_sock_call(struct xensim_sock *s, uint32_t type, uint32_t tx_id,
 	return rc;
 }
 
-#define SOCK_TIMEOUT_MS 30000
+static int sock_call(void *conn, uint32_t type, uint32_t tx_id,
+		     const void *payload, uint32_t len, struct xensim_msg **reply,
+		     int timeout_ms)
+{
+	return xensim_sock_call(conn, type, tx_id, payload, len, reply,
+				timeout_ms);
+}
 
 int xensim_sock_write(struct xensim_sock *s, const char *path, const char *value)
 {
-	size_t lp = strlen(path) + 1, lv = strlen(value);
-	char buf[XENSTORE_PAYLOAD_MAX];
-
-	if (lp + lv > sizeof(buf))
-		return -E2BIG;
-	memcpy(buf, path, lp);
-	memcpy(buf + lp, value, lv);
-	return xensim_sock_call(s, XS_WRITE, 0, buf, (uint32_t)(lp + lv), NULL,
-				SOCK_TIMEOUT_MS);
+	return req_two(sock_call, s, XS_WRITE, path, value, false);
 }
 
 int xensim_sock_read(struct xensim_sock *s, const char *path, char **value,
 		     uint32_t *len)
 {
-	struct xensim_msg *m;
-	int rc = xensim_sock_call(s, XS_READ, 0, path, (uint32_t)strlen(path) + 1, &m,
-				  SOCK_TIMEOUT_MS);
-
-	return rc ? rc : take_body(m, value, len);
+	return req_path(sock_call, s, XS_READ, path, value, len);
 }
 
 int xensim_sock_directory(struct xensim_sock *s, const char *path, char **list,
 			  uint32_t *len)
 {
-	struct xensim_msg *m;
-	int rc = xensim_sock_call(s, XS_DIRECTORY, 0, path, (uint32_t)strlen(path) + 1,
-				  &m, SOCK_TIMEOUT_MS);
-
-	return rc ? rc : take_body(m, list, len);
+	return req_path(sock_call, s, XS_DIRECTORY, path, list, len);
 }
 
 int xensim_sock_mkdir(struct xensim_sock *s, const char *path)
 {
-	return xensim_sock_call(s, XS_MKDIR, 0, path, (uint32_t)strlen(path) + 1, NULL,
-				SOCK_TIMEOUT_MS);
+	return req_path(sock_call, s, XS_MKDIR, path, NULL, NULL);
 }
 
 int xensim_sock_rm(struct xensim_sock *s, const char *path)
 {
-	return xensim_sock_call(s, XS_RM, 0, path, (uint32_t)strlen(path) + 1, NULL,
-				SOCK_TIMEOUT_MS);
+	return req_path(sock_call, s, XS_RM, path, NULL, NULL);
 }
 
 int xensim_sock_set_perms(struct xensim_sock *s, const char *path, const char *perms,
@@ -1139,16 +1128,12 @@ int xensim_sock_set_perms(struct xensim_sock *s, const char *path, const char *p
 	if (!perms_len || perms[perms_len - 1] != '\0')
 		buf[lp + perms_len++] = '\0';
 	return xensim_sock_call(s, XS_SET_PERMS, 0, buf, (uint32_t)(lp + perms_len), NULL,
-				SOCK_TIMEOUT_MS);
+				CALL_TIMEOUT_MS);
 }
 
 int xensim_sock_watch(struct xensim_sock *s, const char *path, const char *token)
 {
-	char buf[XENSTORE_PAYLOAD_MAX];
-	uint32_t len;
-	int rc = cat2(buf, sizeof(buf), path, token, &len);
-
-	return rc ? rc : xensim_sock_call(s, XS_WATCH, 0, buf, len, NULL, SOCK_TIMEOUT_MS);
+	return req_two(sock_call, s, XS_WATCH, path, token, true);
 }
 
 int xensim_sock_wait_watch(struct xensim_sock *s, struct xensim_msg **ev,
@@ -1173,7 +1158,7 @@ int xensim_sock_introduce(struct xensim_sock *s, uint32_t domid, uint64_t mfn,
 			 (unsigned long long)mfn, 0, port);
 
 	return xensim_sock_call(s, XS_INTRODUCE, 0, buf, (uint32_t)n + 1, NULL,
-				SOCK_TIMEOUT_MS);
+				CALL_TIMEOUT_MS);
 }
 
 int xensim_sock_release(struct xensim_sock *s, uint32_t domid)
@@ -1182,5 +1167,5 @@ int xensim_sock_release(struct xensim_sock *s, uint32_t domid)
 	int n = snprintf(buf, sizeof(buf), "%u", domid);
 
 	return xensim_sock_call(s, XS_RELEASE, 0, buf, (uint32_t)n + 1, NULL,
-				SOCK_TIMEOUT_MS);
+				CALL_TIMEOUT_MS);
 }
