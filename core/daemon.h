@@ -21,11 +21,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <sys/uio.h>
+
 #include <urcu/list.h>
+#include <urcu-qsbr.h>
 
 #include "core/mpsc.h"
 
 #include "mxs/protocol.h"
+#include "mxs/ring.h"
 #include "store/buf.h"
 #include "store/perms.h"
 #include "store/store.h"
@@ -33,6 +37,9 @@
 
 struct mxs_daemon;
 struct mxs_worker;
+struct mxs_conn;
+struct mxs_domain;
+struct mxs_dominfo;
 
 struct mxs_config {
 	const char *socket_path;
@@ -44,6 +51,35 @@ struct mxs_config {
 	bool output_pid;
 	bool verbose;
 	bool strict_conflicts;
+	uint32_t master_domid; /* whose ring xsd_kva is (--master-domid) */
+	uint32_t priv_domid;   /* privileged besides dom0 (--priv-domid) */
+	const char *dominfo_plugin; /* --dominfo-plugin, or next to us */
+};
+
+/*
+ * How a connection moves bytes: the socket (core/sock.c) or a domain's
+ * ring page and event channel (core/ringconn.c).  Framing, ordering,
+ * output queues, watches and transactions are shared code (conn.c) above
+ * it.  Every function runs on the owning worker.
+ */
+struct mxs_transport {
+	const char *name;
+	/* Bytes copied into buf (> 0), -EAGAIN when nothing is there now,
+	 * 0 when the peer has gone (socket EOF), other -errno: broken. */
+	ssize_t (*recv)(struct mxs_conn *c, void *buf, size_t len);
+	/* Bytes taken from iov (0 when full), or -errno: peer gone. */
+	ssize_t (*sendv)(struct mxs_conn *c, const struct iovec *iov,
+			 int cnt);
+	/* Output is (still) queued, or input is held back (stalled):
+	 * arrange to be called again when the peer makes room. */
+	void (*want_send)(struct mxs_conn *c, bool out_queued, bool stalled);
+	/* Tell the peer that indices moved (at most once per batch). */
+	void (*notify)(struct mxs_conn *c);
+	/* The peer broke the protocol (error: MXS_RING_ERR_*): stop
+	 * serving it. */
+	void (*fail)(struct mxs_conn *c, uint32_t error);
+	/* Release the transport's resources (the connection is closed). */
+	void (*close)(struct mxs_conn *c);
 };
 
 /* One queued outgoing message: header and payload, contiguous. */
@@ -63,16 +99,35 @@ struct mxs_conn_tx {
 struct mxs_conn {
 	struct cds_list_head link; /* in worker->conns; owner only */
 	struct mxs_worker *w;      /* owner; never changes */
+	const struct mxs_transport *t; /* never changes */
+	struct mxs_domain *dom;    /* ring connections: their domain */
 	unsigned long refs;        /* atomic; the owner holds one while open */
-	int fd;
-	uint32_t epoll_events;
+	int fd;                    /* socket transport */
+	uint32_t epoll_events;     /* socket transport */
 	bool closed;               /* owner only */
+	bool stopped;              /* broke the protocol: not served */
+	bool blocked;              /* a request is being served elsewhere
+				      (INTRODUCE, RELEASE): later ones wait */
+	bool moved;                /* ring indices moved in this batch */
+	bool again;                /* in worker->again */
+	unsigned int budget;       /* requests left in this batch */
+	struct mxs_conn *next_notify; /* in worker->notify */
+	struct mxs_conn *next_again;  /* in worker->again */
+	struct mxs_conn *next_served; /* worker.c run_again() only */
 	struct mxs_conn *next_dead; /* in worker->graveyard */
 	struct mxs_conn *next_dirty; /* in worker->dirty */
 	bool dirty;                /* output or held-back input to service */
 	bool overflow;             /* events exceeded the hard output limit */
 	uint64_t seq;              /* creation order */
-	struct mxs_caller caller;
+	/*
+	 * Who is asking.  Read by other workers (watch permission checks),
+	 * so never modified in place: SET_TARGET publishes a new one
+	 * (CONN_R1, release) and frees the old after a grace period;
+	 * readers load it with mxs_conn_caller() (CONN_A1, acquire) and
+	 * use it until their next quiescent state.  Initially &caller0.
+	 */
+	struct mxs_caller *caller;
+	struct mxs_caller caller0;
 	struct mxs_watch_owner wo; /* its watches (registry) */
 
 	/* Input (owner only): bytes received, parsed from the front.  Room
@@ -90,7 +145,14 @@ struct mxs_conn {
 	uint32_t next_txid;
 };
 
-enum mxs_inbox_kind { MXS_INBOX_CONN, MXS_INBOX_EVENT, MXS_INBOX_STOP };
+enum mxs_inbox_kind {
+	MXS_INBOX_CONN,      /* a new socket connection */
+	MXS_INBOX_EVENT,     /* a watch event for conn */
+	MXS_INBOX_STOP,
+	MXS_INBOX_INTRODUCE, /* serve dom here, then answer conn */
+	MXS_INBOX_RELEASE,   /* release dom, then answer conn if any */
+	MXS_INBOX_REPLY,     /* the answer to conn's blocked request */
+};
 
 /* A message to a worker from another thread. */
 struct mxs_inbox_msg {
@@ -98,8 +160,12 @@ struct mxs_inbox_msg {
 	enum mxs_inbox_kind kind;
 	int fd;                /* MXS_INBOX_CONN */
 	uint64_t seq;          /* MXS_INBOX_CONN */
-	struct mxs_conn *conn; /* MXS_INBOX_EVENT: holds a reference */
-	size_t len;            /* MXS_INBOX_EVENT payload */
+	struct mxs_conn *conn; /* EVENT, REPLY; INTRODUCE, RELEASE: the
+				  requester or NULL.  Holds a reference. */
+	struct mxs_domain *dom; /* INTRODUCE, RELEASE */
+	struct mxs_msg_hdr hdr; /* INTRODUCE, RELEASE, REPLY: the request
+				   (REPLY: type is the reply's type) */
+	size_t len;            /* EVENT, REPLY payload */
 	char data[];
 };
 
@@ -127,6 +193,18 @@ struct mxs_worker {
 	char req[MXS_PAYLOAD_MAX + 1]; /* current request payload + NUL */
 	struct mxs_changes changes;
 	uint64_t requests;      /* relaxed reads by CONTROL memreport */
+
+	/* Event channels of this worker's domains (core/ringconn.c). */
+	void *xce;              /* xenevtchn_handle, or NULL: sockets only */
+	void *xgt;              /* xengnttab_handle */
+	int xce_fd;
+	struct mxs_conn **ports; /* local port -> ring connection */
+	size_t nports;
+	uint32_t virq_port;     /* VIRQ_DOM_EXC, bound on worker 0 only */
+	bool virq;              /* VIRQ_DOM_EXC pending in this batch */
+	struct mxs_conn *notify; /* ring connections to notify */
+	struct mxs_conn *again;  /* input left over by the budget */
+	unsigned long ndomains;  /* atomic: domains owned (balancing) */
 };
 
 struct mxs_daemon {
@@ -143,6 +221,14 @@ struct mxs_daemon {
 	int trace_fd;
 	char *trace_path;
 	bool trace_on;
+	/* Domains (core/domain.c). */
+	bool domains;           /* event channels and grants available */
+	struct mxs_domain **domtab; /* domid -> domain (RCU: DOMTAB_R1/A1) */
+	uint8_t *domresv;       /* domid being introduced; dom_lock */
+	pthread_mutex_t dom_lock;   /* introduce/release; domlist */
+	struct cds_list_head domlist; /* introduced domains */
+	struct mxs_dominfo *dominfo;  /* worker 0 only (VIRQ sweeps) */
+	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
 };
 
 /* worker.c */
@@ -156,6 +242,38 @@ void mxs_worker_adopt(struct mxs_worker *w);
 void mxs_worker_bury(struct mxs_worker *w);
 
 /* conn.c: owner-worker only, unless stated. */
+/* Common set-up of a connection with transport t and identity who. */
+void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
+		   const struct mxs_transport *t, uint64_t seq,
+		   const struct mxs_caller *who);
+/* Frees what the connection still owns; the last mxs_conn_put. */
+void mxs_conn_release(struct mxs_conn *c);
+/* The caller identity (CONN_A1); valid until the next quiescent state.
+ * Any thread, online for RCU. */
+static inline const struct mxs_caller *mxs_conn_caller(
+	const struct mxs_conn *c)
+{
+	/* CONN_A1: pairs with CONN_R1 in mxs_conn_set_caller(). */
+	return __atomic_load_n(&c->caller, __ATOMIC_ACQUIRE);
+}
+/* Replaces the identity (SET_TARGET); any thread, online for RCU.
+ * The old one is freed after a grace period. */
+int mxs_conn_set_caller(struct mxs_conn *c, const struct mxs_caller *who);
+/* May c's next request run now (not closed, stopped, blocked or
+ * held back by unread output)? */
+bool mxs_conn_can_serve(const struct mxs_conn *c);
+/* Queues c for the next batch (input left in its buffer). */
+void mxs_conn_again(struct mxs_conn *c);
+/* A request served elsewhere has been answered: go on with the next. */
+void mxs_conn_unblock(struct mxs_conn *c);
+/* Drops partial input and queued output (ring reconnection). */
+void mxs_conn_reset_io(struct mxs_conn *c);
+/* Asks for one t->notify at the end of this batch. */
+void mxs_conn_want_notify(struct mxs_conn *c);
+/* End of a batch: notify every ring connection that moved. */
+void mxs_worker_notify_all(struct mxs_worker *w);
+
+/* sock.c */
 struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq);
 void mxs_conn_get(struct mxs_conn *c);         /* any thread */
 void mxs_conn_put(struct mxs_conn *c);         /* any thread */
@@ -178,12 +296,65 @@ int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 void mxs_conn_deliver_event(struct mxs_conn *c, const void *data,
 			    size_t len);
 
+/* ringconn.c: ring connections and the worker's event channels. */
+/* Opens w's event-channel and grant handles (its fd joins w's epoll
+ * set).  -errno when the host has none (sockets only). */
+int mxs_worker_evtchn_open(struct mxs_worker *w);
+void mxs_worker_evtchn_close(struct mxs_worker *w);
+/* A ring connection for dom, whose page is mapped and whose port is
+ * bound (dom->port) on w.  NULL and errno on failure. */
+struct mxs_conn *mxs_ringconn_new(struct mxs_worker *w,
+				  struct mxs_domain *dom);
+/* One wake of the event-channel fd: drains every pending port, serves
+ * each ring (budget per batch), flushes, unmasks, re-checks each ring
+ * after the unmask.  Owner only. */
+void mxs_worker_rings_run(struct mxs_worker *w);
+/* Serves c's ring once (reconnection, input, output).  Owner only. */
+void mxs_ringconn_serve(struct mxs_conn *c);
+/* After a batch: is there ring work no notification will announce? */
+bool mxs_ringconn_has_work(struct mxs_conn *c);
+
+/* domain.c: the domain table and the domain lifecycle. */
+int mxs_domains_init(struct mxs_daemon *d);
+/* Loads the domain-info plugin for worker 0's sweeps (cfg.dominfo_plugin,
+ * else next to the executable, else the installed one).  Main thread,
+ * before the workers run; without it domain death goes unnoticed (logged). */
+void mxs_domains_plugin(struct mxs_daemon *d);
+void mxs_domains_fini(struct mxs_daemon *d);
+/* dom0 (the master domain) from /proc/xen/xsd_kva and xsd_port:
+ * introduced on a worker (no @introduceDomain).  Main thread. */
+int mxs_domains_dom0(struct mxs_daemon *d);
+/* Domain ops, on the requester's worker.  0: answered in r (reply
+ * queued already, or the requester is blocked until the owning worker
+ * answers); -errno: the error to send. */
+int mxs_domain_introduce(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+			 uint32_t domid, uint32_t port);
+int mxs_domain_release(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+		       uint32_t domid);
+int mxs_domain_resume(struct mxs_daemon *d, uint32_t domid);
+int mxs_domain_set_target(struct mxs_daemon *d, uint32_t domid,
+			  uint32_t target);
+bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid);
+/* Owner side of MXS_INBOX_INTRODUCE / MXS_INBOX_RELEASE. */
+void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
+void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
+/* VIRQ_DOM_EXC on worker 0: one getinfolist sweep; dying and vanished
+ * domains are released on their owners. */
+void mxs_domains_sweep(struct mxs_worker *w);
+/* Sends the answer of a blocked request to its connection's worker. */
+void mxs_domain_answer(struct mxs_conn *requester,
+		       const struct mxs_msg_hdr *req, int err);
+
 /* ops.c */
 void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		  char *payload);
 const char *mxs_op_name(uint32_t type);
+/* The wire error name of -errno e ("ENOENT"). */
+const char *mxs_errno_name(int e);
 /* Fires the watches of every change in ch, then clears it. */
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);
+/* Fires a special watch (@introduceDomain, @releaseDomain) from worker w. */
+void mxs_fire_special(struct mxs_worker *w, const char *name);
 void mxs_conn_drop_state(struct mxs_conn *c);
 
 /* control.c */

@@ -16,6 +16,7 @@
 
 struct req {
 	struct mxs_conn *c;
+	const struct mxs_caller *caller; /* c's, for this request */
 	struct mxs_daemon *d;
 	const struct mxs_msg_hdr *hdr;
 	char *p;      /* payload, NUL at p[len] */
@@ -44,7 +45,7 @@ const char *mxs_op_name(uint32_t type)
 	return type < MXS_OP_COUNT ? op_names[type] : "UNKNOWN";
 }
 
-static const char *errno_name(int e)
+const char *mxs_errno_name(int e)
 {
 	switch (e) {
 #define X(E) case E: return #E;
@@ -108,7 +109,7 @@ static int node_name(const struct req *r, const char *name, char *buf,
 
 	if (!name)
 		return -EINVAL;
-	if (mxs_path_canonical(name, r->c->caller.domid, buf, sz))
+	if (mxs_path_canonical(name, r->caller->domid, buf, sz))
 		return -EINVAL;
 	if (!mxs_path_valid(buf, allow_special, rel_max))
 		return -EINVAL;
@@ -136,7 +137,7 @@ static void deliver(void *arg, const struct mxs_watch *w, const char *path)
 	size_t len = plen + 1 + tlen + 1;
 	struct mxs_inbox_msg *m;
 
-	if (!mxs_store_watch_permitted(f->d->store, &c->caller, path,
+	if (!mxs_store_watch_permitted(f->d->store, mxs_conn_caller(c), path,
 				       f->ch->perms, f->ch->nperms))
 		return;
 	if (c->w == f->self) {
@@ -174,6 +175,14 @@ void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
 	mxs_changes_clear(ch);
 }
 
+void mxs_fire_special(struct mxs_worker *w, const char *name)
+{
+	struct mxs_change ch = { .path = (char *)name };
+	struct fire_ctx f = { w->d, w, &ch };
+
+	mxs_watches_fire(w->d->watches, name, false, deliver, &f);
+}
+
 /* ------------------------------------------------------------------ */
 /* Handlers                                                             */
 
@@ -192,7 +201,7 @@ static int path_query(struct req *r, store_query_fn fn)
 	char path[PATH_BUF];
 	int rc = node_name(r, onearg(r), path, sizeof(path), false);
 
-	return rc ? rc : fn(r->d->store, r->tx, &r->c->caller, path,
+	return rc ? rc : fn(r->d->store, r->tx, r->caller, path,
 			    r->reply);
 }
 
@@ -221,7 +230,7 @@ static int mxs_op_directory_part(struct req *r)
 	rc = node_name(r, v[0], path, sizeof(path), false);
 	if (rc)
 		return rc;
-	return mxs_store_directory_part(r->d->store, r->tx, &r->c->caller,
+	return mxs_store_directory_part(r->d->store, r->tx, r->caller,
 					path, (unsigned int)atoi(v[1]),
 					MXS_PAYLOAD_MAX, r->reply);
 }
@@ -252,7 +261,7 @@ static int mxs_op_write(struct req *r)
 	if (rc)
 		return rc;
 	off = strlen(v[0]) + 1;
-	return mutated(r, mxs_store_write(r->d->store, r->tx, &r->c->caller,
+	return mutated(r, mxs_store_write(r->d->store, r->tx, r->caller,
 					  path, r->p + off, r->len - off,
 					  &r->c->w->changes));
 }
@@ -267,7 +276,7 @@ static int path_mutation(struct req *r, store_path_fn fn)
 	char path[PATH_BUF];
 	int rc = node_name(r, onearg(r), path, sizeof(path), false);
 
-	return rc ? rc : mutated(r, fn(r->d->store, r->tx, &r->c->caller,
+	return rc ? rc : mutated(r, fn(r->d->store, r->tx, r->caller,
 				       path, &r->c->w->changes));
 }
 
@@ -298,7 +307,7 @@ static int mxs_op_set_perms(struct req *r)
 	if (rc)
 		goto out;
 	if (r->p[0] == '@') {
-		rc = mxs_store_set_special_perms(r->d->store, &r->c->caller,
+		rc = mxs_store_set_special_perms(r->d->store, r->caller,
 						 r->p, perms, n);
 		if (!rc)
 			rc = reply_ok(r);
@@ -308,7 +317,7 @@ static int mxs_op_set_perms(struct req *r)
 	if (rc)
 		goto out;
 	rc = mutated(r, mxs_store_set_perms(r->d->store, r->tx,
-					    &r->c->caller, path, perms, n,
+					    r->caller, path, perms, n,
 					    &r->c->w->changes));
 out:
 	free(perms);
@@ -360,7 +369,7 @@ static int mxs_op_unwatch(struct req *r)
 		if (strlen(v[0]) >= sizeof(path))
 			return -EINVAL;
 		strcpy(path, v[0]);
-	} else if (mxs_path_canonical(v[0], r->c->caller.domid, path,
+	} else if (mxs_path_canonical(v[0], r->caller->domid, path,
 				      sizeof(path))) {
 		return -EINVAL;
 	}
@@ -431,6 +440,7 @@ static int mxs_op_transaction_end(struct req *r)
 	return rc ? rc : reply_ok(r);
 }
 
+/* A domid argument as the C daemon 4.17 reads it (atoi). */
 static int parse_domid(const char *s, uint32_t *domid)
 {
 	if (!s)
@@ -455,27 +465,39 @@ static int mxs_op_is_domain_introduced(struct req *r)
 {
 	uint32_t domid;
 	int rc = parse_domid(onearg(r), &domid);
+	bool yes;
 
 	if (rc)
 		return rc;
-	/* Socket-only daemon: only dom0 (ourselves) is known; DOMID_SELF
-	 * (0x7ff0) is always introduced, as in the C daemon. */
-	return mxs_buf_add(r->reply,
-			   domid == 0 || domid == MXS_DOMID_SELF ? "T" : "F", 2);
+	/* DOMID_SELF is always introduced, as in the C daemon; so is
+	 * dom0 when we serve no rings (socket-only host). */
+	yes = domid == MXS_DOMID_SELF ||
+	      mxs_domain_introduced(r->d, domid) ||
+	      (domid == 0 && !r->d->domains);
+	return mxs_buf_add(r->reply, yes ? "T" : "F", 2);
 }
 
-/*
- * Domain operations need the ring and domain layer (rings/, the next
- * capability).  Arguments are checked as the C daemon does; a well-formed
- * request is answered ENOSYS: this build has no domain connections.
- */
+/* The reply comes from the owning worker (core/domain.c). */
+static int deferred(struct req *r, int rc)
+{
+	if (!rc)
+		r->reply_type = UINT32_MAX;
+	return rc;
+}
+
+/* domid, gfn (ignored: the grant is what we map), port. */
 static int mxs_op_introduce(struct req *r)
 {
 	char *v[3];
+	uint32_t port;
 
 	if (get_strings(r, v, 3) < 3)
 		return -EINVAL;
-	return -ENOSYS;
+	port = (uint32_t)atoi(v[2]);
+	if (port == 0)
+		return -EINVAL;
+	return deferred(r, mxs_domain_introduce(r->c, r->hdr,
+						(uint32_t)atoi(v[0]), port));
 }
 
 static int mxs_op_release(struct req *r)
@@ -483,21 +505,29 @@ static int mxs_op_release(struct req *r)
 	uint32_t domid;
 	int rc = parse_domid(onearg(r), &domid);
 
-	return rc ? rc : -ENOSYS;
+	return rc ? rc : deferred(r, mxs_domain_release(r->c, r->hdr, domid));
 }
 
 static int mxs_op_resume(struct req *r)
 {
-	return mxs_op_release(r); /* same arguments, same answer for now */
+	uint32_t domid;
+	int rc = parse_domid(onearg(r), &domid);
+
+	if (!rc)
+		rc = mxs_domain_resume(r->d, domid);
+	return rc ? rc : reply_ok(r);
 }
 
 static int mxs_op_set_target(struct req *r)
 {
 	char *v[2];
+	int rc;
 
 	if (get_strings(r, v, 2) < 2)
 		return -EINVAL;
-	return -ENOSYS;
+	rc = mxs_domain_set_target(r->d, (uint32_t)atoi(v[0]),
+				   (uint32_t)atoi(v[1]));
+	return rc ? rc : reply_ok(r);
 }
 
 void mxs_conn_drop_state(struct mxs_conn *c)
@@ -564,7 +594,8 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		  char *payload)
 {
 	struct mxs_worker *w = c->w;
-	struct req r = { .c = c, .d = w->d, .hdr = hdr, .p = payload,
+	struct req r = { .c = c, .caller = mxs_conn_caller(c), .d = w->d,
+			 .hdr = hdr, .p = payload,
 			 .len = hdr->len, .reply = &w->reply,
 			 .reply_type = hdr->type };
 	unsigned int flags;
@@ -581,7 +612,7 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		goto reply;
 	}
 	flags = op_flags[hdr->type];
-	if ((flags & MXS_OPF_PRIV) && !c->caller.privileged) {
+	if ((flags & MXS_OPF_PRIV) && !r.caller->privileged) {
 		rc = -EACCES;
 		goto reply;
 	}
@@ -597,7 +628,7 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 	rc = handlers[hdr->type](&r);
 reply:
 	if (rc) {
-		const char *e = errno_name(-rc);
+		const char *e = mxs_errno_name(-rc);
 
 		mxs_conn_queue(c, MXS_OP_ERROR, hdr->req_id, hdr->tx_id, e,
 			       strlen(e) + 1);

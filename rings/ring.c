@@ -31,17 +31,27 @@ static inline bool ring_broken(const struct mxs_ring *r)
 	return __atomic_load_n(&r->broken, __ATOMIC_RELAXED);
 }
 
-/* prod - cons > MXS_RING_SIZE: stop serving this ring.  Only the daemon
- * reports it in the page (error belongs to the server). */
-static ssize_t ring_corrupt(struct mxs_ring *r)
+/* Stop serving this ring.  Only the daemon reports it in the page
+ * (error belongs to the server). */
+static void ring_break(struct mxs_ring *r, uint32_t error)
 {
 	if (r->role == MXS_RING_DAEMON)
 		/* R5: pairs with A5 in mxs_ring_error(). */
-		__atomic_store_n(&r->page->error, MXS_RING_ERR_RINGIDX,
-				 __ATOMIC_RELEASE);
+		__atomic_store_n(&r->page->error, error, __ATOMIC_RELEASE);
 	/* Relaxed: see ring_broken(). */
 	__atomic_store_n(&r->broken, true, __ATOMIC_RELAXED);
+}
+
+/* prod - cons > MXS_RING_SIZE. */
+static ssize_t ring_corrupt(struct mxs_ring *r)
+{
+	ring_break(r, MXS_RING_ERR_RINGIDX);
 	return -EIO;
+}
+
+void mxs_ring_set_error(struct mxs_ring *r, uint32_t error)
+{
+	ring_break(r, error);
 }
 
 void mxs_ring_init(struct mxs_ring *r, struct mxs_ring_page *p,
@@ -229,6 +239,6 @@ bool mxs_ring_connected(const struct mxs_ring *r)
 
 uint32_t mxs_ring_error(const struct mxs_ring *r)
 {
-	/* A5: pairs with R5 in ring_corrupt(). */
+	/* A5: pairs with R5 in ring_break(). */
 	return __atomic_load_n(&r->page->error, __ATOMIC_ACQUIRE);
 }

@@ -24,6 +24,7 @@
  *                                        this struct in progress).
  *   mxs_ring_reconnect_requested, mxs_ring_error, mxs_ring_connected,
  *   mxs_ring_request_reconnect, mxs_ring_is_broken: any thread.
+ *   mxs_ring_set_error:                  the reader or the writer.
  *
  *   Ordering: a producer copies its bytes, then publishes its producer
  *   index with a release store (R1); the consumer loads it with an
@@ -157,6 +158,12 @@ void mxs_ring_request_reconnect(struct mxs_ring *r);
 
 /* Guest: has the daemon stored connection = CONNECTED (A4)? */
 bool mxs_ring_connected(const struct mxs_ring *r);
+
+/* Daemon: reports a protocol violation the ring layer cannot see (a
+ * header longer than the payload limit: MXS_RING_ERR_PROTO) in the
+ * error field (R5) and marks r broken until mxs_ring_reset().  Reader or
+ * writer. */
+void mxs_ring_set_error(struct mxs_ring *r, uint32_t error);
 
 /* The page's error field (MXS_RING_ERR_*, A5). */
 uint32_t mxs_ring_error(const struct mxs_ring *r);
