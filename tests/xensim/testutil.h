@@ -188,11 +188,21 @@ static inline bool tu_is_ocaml(const char *bin)
 	return strstr(base ? base : bin, "oxenstored") != NULL;
 }
 
+/* mxenstored: it advertises reconnection and reports ring errors. */
+static inline bool tu_is_mxenstored(const char *bin)
+{
+	const char *base = strrchr(bin, '/');
+
+	return strstr(base ? base : bin, "mxenstored") != NULL;
+}
+
 /*
- * Start a reference xenstore daemon under the simulator: the C xenstored
+ * Start a xenstore daemon under the simulator: the C xenstored
  * ("-N", XENSTORED_RUNDIR) or, if the binary is named oxenstored, the OCaml
  * one (config file in tmp; the preload moves its fixed socket path into
- * XENSTORED_RUNDIR). Returns its pid; the socket is rundir/socket.
+ * XENSTORED_RUNDIR); mxenstored is started as the C daemon is (it finds
+ * its domain-info plugin next to itself; -V logs each domain's life).
+ * Returns its pid; the socket is rundir/socket.
  */
 static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 				       const char *simdir, const char *rundir,
@@ -218,6 +228,10 @@ static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 			   "xenstored-port = /proc/xen/xsd_port\n",
 			tmp);
 		fclose(f);
+		return tu_spawn(dargv, denv, log);
+	} else if (tu_is_mxenstored(bin)) {
+		char *dargv[] = { (char *)bin, "-N", "-V", NULL };
+
 		return tu_spawn(dargv, denv, log);
 	} else {
 		char *dargv[] = { (char *)bin, "-N", NULL };
