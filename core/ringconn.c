@@ -31,8 +31,10 @@
  *
  * A hostile ring (indices out of range, a header longer than 4096 bytes)
  * gets the page's error field (RINGIDX / PROTO), one log line, and is not
- * served any more: its port stays masked, so it costs nothing; the domain
- * stays introduced until it is released or dies.
+ * served any more (its packets, watches and transactions are dropped):
+ * its notifications cost one look at the connection field each, since
+ * the guest may still reset the ring with the reconnection handshake.
+ * The domain stays introduced until it is released or dies.
  *
  * Owner worker only, throughout.
  */
@@ -73,7 +75,10 @@ static void ring_fail(struct mxs_conn *c, uint32_t error)
 	c->stopped = true;
 	if (mxs_ring_error(&dom->ring) == MXS_RING_ERR_NONE)
 		mxs_ring_set_error(&dom->ring, error);
+	/* xenstore-ring.txt: packets, requests, watches and transactions
+	 * of the connection are discarded. */
 	mxs_conn_reset_io(c);
+	mxs_conn_drop_state(c);
 	mxs_log("domain %u: ring error %u, not served any more",
 		dom->domid, (unsigned int)error);
 }
@@ -247,10 +252,12 @@ bool mxs_ringconn_has_work(struct mxs_conn *c)
 {
 	struct mxs_ring *r = &c->dom->ring;
 
-	if (c->closed || c->stopped)
+	if (c->closed)
 		return false;
 	if (!c->blocked && mxs_ring_reconnect_requested(r))
 		return true;
+	if (c->stopped)
+		return false;
 	if (c->out_head && mxs_ring_writable(r))
 		return true;
 	return mxs_conn_can_serve(c) && c->in_len < sizeof(c->in) &&
@@ -270,6 +277,7 @@ static void reconnect(struct mxs_conn *c)
 	mxs_conn_reset_io(c);
 	mxs_conn_drop_state(c);
 	mxs_ring_reset(&dom->ring);
+	c->stopped = false;
 	mxs_conn_want_notify(c);
 	if (mxs_verbose)
 		mxs_log("domain %u: reconnected", dom->domid);
@@ -277,11 +285,12 @@ static void reconnect(struct mxs_conn *c)
 
 void mxs_ringconn_serve(struct mxs_conn *c)
 {
-	if (c->closed || c->stopped)
+	if (c->closed)
 		return;
 	if (!c->blocked && mxs_ring_reconnect_requested(&c->dom->ring))
 		reconnect(c);
-	mxs_conn_readable(c);
+	if (!c->stopped)
+		mxs_conn_readable(c);
 }
 
 void mxs_worker_rings_run(struct mxs_worker *w)
@@ -304,8 +313,6 @@ void mxs_worker_rings_run(struct mxs_worker *w)
 			xenevtchn_unmask(xce(w), port); /* released since */
 			continue;
 		}
-		if (c->stopped)
-			continue; /* hostile: stays masked */
 		if (c->dom->masked)
 			continue;
 		c->dom->masked = true;
@@ -322,7 +329,7 @@ void mxs_worker_rings_run(struct mxs_worker *w)
 	while ((c = taken)) {
 		taken = c->dom->next_masked;
 		c->dom->masked = false;
-		if (!c->closed && !c->stopped) {
+		if (!c->closed) {
 			xenevtchn_unmask(xce(w), c->dom->port);
 			if (mxs_ringconn_has_work(c))
 				mxs_conn_again(c);

@@ -101,6 +101,15 @@ int main(int argc, char **argv)
 		CHECK(xensim_guest_ring_error(g[4]) == XENSTORE_ERROR_RINGIDX);
 		CHECK(xensim_guest_ring_error(g[0]) == XENSTORE_ERROR_NONE);
 		printf("ok: error field RINGIDX / PROTO on the hostile rings\n");
+		/* A broken ring may be reset by the reconnection handshake
+		 * (xenstore-ring.txt): then it is served again. */
+		CHECK_RC(xensim_guest_reconnect(g[2], 30000));
+		CHECK(xensim_guest_ring_error(g[2]) == XENSTORE_ERROR_NONE);
+		CHECK_RC(xensim_guest_write(g[2], "data/ok", "again"));
+		CHECK_RC(xensim_guest_read(g[2], "data/ok", &val, NULL));
+		CHECK(!strcmp(val, "again"));
+		free(val);
+		printf("ok: a broken ring reconnected is served again\n");
 	}
 
 	/* Every hostile domain dies; the daemon releases each one. */
