@@ -85,6 +85,9 @@ static unsigned int get_strings(const struct req *r, char **v,
 	unsigned int n = 0;
 	size_t off = 0;
 
+	for (n = 0; n < max; n++)
+		v[n] = NULL; /* absent arguments read as NULL */
+	n = 0;
 	while (off < r->len) {
 		size_t l = strnlen(r->p + off, r->len - off);
 
