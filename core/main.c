@@ -245,6 +245,7 @@ int main(int argc, char **argv)
 		return 2;
 	mxs_log_init(d.cfg.no_fork, d.cfg.verbose);
 	pthread_mutex_init(&d.trace_lock, NULL);
+	pthread_mutex_init(&d.commit_lock, NULL);
 	if (!d.cfg.no_domain_init)
 		mxs_log("dom0 ring initialisation is not built yet: serving "
 			"the Unix socket only (as with -D)");
