@@ -164,7 +164,7 @@ void mxs_store_set_strict_conflicts(struct mxs_store *st, bool strict);
 struct mxs_txn *mxs_txn_new(struct mxs_store *st);
 /*
  * Commits: -EAGAIN when any node the transaction read or wrote (or found
- * missing) has changed since; otherwise the changes become visible at once
+ * missing) has changed since; otherwise the changes become visible
  * and their watch changes are appended to ch.  The transaction is finished
  * either way; free it with mxs_txn_free.
  */
