@@ -75,6 +75,30 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 			mxs_buf_add(report, line, (size_t)len);
 			problems++;
 		}
+	/* The owner index holds exactly the nodes each slot owns. */
+	for (i = 0; i <= MXS_DOMID_FIRST_RESERVED; i++) {
+		uint32_t listed = 0;
+
+		for (n = st->own_head[i]; n; n = n->own_next) {
+			listed++;
+			if (n->own_slot == i &&
+			    mxs_owner_slot(mxs_nodeval_owner(n->val)) == i &&
+			    (!n->own_next || n->own_next->own_prev == n))
+				continue;
+			len = snprintf(line, sizeof(line),
+				       "node %.200s in owner list %zu\n",
+				       n->path, i);
+			mxs_buf_add(report, line, (size_t)len);
+			problems++;
+		}
+		if (listed != owned[i]) {
+			len = snprintf(line, sizeof(line),
+				       "owner list %zu has %u nodes, counted "
+				       "%u\n", i, listed, owned[i]);
+			mxs_buf_add(report, line, (size_t)len);
+			problems++;
+		}
+	}
 	pthread_mutex_unlock(&st->wlock);
 	free(stack.v);
 	free(owned);

@@ -41,6 +41,7 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 		return NULL;
 	v->gen = gen;
 	v->meta_gen = gen;
+	v->perms_gen = MXS_GEN_NONE;
 	v->nperms = nperms;
 	v->vlen = (uint32_t)vlen;
 	v->perms = (struct mxs_perm *)(v + 1);
@@ -55,7 +56,12 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
 {
-	return mxs_nodeval_new(gen, o->perms, o->nperms, o->value, o->vlen);
+	struct mxs_nodeval *v = mxs_nodeval_new(gen, o->perms, o->nperms,
+						o->value, o->vlen);
+
+	if (v)
+		v->perms_gen = o->perms_gen;
+	return v;
 }
 
 void mxs_nodeval_free_rcu(struct rcu_head *h)
@@ -73,13 +79,41 @@ static void node_free_rcu(struct rcu_head *h)
 	free(n);
 }
 
-/* Caller: writer lock.  Relaxed: quotas read the counts without it. */
-static void owned_add(struct mxs_store *st, const struct mxs_nodeval *v,
-		      int d)
+/*
+ * Owner accounting: the count (relaxed: quotas read it without the lock)
+ * and the owner index.  Caller: writer lock.
+ */
+void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n)
 {
-	uint32_t slot = mxs_owner_slot(mxs_nodeval_owner(v));
+	uint32_t slot = mxs_owner_slot(mxs_nodeval_owner(n->val));
 
-	__atomic_fetch_add(&st->owned[slot], (uint32_t)d, __ATOMIC_RELAXED);
+	n->own_slot = slot;
+	n->own_prev = NULL;
+	n->own_next = st->own_head[slot];
+	if (n->own_next)
+		n->own_next->own_prev = n;
+	st->own_head[slot] = n;
+	__atomic_fetch_add(&st->owned[slot], 1, __ATOMIC_RELAXED);
+}
+
+static void own_unlink(struct mxs_store *st, struct mxs_node *n)
+{
+	if (n->own_prev)
+		n->own_prev->own_next = n->own_next;
+	else
+		st->own_head[n->own_slot] = n->own_next;
+	if (n->own_next)
+		n->own_next->own_prev = n->own_prev;
+	__atomic_fetch_sub(&st->owned[n->own_slot], 1, __ATOMIC_RELAXED);
+}
+
+/* Stamps a version about to be installed: its generation, and the
+ * generation of its permission list if this version set it. */
+static void version_stamp(struct mxs_store *st, struct mxs_nodeval *v)
+{
+	v->gen = v->meta_gen = mxs_store_gen_next(st);
+	if (v->perms_gen == MXS_GEN_NONE)
+		v->perms_gen = v->gen;
 }
 
 /* ------------------------------------------------------------------ */
@@ -153,7 +187,7 @@ int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	n->base += n->base > 1; /* skip the '/' unless the parent is root */
 	n->kids_head = n->kids_tail = n->next_sib = NULL;
 	n->parent = parent;
-	v->gen = v->meta_gen = mxs_store_gen_next(st);
+	version_stamp(st, v);
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);
 	/* STORE_NODE_R1: pairs with STORE_NODE_A1 in node_match(). */
@@ -168,7 +202,7 @@ int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	parent->kids_tail = n;
 	cds_lfht_add(st->index, mxs_path_hash(path, len), &n->hnode);
 	mxs_count_add(&st->nodes, 1);
-	owned_add(st, v, 1);
+	mxs_node_own_link(st, n);
 	node_touch(st, parent);
 	return 0;
 }
@@ -176,12 +210,14 @@ int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
 		     struct mxs_nodeval *v)
 {
-	if (mxs_nodeval_owner(n->val) != mxs_nodeval_owner(v)) {
-		owned_add(st, n->val, -1);
-		owned_add(st, v, 1);
-	}
-	v->gen = v->meta_gen = mxs_store_gen_next(st);
+	bool moved = mxs_nodeval_owner(n->val) != mxs_nodeval_owner(v);
+
+	version_stamp(st, v);
 	node_publish(n, v);
+	if (moved) {
+		own_unlink(st, n);
+		mxs_node_own_link(st, n);
+	}
 }
 
 int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
@@ -238,7 +274,7 @@ int mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 		else
 			p->kids_tail = d->prev_sib;
 		mxs_count_add(&st->nodes, -1);
-		owned_add(st, d->val, -1);
+		own_unlink(st, d);
 		call_rcu(&d->rcu, node_free_rcu);
 	}
 	node_touch(st, parent);

@@ -29,6 +29,7 @@
 #include "mxs/protocol.h"
 #include "store/perms.h"
 #include "store/rcu.h"
+#include "store/store.h"
 
 #define MXS_GEN_NONE UINT64_MAX /* generation recorded for a missing node */
 
@@ -37,6 +38,13 @@ struct mxs_nodeval {
 	struct rcu_head rcu;
 	uint64_t gen;      /* last change of value, permissions or children */
 	uint64_t meta_gen; /* last change of value or permissions */
+	/*
+	 * Generation at which the permission list was set (creation or
+	 * SET_PERMS): the domain oracle's entries introduced later are
+	 * stale (store.h).  MXS_GEN_NONE in a version not yet published:
+	 * set by this version, stamped with gen when it is installed.
+	 */
+	uint64_t perms_gen;
 	uint32_t vlen;
 	uint32_t nperms;
 	struct mxs_perm *perms; /* points into this allocation */
@@ -59,6 +67,9 @@ struct mxs_node {
 	struct mxs_node *parent;       /* writer lock */
 	int published;                 /* STORE_NODE: set before indexing */
 	struct mxs_nodeval *val;       /* STORE_VAL: never NULL */
+	/* Owner index: the nodes of one owner slot (writer lock). */
+	struct mxs_node *own_next, *own_prev;
+	uint32_t own_slot; /* the slot whose list holds this node */
 	uint32_t pathlen;
 	uint32_t base; /* offset of the last component in path */
 	struct rcu_head rcu;
@@ -77,6 +88,15 @@ struct mxs_store {
 	struct mxs_nodeval *special[2];
 	/* Nodes per owning domain: writer lock, relaxed reads. */
 	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
+	/*
+	 * Owner index: per owner slot, the list of the nodes it owns
+	 * (own_next/own_prev), so that everything a domain owns is found in
+	 * O(nodes owned).  Writer lock.  MXS_DOMID_FIRST_RESERVED + 1 heads.
+	 */
+	struct mxs_node **own_head;
+	/* Domain oracle (store.h): set before the store is shared. */
+	mxs_store_domain_fn oracle;
+	void *oracle_arg;
 };
 
 /* Owner-count slot of a domid: reserved ids share the last slot. */
@@ -161,6 +181,12 @@ void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
 		     struct mxs_nodeval *v);
 /* Unlinks n and its subtree, frees them after a grace period. */
 int mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
+
+/*
+ * Adds a node built outside node.c (the root) to the owner index.  Caller:
+ * writer lock or sole owner of the store.
+ */
+void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n);
 
 /* A growable stack of node pointers (walks).  Not shared. */
 struct mxs_nodevec {

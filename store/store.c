@@ -28,9 +28,71 @@
 static const char *const special_names[2] = { "@introduceDomain",
 					      "@releaseDomain" };
 
-static uint32_t view_perm(const struct mxs_caller *c, const struct mxs_view *v)
+/* ------------------------------------------------------------------ */
+/* Stale permission entries (the domain oracle, store.h)                */
+
+struct stale_arg {
+	struct mxs_store *st;
+	uint64_t perms_gen; /* MXS_GEN_NONE: the list is being set now */
+};
+
+/* Caller: any thread, no lock (the oracle is set before sharing). */
+static bool entry_stale(const void *arg, uint32_t domid)
 {
-	return mxs_perm_for(c, v->val->perms, v->val->nperms);
+	const struct stale_arg *a = arg;
+	uint64_t introduced;
+
+	if (domid == 0)
+		return false;
+	if (!a->st->oracle(a->st->oracle_arg, domid, &introduced))
+		return true;
+	return a->perms_gen != MXS_GEN_NONE && introduced >= a->perms_gen;
+}
+
+/* Rights of c over version v, stale entries left out. */
+static uint32_t perm_current(struct mxs_store *st, const struct mxs_caller *c,
+			     const struct mxs_nodeval *v)
+{
+	struct stale_arg a = { st, v->perms_gen };
+
+	if (!st->oracle)
+		return mxs_perm_for(c, v->perms, v->nperms);
+	return mxs_perm_for_current(c, v->perms, v->nperms, entry_stale, &a);
+}
+
+/*
+ * Rewrites p[0..n), a copy of a list set at perms_gen, to its current
+ * form: stale owner -> dom0, other stale entries marked ignored.
+ */
+static void perms_make_current(struct mxs_store *st, uint64_t perms_gen,
+			       struct mxs_perm *p, unsigned int n)
+{
+	struct stale_arg a = { st, perms_gen };
+	unsigned int i;
+
+	if (!st->oracle || !n)
+		return;
+	if (entry_stale(&a, p[0].domid))
+		p[0].domid = 0;
+	for (i = 1; i < n; i++)
+		if (entry_stale(&a, p[i].domid))
+			p[i].mode |= MXS_PERM_IGNORE;
+}
+
+/* Current owner of version v. */
+static uint32_t owner_current(struct mxs_store *st,
+			      const struct mxs_nodeval *v)
+{
+	struct stale_arg a = { st, v->perms_gen };
+	uint32_t owner = mxs_nodeval_owner(v);
+
+	return st->oracle && entry_stale(&a, owner) ? 0 : owner;
+}
+
+static uint32_t view_perm(struct mxs_txn *tx, const struct mxs_caller *c,
+			  const struct mxs_view *v)
+{
+	return perm_current(tx->st, c, v->val);
 }
 
 /*
@@ -47,18 +109,19 @@ static int get_node(struct mxs_txn *tx, const struct mxs_caller *c,
 
 	mxs_txn_view(tx, path, len, v);
 	if (v->val)
-		return (view_perm(c, v) & need) == need ? 0 : -EACCES;
+		return (view_perm(tx, c, v) & need) == need ? 0 : -EACCES;
 	do {
 		len = mxs_path_parent_len(path, len);
 		mxs_txn_view(tx, path, len, &a);
 	} while (!a.val && len > 1);
 	if (!a.val)
 		return -EIO; /* no root: cannot happen */
-	return (view_perm(c, &a) & need) ? -ENOENT : -EACCES;
+	return (view_perm(tx, c, &a) & need) ? -ENOENT : -EACCES;
 }
 
-static int change_add(struct mxs_changes *ch, const char *path, size_t len,
-		      bool exact, const struct mxs_nodeval *oldv)
+static int change_add(struct mxs_store *st, struct mxs_changes *ch,
+		      const char *path, size_t len, bool exact,
+		      const struct mxs_nodeval *oldv)
 {
 	struct mxs_change *x;
 
@@ -85,6 +148,7 @@ static int change_add(struct mxs_changes *ch, const char *path, size_t len,
 		}
 		memcpy(x->perms, oldv->perms, oldv->nperms * sizeof(*x->perms));
 		x->nperms = oldv->nperms;
+		perms_make_current(st, oldv->perms_gen, x->perms, x->nperms);
 	}
 	ch->n++;
 	return 0;
@@ -143,8 +207,10 @@ static int tx_create(struct mxs_txn *tx, const struct mxs_caller *c,
 				 : mxs_nodeval_new(0, pv->perms, pv->nperms, NULL, 0);
 		if (!nv)
 			return -ENOMEM;
-		/* Unprivileged domains own what they create. */
+		/* The child inherits the parent's current list, and
+		 * unprivileged domains own what they create. */
 		perms = nv->perms;
+		perms_make_current(tx->st, pv->perms_gen, perms, nv->nperms);
 		if (!c->privileged && nv->nperms)
 			perms[0].domid = c->domid;
 		free(ce->val);
@@ -175,10 +241,11 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 
 		if (!te)
 			return -ENOMEM;
-		nv = mxs_nodeval_new(te->val->gen, te->val->perms, te->val->nperms,
-			     val, vlen);
+		nv = mxs_nodeval_new(te->val->gen, te->val->perms,
+				     te->val->nperms, val, vlen);
 		if (!nv)
 			return -ENOMEM;
+		nv->perms_gen = te->val->perms_gen; /* the list is kept */
 		free(te->val);
 		te->val = nv;
 		te->modified = true;
@@ -189,7 +256,7 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 	} else {
 		return rc;
 	}
-	return change_add(ch, path, strlen(path), false, NULL);
+	return change_add(tx->st, ch, path, strlen(path), false, NULL);
 }
 
 static int tx_mkdir(struct mxs_txn *tx, const struct mxs_caller *c,
@@ -203,7 +270,7 @@ static int tx_mkdir(struct mxs_txn *tx, const struct mxs_caller *c,
 	rc = tx_create(tx, c, path, NULL, 0);
 	if (rc)
 		return rc;
-	return change_add(ch, path, strlen(path), false, NULL);
+	return change_add(tx->st, ch, path, strlen(path), false, NULL);
 }
 
 struct pathvec {
@@ -357,7 +424,7 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 			rc = -ENOMEM;
 			break;
 		}
-		rc = change_add(ch, p, strlen(p), post[i] != 0, te->val);
+		rc = change_add(tx->st, ch, p, strlen(p), post[i] != 0, te->val);
 		if (rc)
 			break;
 		free(te->val);
@@ -392,16 +459,17 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	if (rc)
 		return rc;
 	/* Only privileged domains may change the owner (XSA-352). */
-	if (!c->privileged && v.val->nperms && perms[0].domid !=
-						       v.val->perms[0].domid)
+	if (!c->privileged && v.val->nperms &&
+	    perms[0].domid != owner_current(tx->st, v.val))
 		return -EPERM;
 	te = mxs_txn_own(tx, path, strlen(path));
 	if (!te)
 		return -ENOMEM;
-	rc = change_add(ch, path, strlen(path), false, te->val);
+	rc = change_add(tx->st, ch, path, strlen(path), false, te->val);
 	if (rc)
 		return rc;
-	nv = mxs_nodeval_new(te->val->gen, perms, n, te->val->value, te->val->vlen);
+	nv = mxs_nodeval_new(te->val->gen, perms, n, te->val->value,
+			     te->val->vlen);
 	if (!nv)
 		return -ENOMEM;
 	free(te->val);
@@ -498,9 +566,21 @@ static int do_get_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 			const char *path, struct mxs_buf *out)
 {
 	struct mxs_view v;
+	struct mxs_perm *cur;
 	int rc = get_node(tx, c, path, MXS_PERM_READ, &v);
 
-	return rc ? rc : mxs_perms_format(out, v.val->perms, v.val->nperms);
+	if (rc)
+		return rc;
+	if (!tx->st->oracle)
+		return mxs_perms_format(out, v.val->perms, v.val->nperms);
+	cur = malloc(v.val->nperms * sizeof(*cur) + 1);
+	if (!cur)
+		return -ENOMEM;
+	memcpy(cur, v.val->perms, v.val->nperms * sizeof(*cur));
+	perms_make_current(tx->st, v.val->perms_gen, cur, v.val->nperms);
+	rc = mxs_perms_format(out, cur, v.val->nperms);
+	free(cur);
+	return rc;
 }
 
 static int do_directory(struct mxs_txn *tx, const struct mxs_caller *c,
@@ -692,7 +772,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	n = mxs_node_lookup(st, path, len);
 	if (n) {
 		v = mxs_node_val(n);
-		if (mxs_perm_for(c, v->perms, v->nperms) & MXS_PERM_READ)
+		if (perm_current(st, c, v) & MXS_PERM_READ)
 			return true;
 	} else if (!old) {
 		return false;
@@ -701,7 +781,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	if (!n)
 		return false;
 	v = mxs_node_val(n);
-	return mxs_perm_for(c, v->perms, v->nperms) & MXS_PERM_READ;
+	return perm_current(st, c, v) & MXS_PERM_READ;
 }
 
 int mxs_store_set_special_perms(struct mxs_store *st,
@@ -740,7 +820,99 @@ void mxs_store_set_strict_conflicts(struct mxs_store *st, bool strict)
 
 unsigned int mxs_store_domain_nodes(struct mxs_store *st, uint32_t domid)
 {
-	return __atomic_load_n(&st->owned[mxs_owner_slot(domid)], __ATOMIC_RELAXED);
+	return __atomic_load_n(&st->owned[mxs_owner_slot(domid)],
+			       __ATOMIC_RELAXED);
+}
+
+void mxs_store_set_domain_oracle(struct mxs_store *st, mxs_store_domain_fn fn,
+				 void *arg)
+{
+	st->oracle_arg = arg;
+	st->oracle = fn;
+}
+
+uint64_t mxs_store_generation(struct mxs_store *st)
+{
+	return __atomic_load_n(&st->gen, __ATOMIC_RELAXED);
+}
+
+/*
+ * Records RM's changes for the live subtree of n (leaves first, the top
+ * on its path and ancestors, the rest exactly), then removes it.  On
+ * ENOMEM nothing is removed and nothing is recorded.  Caller: writer
+ * lock.
+ */
+static int live_rm(struct mxs_store *st, struct mxs_node *n,
+		   struct mxs_changes *ch)
+{
+	struct mxs_nodevec pre = { 0 }, stack = { 0 }, up = { 0 };
+	size_t mark = ch->n, i;
+	int rc = mxs_nodevec_push(&stack, n);
+
+	/* Pre-order, children in list order. */
+	while (!rc && stack.n) {
+		struct mxs_node *top = stack.v[--stack.n], *c;
+		size_t first = stack.n;
+
+		rc = mxs_nodevec_push(&pre, top);
+		for (c = top->kids_head; !rc && c; c = c->next_sib)
+			rc = mxs_nodevec_push(&stack, c);
+		for (i = 0; !rc && i < (stack.n - first) / 2; i++) {
+			struct mxs_node *t = stack.v[first + i];
+
+			stack.v[first + i] = stack.v[stack.n - 1 - i];
+			stack.v[stack.n - 1 - i] = t;
+		}
+	}
+	/* Post-order: a node follows its subtree (as RM's changes). */
+	for (i = 0; !rc && i <= pre.n; i++) {
+		size_t d = i < pre.n ? mxs_path_depth(pre.v[i]->path) : 0;
+
+		while (!rc && up.n &&
+		       mxs_path_depth(up.v[up.n - 1]->path) >= d) {
+			struct mxs_node *x = up.v[--up.n];
+
+			rc = change_add(st, ch, x->path, x->pathlen, x != n,
+					x->val);
+		}
+		if (!rc && i < pre.n)
+			rc = mxs_nodevec_push(&up, pre.v[i]);
+	}
+	if (!rc)
+		rc = mxs_node_remove(st, n);
+	if (rc)
+		changes_truncate(ch, mark);
+	free(pre.v);
+	free(stack.v);
+	free(up.v);
+	return rc;
+}
+
+int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
+			  struct mxs_changes *ch)
+{
+	struct mxs_node *n;
+	int rc = 0;
+
+	if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	pthread_mutex_lock(&st->wlock);
+	/*
+	 * As the C daemon's walk from the root: a node of domid goes as the
+	 * top of a removal unless an ancestor of it is domid's too (then it
+	 * goes, exactly, with that ancestor's subtree).  Each removal takes
+	 * at least the head off the domain's list.
+	 */
+	while (!rc && (n = st->own_head[domid])) {
+		struct mxs_node *top = n, *a;
+
+		for (a = n->parent; a; a = a->parent)
+			if (mxs_nodeval_owner(a->val) == domid)
+				top = a;
+		rc = live_rm(st, top, ch);
+	}
+	pthread_mutex_unlock(&st->wlock);
+	return rc;
 }
 
 void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out)
@@ -780,13 +952,17 @@ struct mxs_store *mxs_store_new(void)
 	root->prev_sib = NULL;
 	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
-	root->val = mxs_nodeval_new(mxs_store_gen_next(st), &dom0_none, 1, NULL, 0);
-	if (!root->val)
+	root->val = mxs_nodeval_new(mxs_store_gen_next(st), &dom0_none, 1, NULL,
+				    0);
+	st->own_head = calloc(MXS_DOMID_FIRST_RESERVED + 1,
+			      sizeof(*st->own_head));
+	if (!root->val || !st->own_head)
 		goto nomem;
+	root->val->perms_gen = root->val->gen;
 	cds_lfht_add(st->index, mxs_path_hash("/", 1), &root->hnode);
 	st->root = root;
 	st->nodes = 1;
-	st->owned[0] = 1;
+	mxs_node_own_link(st, root);
 	for (i = 0; i < 2; i++) {
 		st->special[i] = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0);
 		if (!st->special[i])
@@ -828,6 +1004,7 @@ void mxs_store_free(struct mxs_store *st)
 	free(st->root);
 	for (i = 0; i < 2; i++)
 		free(st->special[i]);
+	free(st->own_head);
 	pthread_mutex_destroy(&st->wlock);
 	free(st);
 }
