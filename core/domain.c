@@ -275,8 +275,9 @@ static int rebind(struct mxs_worker *w, struct mxs_domain *dom,
 	/* As the C daemon: watches, transactions, buffered data and the
 	 * ring indices start afresh. */
 	c->stopped = false;
-	mxs_conn_reset_io(c);
 	mxs_conn_drop_state(c);
+	mxs_worker_take_events(w); /* as in a reconnection (ringconn.c) */
+	mxs_conn_reset_io(c);
 	mxs_ring_reset(&dom->ring);
 	mxs_ring_set_features(&dom->ring, MXS_RING_DAEMON_FEATURES);
 	mxs_conn_want_notify(c);

@@ -97,3 +97,12 @@ size_t mxs_path_parent_len(const char *path, size_t len)
 		len--;
 	return len > 1 ? len - 1 : 1;
 }
+
+size_t mxs_path_depth(const char *path)
+{
+	size_t d = 0;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}

@@ -41,6 +41,9 @@ unsigned long mxs_path_hash(const char *p, size_t len);
 /* Length of the parent's name ("/a/b" -> 2 for "/a"; "/a" -> 1 for "/"). */
 size_t mxs_path_parent_len(const char *path, size_t len);
 
+/* Depth of a path: its number of slashes ("/" and "/a" are 1). */
+size_t mxs_path_depth(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

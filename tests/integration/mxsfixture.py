@@ -92,13 +92,14 @@ class Daemon:
     _live = []
 
     def __init__(self, binary=None, workers=2, extra_args=(), env=None,
-                 name='mxs'):
+                 name='mxs', nofile=None):
         self.binary = binary or daemon_path()
         if not self.binary:
             raise RuntimeError('no daemon: pass --daemon PATH or set MXS_DAEMON')
         self.workers = workers
         self.extra_args = list(extra_args)
         self.env = env
+        self.nofile = nofile  # RLIMIT_NOFILE of the daemon, if set
         self.dir = tempfile.mkdtemp(prefix=name + '-')
         self.socket = os.path.join(self.dir, 'socket')
         self.log_path = os.path.join(self.dir, 'stderr.log')
@@ -117,7 +118,7 @@ class Daemon:
         self._log = open(self.log_path, 'wb')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
-                                     env=env, preexec_fn=_die_with_parent)
+                                     env=env, preexec_fn=self._preexec)
         Daemon._live.append(self)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -138,6 +139,19 @@ class Daemon:
                 raise RuntimeError('daemon socket %s never came up' % self.socket)
             time.sleep(0.05)
         return self
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.nofile:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (self.nofile, self.nofile))
+
+    def cpu_seconds(self):
+        """User + system CPU time the running daemon has used."""
+        with open('/proc/%d/stat' % self.proc.pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
     def stop(self, sig=signal.SIGTERM):
         """Stops the daemon; returns its exit status (negative: signal).
