@@ -208,6 +208,7 @@ struct mxs_worker {
 	char req[MXS_PAYLOAD_MAX + 1]; /* current request payload + NUL */
 	struct mxs_changes changes;
 	uint64_t requests;      /* relaxed reads by CONTROL memreport */
+	struct mxs_dominfo *dominfo; /* this worker's plugin handle */
 
 	/* Event channels of this worker's domains (core/ringconn.c). */
 	void *xce;              /* xenevtchn_handle, or NULL: sockets only */
@@ -261,7 +262,15 @@ struct mxs_daemon {
 	uint8_t *domresv;       /* domid being introduced; dom_lock */
 	pthread_mutex_t dom_lock;   /* introduce/release; domlist */
 	struct cds_list_head domlist; /* introduced domains */
-	struct mxs_dominfo *dominfo;  /* worker 0 only (VIRQ sweeps) */
+	/*
+	 * Domains known to exist (XSA-322): domseen[domid] is 1 + the store
+	 * generation at which the daemon first learned that the domain
+	 * exists (its introduction, or a SET_PERMS naming it while the
+	 * hypervisor knew it), 0 when unknown; cleared when it is released
+	 * or found gone.  Atomic (DOMSEEN_R1/A1); read by the store's
+	 * domain oracle on any thread.
+	 */
+	uint64_t *domseen;
 	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
 };
 
@@ -367,14 +376,19 @@ bool mxs_ringconn_has_work(struct mxs_conn *c);
 
 /* domain.c: the domain table and the domain lifecycle. */
 int mxs_domains_init(struct mxs_daemon *d);
-/* Loads the domain-info plugin for worker 0's sweeps (cfg.dominfo_plugin,
- * else next to the executable, else the installed one).  Main thread,
- * before the workers run; without it domain death goes unnoticed (logged). */
+/* Opens the domain-info plugin for each worker (cfg.dominfo_plugin, else
+ * next to the executable, else the installed one) and, with it, the
+ * store's domain oracle.  Main thread, before the workers run; without
+ * it domain death goes unnoticed (logged) and no entry is ever stale. */
 void mxs_domains_plugin(struct mxs_daemon *d);
 void mxs_domains_fini(struct mxs_daemon *d);
 /* dom0 (the master domain) from /proc/xen/xsd_kva and xsd_port:
  * introduced on a worker (no @introduceDomain).  Main thread. */
 int mxs_domains_dom0(struct mxs_daemon *d);
+/* SET_PERMS naming domids: note those the hypervisor knows (w's plugin
+ * handle), before the store sets the list.  Owner worker. */
+void mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
+			    unsigned int n);
 /* Domain ops, on the requester's worker.  0: answered in r (reply
  * queued already, or the requester is blocked until the owning worker
  * answers); -errno: the error to send. */

@@ -50,22 +50,22 @@ int mxs_domains_init(struct mxs_daemon *d)
 {
 	d->domtab = calloc(MXS_DOMID_FIRST_RESERVED, sizeof(*d->domtab));
 	d->domresv = calloc(MXS_DOMID_FIRST_RESERVED, 1);
-	if (!d->domtab || !d->domresv)
+	d->domseen = calloc(MXS_DOMID_FIRST_RESERVED, sizeof(*d->domseen));
+	if (!d->domtab || !d->domresv || !d->domseen)
 		return -ENOMEM;
 	pthread_mutex_init(&d->dom_lock, NULL);
 	CDS_INIT_LIST_HEAD(&d->domlist);
 	return 0;
 }
 
-void mxs_domains_plugin(struct mxs_daemon *d)
+/* The plugin's path: the option, else next to us, else installed. */
+static char *plugin_path(struct mxs_daemon *d)
 {
 	char exe[4096], *slash, *path = NULL;
 	ssize_t n;
 
-	if (d->cfg.dominfo_plugin) {
-		d->dominfo = mxs_dominfo_load(d->cfg.dominfo_plugin);
-		goto out;
-	}
+	if (d->cfg.dominfo_plugin)
+		return strdup(d->cfg.dominfo_plugin);
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';
@@ -77,14 +77,90 @@ void mxs_domains_plugin(struct mxs_daemon *d)
 		}
 	}
 	if (path && access(path, R_OK) == 0)
-		d->dominfo = mxs_dominfo_load(path);
-	else
-		d->dominfo = mxs_dominfo_load(MXS_DOMINFO_INSTALLED);
+		return path;
 	free(path);
-out:
-	if (!d->dominfo)
+	return strdup(MXS_DOMINFO_INSTALLED);
+}
+
+/* The store's domain oracle (store.h); any thread, no lock. */
+static bool domain_oracle(void *arg, uint32_t domid, uint64_t *introduced)
+{
+	struct mxs_daemon *d = arg;
+	uint64_t v;
+
+	if (domid >= MXS_DOMID_FIRST_RESERVED)
+		return false;
+	/* DOMSEEN_A1: pairs with DOMSEEN_R1 in seen_set(). */
+	v = __atomic_load_n(&d->domseen[domid], __ATOMIC_ACQUIRE);
+	if (!v)
+		return false;
+	*introduced = v - 1;
+	return true;
+}
+
+/* domid exists since now, unless known already. */
+static void seen_set(struct mxs_daemon *d, uint32_t domid)
+{
+	uint64_t none = 0, v = mxs_store_generation(d->store) + 1;
+
+	/* DOMSEEN_R1: pairs with DOMSEEN_A1 in domain_oracle(); the first
+	 * sighting wins. */
+	__atomic_compare_exchange_n(&d->domseen[domid], &none, v, false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+static void seen_clear(struct mxs_daemon *d, uint32_t domid)
+{
+	/* Relaxed: a forgotten domain makes entries stale; nothing is
+	 * published with it. */
+	__atomic_store_n(&d->domseen[domid], 0, __ATOMIC_RELAXED);
+}
+
+void mxs_domains_plugin(struct mxs_daemon *d)
+{
+	char *path = plugin_path(d);
+	unsigned int i;
+
+	for (i = 0; path && i < d->nworkers; i++) {
+		d->workers[i].dominfo = mxs_dominfo_load(path);
+		if (!d->workers[i].dominfo)
+			break;
+	}
+	free(path);
+	if (i < d->nworkers) {
+		while (i--) {
+			mxs_dominfo_unload(d->workers[i].dominfo);
+			d->workers[i].dominfo = NULL;
+		}
 		mxs_log("no domain-info plugin: dying domains will not be "
-			"released until RELEASE");
+			"released until RELEASE, and permissions naming dead "
+			"domains are kept");
+		return;
+	}
+	mxs_store_set_domain_oracle(d->store, domain_oracle, d);
+}
+
+void mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
+			    unsigned int n)
+{
+	struct mxs_daemon *d = w->d;
+	struct mxs_dominfo_v1 info;
+	unsigned int i;
+
+	if (!w->dominfo)
+		return;
+	for (i = 0; i < n; i++) {
+		uint32_t domid = p[i].domid;
+
+		if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED ||
+		    domain_oracle(d, domid, &(uint64_t){ 0 }))
+			continue;
+		/* As the C daemon: a domain the hypervisor knows is noted
+		 * now, one it does not know makes the entry stale. */
+		if (mxs_dominfo_get(w->dominfo, domid, &info) == 0 &&
+		    !info.dying)
+			seen_set(d, domid);
+	}
 }
 
 static void dom_free(struct mxs_domain *dom)
@@ -108,11 +184,10 @@ void mxs_domains_fini(struct mxs_daemon *d)
 	}
 	free(d->domtab);
 	free(d->domresv);
+	free(d->domseen);
 	d->domtab = NULL;
 	d->domresv = NULL;
-	if (d->dominfo)
-		mxs_dominfo_unload(d->dominfo);
-	d->dominfo = NULL;
+	d->domseen = NULL;
 }
 
 struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid)
@@ -133,6 +208,7 @@ bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid)
 static void publish(struct mxs_daemon *d, struct mxs_domain *dom)
 {
 	dom->born = d->sweeps;
+	seen_set(d, dom->domid);
 	cds_list_add_tail(&dom->link, &d->domlist);
 	d->domresv[dom->domid] = 0;
 	/* DOMTAB_R1: pairs with DOMTAB_A1 in mxs_domain_lookup(). */
@@ -371,6 +447,18 @@ void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m)
 	__atomic_store_n(&d->domtab[dom->domid], NULL, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&d->dom_lock);
 	__atomic_fetch_sub(&w->ndomains, 1, __ATOMIC_RELAXED);
+	/* XSA-415, as the C daemon 4.17: the nodes it owned go (one
+	 * mutation through the store's owner index), then it is forgotten
+	 * (XSA-322: a reused domid inherits nothing), then @releaseDomain. */
+	if (!dom->master) {
+		mxs_commit_begin(d);
+		if (mxs_store_domain_gone(d->store, dom->domid, &w->changes))
+			mxs_log("domain %u: its nodes could not all be removed",
+				dom->domid);
+		mxs_fire_changes(d, &w->changes);
+		mxs_commit_end(d);
+		seen_clear(d, dom->domid);
+	}
 	mxs_fire_special(w, "@releaseDomain");
 	if (mxs_verbose)
 		mxs_log("domain %u released", dom->domid);
@@ -495,6 +583,30 @@ int mxs_domains_dom0(struct mxs_daemon *d)
 	return 0;
 }
 
+/*
+ * Domains noted by SET_PERMS but never introduced, that the sweep (info,
+ * ascending) no longer reports or reports dying, are forgotten: a domain
+ * created later with the same domid gets none of their permissions.
+ * Introduced ones are forgotten when released.  One pass over the domid
+ * space per sweep, never per domain.
+ */
+static void forget_vanished(struct mxs_daemon *d,
+			    const struct mxs_dominfo_v1 *info, int n)
+{
+	uint32_t domid;
+	int i = 0;
+
+	for (domid = 1; domid < MXS_DOMID_FIRST_RESERVED; domid++) {
+		while (i < n && info[i].domid < domid)
+			i++;
+		if (i < n && info[i].domid == domid && !info[i].dying)
+			continue;
+		if (__atomic_load_n(&d->domseen[domid], __ATOMIC_RELAXED) &&
+		    !mxs_domain_lookup(d, domid))
+			seen_clear(d, domid);
+	}
+}
+
 void mxs_domains_sweep(struct mxs_worker *w)
 {
 	struct mxs_daemon *d = w->d;
@@ -505,17 +617,18 @@ void mxs_domains_sweep(struct mxs_worker *w)
 	uint64_t id;
 	int n, i;
 
-	if (!d->dominfo)
+	if (!w->dominfo)
 		return;
 	pthread_mutex_lock(&d->dom_lock);
 	/* Relaxed: also read by CONTROL memreport. */
 	id = __atomic_add_fetch(&d->sweeps, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&d->dom_lock);
-	n = mxs_dominfo_sweep(d->dominfo, &info);
+	n = mxs_dominfo_sweep(w->dominfo, &info);
 	if (n < 0) {
 		mxs_log("domain sweep failed: %s", strerror(-n));
 		return;
 	}
+	forget_vanished(d, info, n);
 	for (i = 0; i < n; i++) {
 		dom = mxs_domain_lookup(d, info[i].domid);
 		if (!dom)

@@ -350,6 +350,7 @@ static int mxs_op_set_perms(struct req *r)
 	rc = node_name(r, r->p, path, sizeof(path), false);
 	if (rc)
 		goto out;
+	mxs_domains_note_perms(r->c->w, perms, n);
 	mutation_begin(r);
 	rc = mxs_store_set_perms(r->d->store, r->tx, r->caller, path,
 				 perms, n, &r->c->w->changes);

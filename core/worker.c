@@ -41,6 +41,7 @@
 
 #include "core/daemon.h"
 #include "core/domain.h"
+#include "core/dominfo.h"
 #include "store/rcu.h"
 
 #define EVENTS_PER_WAIT 64
@@ -373,6 +374,8 @@ void mxs_workers_stop(struct mxs_daemon *d)
 			free(m);
 		}
 		mxs_worker_evtchn_close(w);
+		if (w->dominfo)
+			mxs_dominfo_unload(w->dominfo);
 		close(w->epfd);
 		close(w->evfd);
 		mxs_buf_free(&w->reply);

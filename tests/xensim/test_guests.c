@@ -421,12 +421,52 @@ int main(int argc, char **argv)
 		CHECK_RC(xensim_domain_info(sim, dom[7], &di));
 		CHECK(di.maps == 0);
 		CHECK(sock_req(XS_RELEASE, args, (uint32_t)l, NULL) == -ENOENT);
-		/* Introduced again, it works again. */
+		/* The nodes it owned went with it (XSA-415), its home too. */
+		CHECK(xensim_sock_read(ts, domain_path(dom[7], NULL), &val, NULL) == -ENOENT);
+		/* Given a home and introduced again, it works again. */
+		l = snprintf(args, sizeof(args), "n%u", dom[7]);
+		CHECK_RC(xensim_sock_mkdir(ts, domain_path(dom[7], NULL)));
+		CHECK_RC(xensim_sock_set_perms(ts, domain_path(dom[7], NULL), args, (uint32_t)l));
 		CHECK_RC(xensim_sock_introduce(ts, dom[7], xensim_domain_mfn(dom[7]),
 					       xensim_guest_port(g[7])));
 		CHECK_RC(xensim_guest_write(g[7], "data/again", "1"));
 		drain("", 100);
 		printf("ok: RELEASE and re-INTRODUCE\n");
+	}
+
+	/* XSA-322: a domain re-created with a dead one's domid inherits
+	 * none of its permissions. */
+	{
+		struct xensim_guest *again;
+		char perms[32];
+		uint32_t d = dom[8], got;
+		int l = snprintf(perms, sizeof(perms), "n0%cr%u", 0, d) + 1;
+
+		CHECK_RC(xensim_sock_write(ts, "/dom0/shared", "for-8"));
+		CHECK_RC(xensim_sock_set_perms(ts, "/dom0/shared", perms, (uint32_t)l));
+		CHECK_RC(xensim_guest_read(g[8], "/dom0/shared", &val, NULL));
+		free(val);
+		xensim_guest_detach(g[8]);
+		g[8] = NULL;
+		CHECK_RC(xensim_domain_destroy(sim, d, false));
+		wait_gone(sim, d);
+		CHECK(drain("@releaseDomain", 300) == 1);
+		CHECK_RC(xensim_domain_create(sim, d, &got));
+		CHECK(got == d);
+		l = snprintf(perms, sizeof(perms), "n%u", d);
+		CHECK_RC(xensim_sock_mkdir(ts, domain_path(d, NULL)));
+		CHECK_RC(xensim_sock_set_perms(ts, domain_path(d, NULL), perms, (uint32_t)l));
+		CHECK_RC(xensim_guest_attach(q, d, &again));
+		CHECK_RC(xensim_sock_introduce(ts, d, xensim_domain_mfn(d),
+					       xensim_guest_port(again)));
+		CHECK_RC(xensim_guest_write(again, "data/new", "1")); /* its home */
+		CHECK(xensim_guest_read(again, "/dom0/shared", &val, NULL) == -EACCES);
+		CHECK_RC(sock_req(XS_GET_PERMS, "/dom0/shared", 13, &m));
+		CHECK(m->len == 3 && !strcmp(m->body, "n0"));
+		free(m);
+		g[8] = again;
+		drain("", 100);
+		printf("ok: a reused domid inherits no permission (XSA-322)\n");
 	}
 
 	/* Death storm: everyone at once. */
@@ -450,8 +490,15 @@ int main(int argc, char **argv)
 		wait_gone(sim, dstall);
 		events = drain("@releaseDomain", 500);
 		CHECK(events == live);
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			CHECK(!introduced(dom[i]));
+			/* Every node it owned is gone (XSA-415). */
+			CHECK(xensim_sock_read(ts, domain_path(dom[i], NULL), &val, NULL) ==
+			      -ENOENT);
+		}
+		CHECK_RC(xensim_sock_directory(ts, "/local/domain", &val, NULL));
+		CHECK(val[0] == '\0' || !strcmp(val, "0")); /* nothing left of the guests */
+		free(val);
 		CHECK_RC(xensim_sock_read(ts, "/dom0/keep", &val, NULL));
 		CHECK(!strcmp(val, "kept"));
 		free(val);
