@@ -249,7 +249,7 @@ struct mxs_daemon {
 	struct mxs_worker *workers;
 	unsigned int nworkers;
 	int listen_fd;
-	uint64_t conn_seq; /* main thread */
+	uint64_t conn_seq; /* atomic: connection numbers, creation order */
 	unsigned long nconns; /* atomic */
 	/* Trace file (-T, CONTROL logfile/log): one write per line. */
 	pthread_mutex_t trace_lock;

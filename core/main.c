@@ -318,7 +318,9 @@ static void accept_loop(struct mxs_daemon *d, int sigfd)
 				}
 				m->kind = MXS_INBOX_CONN;
 				m->fd = fd;
-				m->seq = ++d->conn_seq;
+				/* Relaxed: a unique, increasing number. */
+				m->seq = __atomic_add_fetch(&d->conn_seq, 1,
+							    __ATOMIC_RELAXED);
 				mxs_worker_post(&d->workers[next], m);
 				next = (next + 1) % d->nworkers;
 			}

@@ -230,9 +230,15 @@ static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 		fclose(f);
 		return tu_spawn(dargv, denv, log);
 	} else if (tu_is_mxenstored(bin)) {
+		/* $MXS_DAEMON_TSAN_OPTIONS: the sanitizer options of the
+		 * daemon alone (e.g. halt_on_error), not of the test. */
+		static char tsan[400];
+		const char *o = getenv("MXS_DAEMON_TSAN_OPTIONS");
 		char *dargv[] = { (char *)bin, "-N", "-V", NULL };
+		char *menv[] = { env[0], env[1], env[2], tsan, NULL };
 
-		return tu_spawn(dargv, denv, log);
+		snprintf(tsan, sizeof(tsan), "TSAN_OPTIONS=%s", o ? o : "");
+		return tu_spawn(dargv, o ? menv : denv, log);
 	} else {
 		char *dargv[] = { (char *)bin, "-N", NULL };
 
