@@ -118,6 +118,20 @@ void mxs_conn_reset_io(struct mxs_conn *c)
 	c->overflow = false;
 }
 
+/* Its watches and transactions: the state the protocol resets. */
+void mxs_conn_drop_state(struct mxs_conn *c)
+{
+	struct mxs_conn_tx *t;
+
+	mxs_watch_remove_all(c->w->d->watches, &c->wo);
+	while ((t = c->txs)) {
+		c->txs = t->next;
+		mxs_txn_free(t->tx);
+		free(t);
+	}
+	c->ntxs = 0;
+}
+
 void mxs_conn_close(struct mxs_conn *c)
 {
 	if (c->closed)
@@ -307,7 +321,7 @@ static void handle_messages(struct mxs_conn *c)
 		__atomic_store_n(&w->requests, w->requests + 1,
 				 __ATOMIC_RELAXED);
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
-		mxs_dispatch(c, &hdr, w->req);
+		w->d->dispatch(c, &hdr, w->req);
 	}
 	if (c->closed || c->stopped)
 		return;

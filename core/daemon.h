@@ -244,6 +244,10 @@ struct mxs_daemon {
 	 */
 	pthread_mutex_t commit_lock __attribute__((aligned(MXS_CACHELINE)));
 	struct mxs_config cfg __attribute__((aligned(MXS_CACHELINE)));
+	/* Runs one request (mxs_dispatch; set before the workers run):
+	 * connections call up through it, never into ops.c directly. */
+	void (*dispatch)(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+			 char *payload);
 	struct mxs_store *store;
 	struct mxs_watches *watches;
 	struct mxs_worker *workers;
@@ -274,9 +278,13 @@ struct mxs_daemon {
 	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
 };
 
-/* worker.c */
+/* worker.c: the worker loop (the top layer). */
 int mxs_workers_start(struct mxs_daemon *d);
 void mxs_workers_stop(struct mxs_daemon *d);
+/* Frees the connections closed during the last batch. */
+void mxs_worker_bury(struct mxs_worker *w);
+
+/* inbox.c: a worker's inbox and event queue. */
 /* Any thread: queue m for w and wake w (at most one wake per batch). */
 void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m);
 /* Any thread: hand the watch event o (o->conn set, one reference held)
@@ -289,13 +297,18 @@ void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o);
  * pushes are complete by then).
  */
 void mxs_worker_take_events(struct mxs_worker *w);
+/* The worker running on this thread, or NULL. */
 struct mxs_worker *mxs_worker_self(void);
-/* Test harnesses: run a worker's connections on the calling thread. */
+/* Makes w the calling thread's worker (worker threads; test harnesses
+ * that run a worker's connections on their own thread). */
 void mxs_worker_adopt(struct mxs_worker *w);
-/* Frees the connections closed during the last batch. */
-void mxs_worker_bury(struct mxs_worker *w);
 
-/* conn.c: owner-worker only, unless stated. */
+/* conn.c: connections, framing and their queues; owner-worker only,
+ * unless stated.  The lowest layer but logging: it calls up only
+ * through the transport's functions and d->dispatch. */
+/* Drops c's watches and transactions (RESET_WATCHES, close, ring
+ * reset). */
+void mxs_conn_drop_state(struct mxs_conn *c);
 /* Common set-up of a connection with transport t and identity who. */
 void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
 		   const struct mxs_transport *t, uint64_t seq,
@@ -410,14 +423,13 @@ void mxs_domains_sweep(struct mxs_worker *w);
 void mxs_domain_answer(struct mxs_conn *requester,
 		       const struct mxs_msg_hdr *req, int err);
 
-/* ops.c */
+/* ops.c: request handling.  The daemon's d->dispatch. */
 void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		  char *payload);
-const char *mxs_op_name(uint32_t type);
-/* The wire error name of -errno e ("ENOENT"). */
-const char *mxs_errno_name(int e);
+
 /*
- * Commit order.  Every change of the live store runs as
+ * events.c: watch-event delivery.  Commit order: every change of the
+ * live store runs as
  *   mxs_commit_begin(d); <store mutation or commit>;
  *   mxs_fire_changes(d, ch); mxs_commit_end(d);
  * begin takes d->commit_lock and first queues the events other workers
@@ -429,9 +441,9 @@ const char *mxs_errno_name(int e);
 void mxs_commit_begin(struct mxs_daemon *d);
 void mxs_commit_end(struct mxs_daemon *d);
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);
-/* Fires a special watch (@introduceDomain, @releaseDomain) from worker w. */
+/* A special watch (@introduceDomain, @releaseDomain) fires from worker
+ * w, as one commit of its own. */
 void mxs_fire_special(struct mxs_worker *w, const char *name);
-void mxs_conn_drop_state(struct mxs_conn *c);
 
 /* control.c */
 int mxs_control(struct mxs_conn *c, char **argv, unsigned int argc,

@@ -40,6 +40,7 @@
 
 #include "core/domain.h"
 #include "core/dominfo.h"
+#include "mxs/protocol-names.h"
 #include "store/rcu.h"
 
 #define XSD_PORT "/proc/xen/xsd_port"

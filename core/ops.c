@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "mxs/protocol-names.h"
 #include "store/path.h"
 
 struct req {
@@ -28,33 +29,11 @@ struct req {
 
 typedef int (*op_fn)(struct req *r);
 
-static const char *const op_names[MXS_OP_COUNT] = {
-#define X(NAME, name, num, args, flags, doc) [num] = #NAME,
-	MXS_OPS(X)
-#undef X
-};
-
 static const unsigned int op_flags[MXS_OP_COUNT] = {
 #define X(NAME, name, num, args, flags, doc) [num] = (flags),
 	MXS_OPS(X)
 #undef X
 };
-
-const char *mxs_op_name(uint32_t type)
-{
-	return type < MXS_OP_COUNT ? op_names[type] : "UNKNOWN";
-}
-
-const char *mxs_errno_name(int e)
-{
-	switch (e) {
-#define X(E) case E: return #E;
-		MXS_ERRORS(X)
-#undef X
-	default:
-		return "EINVAL"; /* as the C daemon: untranslatable */
-	}
-}
 
 /* ------------------------------------------------------------------ */
 /* Argument parsing, with the C daemon's rules.                        */
@@ -120,87 +99,6 @@ static int node_name(const struct req *r, const char *name, char *buf,
 }
 
 #define PATH_BUF (MXS_PAYLOAD_MAX + 64)
-
-/* ------------------------------------------------------------------ */
-/* Watches                                                              */
-
-struct fire_ctx {
-	struct mxs_daemon *d;
-	struct mxs_worker *self;
-	const struct mxs_change *ch;
-};
-
-/*
- * Registry callback (shared registry lock and d->commit_lock held): one
- * event, built once; queued directly on this worker's connections, handed
- * to the owner's event queue otherwise.  Both happen under the commit
- * lock, so each connection gets the events of commits in commit order.
- */
-static void deliver(void *arg, const struct mxs_watch *w, const char *path)
-{
-	struct fire_ctx *f = arg;
-	struct mxs_conn *c = w->owner->ctx;
-	struct mxs_out *o;
-
-	if (!mxs_store_watch_permitted(f->d->store, mxs_conn_caller(c), path,
-				       f->ch->perms, f->ch->nperms))
-		return;
-	o = mxs_out_event_new(mxs_watch_event_path(w, path), w->token);
-	if (!o)
-		return;
-	if (c->w == f->self) {
-		mxs_conn_queue_out_event(c, o);
-		return;
-	}
-	mxs_conn_get(c);
-	o->conn = c;
-	mxs_worker_post_event(c->w, o);
-}
-
-void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
-{
-	struct fire_ctx f = { d, mxs_worker_self(), NULL };
-	size_t i;
-
-	for (i = 0; i < ch->n; i++) {
-		f.ch = &ch->v[i];
-		mxs_watches_fire(d->watches, ch->v[i].path, ch->v[i].exact,
-				 deliver, &f);
-	}
-	mxs_changes_clear(ch);
-}
-
-void mxs_commit_begin(struct mxs_daemon *d)
-{
-	struct mxs_worker *self = mxs_worker_self();
-
-	pthread_mutex_lock(&d->commit_lock);
-	/*
-	 * Events that other workers posted here came from commits applied
-	 * before this one (posted under this lock, so complete now): they
-	 * go to their connections before anything this commit queues
-	 * directly.
-	 */
-	if (self)
-		mxs_worker_take_events(self);
-}
-
-void mxs_commit_end(struct mxs_daemon *d)
-{
-	pthread_mutex_unlock(&d->commit_lock);
-}
-
-/* A special watch (@introduceDomain, @releaseDomain) fires from worker w,
- * as one commit of its own. */
-void mxs_fire_special(struct mxs_worker *w, const char *name)
-{
-	struct mxs_change ch = { .path = (char *)name };
-	struct fire_ctx f = { w->d, w, &ch };
-
-	mxs_commit_begin(w->d);
-	mxs_watches_fire(w->d->watches, name, false, deliver, &f);
-	mxs_commit_end(w->d);
-}
 
 /* ------------------------------------------------------------------ */
 /* Handlers                                                             */
@@ -581,19 +479,6 @@ static int mxs_op_set_target(struct req *r)
 	rc = mxs_domain_set_target(r->d, (uint32_t)atoi(v[0]),
 				   (uint32_t)atoi(v[1]));
 	return rc ? rc : reply_ok(r);
-}
-
-void mxs_conn_drop_state(struct mxs_conn *c)
-{
-	struct mxs_conn_tx *t;
-
-	mxs_watch_remove_all(c->w->d->watches, &c->wo);
-	while ((t = c->txs)) {
-		c->txs = t->next;
-		mxs_txn_free(t->tx);
-		free(t);
-	}
-	c->ntxs = 0;
 }
 
 static int mxs_op_reset_watches(struct req *r)

@@ -47,44 +47,6 @@
 #define EVENTS_PER_WAIT 64
 #define SPIN_POLLS 32
 
-static __thread struct mxs_worker *self;
-
-struct mxs_worker *mxs_worker_self(void)
-{
-	return self;
-}
-
-void mxs_worker_adopt(struct mxs_worker *w)
-{
-	self = w;
-}
-
-void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
-{
-	mxs_mpsc_push(&w->inbox, &m->node);
-	mxs_mpsc_wake(&w->wake_pending, w->evfd);
-}
-
-void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o)
-{
-	mxs_mpsc_push(&w->events, &o->qnode);
-	mxs_mpsc_wake(&w->wake_pending, w->evfd);
-}
-
-void mxs_worker_take_events(struct mxs_worker *w)
-{
-	struct mxs_mpsc_node *node;
-
-	while ((node = mxs_mpsc_pop(&w->events))) {
-		struct mxs_out *o = caa_container_of(node, struct mxs_out,
-						     qnode);
-		struct mxs_conn *c = o->conn;
-
-		mxs_conn_queue_out_event(c, o);
-		mxs_conn_put(c);
-	}
-}
-
 /* Returns false when the worker must stop.  woken: the eventfd fired. */
 static bool drain_inbox(struct mxs_worker *w, bool woken)
 {
@@ -175,7 +137,7 @@ static void *worker_main(void *arg)
 	bool run = true;
 	int n, i;
 
-	self = w;
+	mxs_worker_adopt(w);
 	rcu_register_thread();
 	while (run) {
 		bool sleep = !w->again && !spin, woken = false, rings = false;
@@ -301,6 +263,7 @@ int mxs_workers_start(struct mxs_daemon *d)
 			   d->nworkers * sizeof(*d->workers)))
 		return -ENOMEM;
 	memset(d->workers, 0, d->nworkers * sizeof(*d->workers));
+	d->dispatch = mxs_dispatch;
 	for (i = 0; i < d->nworkers; i++) {
 		struct mxs_worker *w = &d->workers[i];
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
