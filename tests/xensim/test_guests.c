@@ -2,10 +2,11 @@
  * Guests of mxenstored under the Xen simulator, beyond the scenarios it
  * shares with the reference daemons (test_cxenstored, test_hostile,
  * test_scale):
- *   - traffic: N guests pipeline writes of 4096-byte payloads (values of
- *     4000 bytes, so every message spans ring fills and wraps), reads,
- *     directories, a transaction and a watch, all in flight at once;
- *     every reply correct and in order;
+ *   - traffic: N guests (CTest: 50 and 1,000) pipeline writes of
+ *     4096-byte payloads (values of 4000 bytes, so every message spans
+ *     ring fills and wraps), reads, directories, then each sets a watch
+ *     and commits a transaction, all in flight at once; every reply
+ *     correct and in order, every commit heard once by its own watch;
  *   - permission isolation: a guest cannot read, write or watch another
  *     guest's nodes nor use privileged ops; relative paths resolve under
  *     its home; what it creates it owns; SET_TARGET gives access;
@@ -142,6 +143,112 @@ static void traffic(struct xensim_evq *q, struct xensim_guest **g, uint32_t *dom
 	free(ids);
 	free(types);
 	free(got);
+}
+
+/* Runs the event queue until every guest has one reply; returns them
+ * (each checked against the request id). */
+static struct xensim_msg **collect(struct xensim_evq *q, struct xensim_guest **g, int n,
+				   const uint32_t *ids)
+{
+	struct xensim_msg **m = calloc((size_t)n, sizeof(*m));
+	double end = tu_now() + 120;
+	int done = 0;
+
+	CHECK(m);
+	while (done < n) {
+		CHECK(tu_now() < end);
+		CHECK_RC(xensim_evq_run(q, 100));
+		for (int i = 0; i < n; i++) {
+			if (m[i] || !(m[i] = xensim_guest_reply(g[i])))
+				continue;
+			CHECK(m[i]->req_id == ids[i]);
+			done++;
+		}
+	}
+	return m;
+}
+
+static void free_all(struct xensim_msg **m, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(m[i]);
+	free(m);
+}
+
+/* Every event queued so far on g, counted; those for path only. */
+static int events_for(struct xensim_guest *g, const char *path)
+{
+	struct xensim_msg *ev;
+	int k = 0;
+
+	while ((ev = xensim_guest_watch_event(g))) {
+		k += !strcmp(ev->body, path);
+		free(ev);
+	}
+	return k;
+}
+
+/* All guests at once: a relative watch on their subtree, a transaction
+ * each (start; write + commit pipelined), and the watch event of the
+ * commit. */
+static void txn_watch_all(struct xensim_evq *q, struct xensim_guest **g, int n)
+{
+	uint32_t *ids = calloc((size_t)n, sizeof(*ids)), *ids2 = calloc((size_t)n, sizeof(*ids2));
+	uint32_t *tx = calloc((size_t)n, sizeof(*tx));
+	struct xensim_msg **m;
+	double end;
+	int seen;
+
+	CHECK(ids && ids2 && tx);
+	for (int i = 0; i < n; i++)
+		CHECK_RC(xensim_guest_send(g[i], XS_WATCH, 0, "data\0all", 9, &ids[i]));
+	m = collect(q, g, n, ids);
+	for (int i = 0; i < n; i++)
+		CHECK(m[i]->type == XS_WATCH && !strcmp(m[i]->body, "OK"));
+	free_all(m, n);
+	for (int i = 0; i < n; i++)
+		CHECK_RC(xensim_guest_send(g[i], XS_TRANSACTION_START, 0, "", 1, &ids[i]));
+	m = collect(q, g, n, ids);
+	for (int i = 0; i < n; i++) {
+		CHECK(m[i]->type == XS_TRANSACTION_START);
+		tx[i] = (uint32_t)atoi(m[i]->body);
+		CHECK(tx[i] != 0);
+	}
+	free_all(m, n);
+	for (int i = 0; i < n; i++) {
+		CHECK_RC(xensim_guest_send(g[i], XS_WRITE, tx[i], "data/all\0v", 10, &ids[i]));
+		CHECK_RC(xensim_guest_send(g[i], XS_TRANSACTION_END, tx[i], "T", 2, &ids2[i]));
+	}
+	m = collect(q, g, n, ids);
+	for (int i = 0; i < n; i++)
+		CHECK(m[i]->type == XS_WRITE && m[i]->tx_id == tx[i]);
+	free_all(m, n);
+	m = collect(q, g, n, ids2);
+	for (int i = 0; i < n; i++)
+		CHECK(m[i]->type == XS_TRANSACTION_END && !strcmp(m[i]->body, "OK"));
+	free_all(m, n);
+	/* Each guest hears of its own commit (relative path), once. */
+	end = tu_now() + 60;
+	seen = 0;
+	for (int i = 0; i < n; i++) {
+		int k = events_for(g[i], "data/all");
+
+		while (!k) {
+			CHECK(tu_now() < end);
+			CHECK_RC(xensim_evq_run(q, 100));
+			k = events_for(g[i], "data/all");
+		}
+		CHECK(k == 1);
+		seen++;
+	}
+	CHECK(seen == n);
+	for (int i = 0; i < n; i++)
+		CHECK_RC(xensim_guest_send(g[i], XS_UNWATCH, 0, "data\0all", 9, &ids[i]));
+	m = collect(q, g, n, ids);
+	free_all(m, n);
+	free(ids);
+	free(ids2);
+	free(tx);
 }
 
 /* A transaction and a watch of its own subtree, over the ring. */
@@ -327,6 +434,8 @@ int main(int argc, char **argv)
 
 	traffic(q, g, dom, n);
 	printf("ok: %d guests, 4096-byte payloads across the wrap, pipelined, in order\n", n);
+	txn_watch_all(q, g, n);
+	printf("ok: %d guests: watch, transaction, commit event, all in flight\n", n);
 	txn_and_watch(g[0]);
 	printf("ok: transaction and relative watch over the ring\n");
 	isolation(g[1], dom[1], g[2], dom[2]);
