@@ -22,7 +22,7 @@
  * No notification is lost: the guest publishes req_prod, then notifies;
  * a notification while the port is masked stays pending and is delivered
  * at the unmask, and what was published before the unmask is seen by the
- * re-check (its acquire load of req_prod, RING A1).
+ * re-check (its acquire load of req_prod, RING_A1 in rings/ring.c).
  *
  * A peer is notified only when it may be waiting (we consumed requests,
  * so it may wait for room; we produced replies, so it may wait for them)
@@ -267,7 +267,7 @@ bool mxs_ringconn_has_work(struct mxs_conn *c)
 /*
  * The reconnection handshake (xenstore-ring.txt): drop partial packets,
  * queued requests and replies, watches and transactions; reset the
- * indices; connection = CONNECTED (ring.c R4); notify.  A request being
+ * indices; connection = CONNECTED (RING_R4 in rings/ring.c); notify.  A request being
  * answered on another worker finishes first.
  */
 static void reconnect(struct mxs_conn *c)
