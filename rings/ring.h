@@ -30,10 +30,11 @@
  *   index with a release store (RING_R1); the consumer loads it with an
  *   acquire load (RING_A1) before copying the bytes out.  The consumer
  *   publishes its consumer index with a release store (RING_R2) after its
- *   copy; the producer loads it with an acquire load (RING_A2) before reusing
- *   that space.  Hence no byte is read before it is written, nor
- *   overwritten before it is read.  RING_A3..RING_A6 / RING_R3..RING_R6 (ring.c) order the
- *   reconnection handshake, the error field and the feature bits.
+ *   copy; the producer loads it with an acquire load (RING_A2) before
+ *   reusing that space.  Hence no byte is read before it is written, nor
+ *   overwritten before it is read.  RING_A3..A6 / RING_R3..R6 (ring.c)
+ *   order the reconnection handshake, the error field and the feature
+ *   bits.
  *
  *   Progress: every function is wait-free (a bounded copy, a few atomic
  *   loads and stores; no loop waits for the other side).  The caller
