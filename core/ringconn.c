@@ -267,8 +267,8 @@ bool mxs_ringconn_has_work(struct mxs_conn *c)
 /*
  * The reconnection handshake (xenstore-ring.txt): drop partial packets,
  * queued requests and replies, watches and transactions; reset the
- * indices; connection = CONNECTED (RING_R4 in rings/ring.c); notify.  A request being
- * answered on another worker finishes first.
+ * indices; connection = CONNECTED (RING_R4 in rings/ring.c); notify.
+ * A request being answered on another worker finishes first.
  */
 static void reconnect(struct mxs_conn *c)
 {

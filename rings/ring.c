@@ -3,16 +3,17 @@
  * Byte-stream I/O on a xenstore ring page; contract in rings/ring.h.
  *
  * Labelled acquire/release pairs (a label names both ends):
- *   RING_A1/RING_R1  producer index: bytes written before RING_R1 (producer) are
- *          visible after RING_A1 (consumer).
- *   RING_A2/RING_R2  consumer index: the consumer's copy-out before RING_R2 is done
- *          before the producer, after RING_A2, overwrites that space.
- *   RING_A3/RING_R3  connection = RECONNECT: the guest's last ring accesses come
- *          before the daemon's reset.
- *   RING_A4/RING_R4  connection = CONNECTED: the daemon's reset (zeroed indices,
- *          its last ring accesses) comes before the guest's restart.
- *   RING_A5/RING_R5  error field.
- *   RING_A6/RING_R6  server_features.
+ *   RING_A1/R1  producer index: bytes written before RING_R1 (producer)
+ *               are visible after RING_A1 (consumer).
+ *   RING_A2/R2  consumer index: the consumer's copy-out before RING_R2 is
+ *               done before the producer, after RING_A2, overwrites it.
+ *   RING_A3/R3  connection = RECONNECT: the guest's last ring accesses
+ *               come before the daemon's reset.
+ *   RING_A4/R4  connection = CONNECTED: the daemon's reset (zeroed
+ *               indices, its last ring accesses) comes before the
+ *               guest's restart.
+ *   RING_A5/R5  error field.
+ *   RING_A6/R6  server_features.
  * Relaxed accesses carry a comment saying why nothing is ordered.
  */
 #include "rings/ring.h"
