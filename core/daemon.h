@@ -378,6 +378,9 @@ void mxs_worker_evtchn_close(struct mxs_worker *w);
  * bound (dom->port) on w.  NULL and errno on failure. */
 struct mxs_conn *mxs_ringconn_new(struct mxs_worker *w,
 				  struct mxs_domain *dom);
+/* Binds c's domain to a new port (a repeated INTRODUCE).  0 or
+ * -errno (then no port is bound).  Owner only. */
+int mxs_ringconn_rebind(struct mxs_conn *c, uint32_t remote_port);
 /* One wake of the event-channel fd: drains every pending port, serves
  * each ring (budget per batch), flushes, unmasks, re-checks each ring
  * after the unmask.  Owner only. */

@@ -319,36 +319,11 @@ int mxs_domain_introduce(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 static int rebind(struct mxs_worker *w, struct mxs_domain *dom,
 		  uint32_t port)
 {
-	xenevtchn_handle *x = w->xce;
 	struct mxs_conn *c = dom->conn;
-	int rc;
+	int rc = mxs_ringconn_rebind(c, port);
 
-	if (dom->port < w->nports)
-		w->ports[dom->port] = NULL;
-	if (dom->port)
-		xenevtchn_unbind(x, dom->port);
-	dom->port = 0;
-	rc = xenevtchn_bind_interdomain(x, dom->domid, port);
-	if (rc < 0)
-		return -errno;
-	dom->port = (uint32_t)rc;
-	dom->remote_port = port;
-	if (dom->port >= w->nports) {
-		/* mxs_ringconn_new grew the table for the first port; a
-		 * new one may need more. */
-		size_t n = w->nports ? w->nports : 64;
-		struct mxs_conn **p;
-
-		while (n <= dom->port)
-			n *= 2;
-		p = realloc(w->ports, n * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		memset(p + w->nports, 0, (n - w->nports) * sizeof(*p));
-		w->ports = p;
-		w->nports = n;
-	}
-	w->ports[dom->port] = c;
+	if (rc)
+		return rc;
 	/* As the C daemon: watches, transactions, buffered data and the
 	 * ring indices start afresh. */
 	c->stopped = false;

@@ -169,6 +169,25 @@ static int port_set(struct mxs_worker *w, uint32_t port, struct mxs_conn *c)
 	return 0;
 }
 
+int mxs_ringconn_rebind(struct mxs_conn *c, uint32_t remote_port)
+{
+	struct mxs_domain *dom = c->dom;
+	struct mxs_worker *w = c->w;
+	int rc;
+
+	if (dom->port < w->nports)
+		w->ports[dom->port] = NULL;
+	if (dom->port)
+		xenevtchn_unbind(xce(w), dom->port);
+	dom->port = 0;
+	rc = xenevtchn_bind_interdomain(xce(w), dom->domid, remote_port);
+	if (rc < 0)
+		return -errno;
+	dom->port = (uint32_t)rc;
+	dom->remote_port = remote_port;
+	return port_set(w, dom->port, c);
+}
+
 struct mxs_conn *mxs_ringconn_new(struct mxs_worker *w,
 				  struct mxs_domain *dom)
 {

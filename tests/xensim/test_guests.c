@@ -543,6 +543,25 @@ int main(int argc, char **argv)
 		printf("ok: RELEASE and re-INTRODUCE\n");
 	}
 
+	/* INTRODUCE of an introduced domain rebinds its port and resets its
+	 * connection, as in the C daemon: its watch is gone, it still works. */
+	{
+		struct xensim_msg *ev;
+
+		CHECK_RC(xensim_guest_watch(g[9], "data", "before"));
+		CHECK_RC(xensim_guest_wait_watch(g[9], &ev, TMO));
+		free(ev);
+		CHECK_RC(xensim_sock_introduce(ts, dom[9], xensim_domain_mfn(dom[9]),
+					       xensim_guest_port(g[9])));
+		CHECK(introduced(dom[9]));
+		CHECK(drain("@introduceDomain", 200) == 0); /* not a new domain */
+		CHECK_RC(xensim_guest_write(g[9], "data/rebound", "1"));
+		CHECK(xensim_guest_wait_watch(g[9], &ev, 300) == -ETIMEDOUT);
+		CHECK_RC(xensim_guest_read(g[9], "data/rebound", &val, NULL));
+		free(val);
+		printf("ok: INTRODUCE again rebinds and resets the connection\n");
+	}
+
 	/* XSA-322: a domain re-created with a dead one's domid inherits
 	 * none of its permissions. */
 	{
