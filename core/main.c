@@ -133,25 +133,32 @@ static char *default_socket(void)
 	return p;
 }
 
+/*
+ * The socket appears under its name only once it listens (bound and
+ * listening under "<path>.new", then renamed): a client that sees the
+ * name never gets ECONNREFUSED.
+ */
 static int open_socket(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, n;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
+	n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.new", path);
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
 		fprintf(stderr, "socket path too long: %s\n", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path);
+	unlink(addr.sun_path);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(fd, 1024) < 0) {
+	    chmod(addr.sun_path, 0600) < 0 || listen(fd, 1024) < 0 ||
+	    rename(addr.sun_path, path) < 0) {
 		int e = errno;
 
 		fprintf(stderr, "cannot listen on %s: %s\n", path, strerror(e));
+		unlink(addr.sun_path);
 		close(fd);
 		return -e;
 	}
