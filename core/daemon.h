@@ -422,9 +422,6 @@ void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
 /* VIRQ_DOM_EXC on worker 0: one getinfolist sweep; dying and vanished
  * domains are released on their owners. */
 void mxs_domains_sweep(struct mxs_worker *w);
-/* Sends the answer of a blocked request to its connection's worker. */
-void mxs_domain_answer(struct mxs_conn *requester,
-		       const struct mxs_msg_hdr *req, int err);
 
 /* ops.c: request handling.  The daemon's d->dispatch. */
 void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,

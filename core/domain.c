@@ -249,8 +249,10 @@ static void post_dom(struct mxs_worker *w, enum mxs_inbox_kind kind,
 	mxs_worker_post(w, m);
 }
 
-void mxs_domain_answer(struct mxs_conn *requester,
-		       const struct mxs_msg_hdr *req, int err)
+/* Sends the answer of a blocked request to its connection's worker
+ * (the hand-over's reference goes with it); nothing without one. */
+static void answer(struct mxs_conn *requester, const struct mxs_msg_hdr *req,
+		   int err)
 {
 	const char *body = err ? mxs_errno_name(-err) : "OK";
 	size_t len = strlen(body) + 1;
@@ -400,7 +402,7 @@ fail:
 	__atomic_fetch_sub(&w->ndomains, 1, __ATOMIC_RELAXED);
 	free(dom);
 answer:
-	mxs_domain_answer(m->conn, &m->hdr, err);
+	answer(m->conn, &m->hdr, err);
 	m->conn = NULL;
 }
 
@@ -439,7 +441,7 @@ void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m)
 	if (mxs_verbose)
 		mxs_log("domain %u released", dom->domid);
 	call_rcu(&dom->rcu, dom_free_rcu);
-	mxs_domain_answer(m->conn, &m->hdr, 0);
+	answer(m->conn, &m->hdr, 0);
 	m->conn = NULL;
 }
 
