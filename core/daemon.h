@@ -402,9 +402,10 @@ void mxs_domains_fini(struct mxs_daemon *d);
  * introduced on a worker (no @introduceDomain).  Main thread. */
 int mxs_domains_dom0(struct mxs_daemon *d);
 /* SET_PERMS naming domids: note those the hypervisor knows (w's plugin
- * handle), before the store sets the list.  Owner worker. */
-void mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
-			    unsigned int n);
+ * handle), before the store sets the list.  -ENOENT when the owner
+ * does not exist (the C daemon's answer), else 0.  Owner worker. */
+int mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
+			   unsigned int n);
 /* Domain ops, on the requester's worker.  0: answered in r (reply
  * queued already, or the requester is blocked until the owning worker
  * answers); -errno: the error to send. */

@@ -141,20 +141,21 @@ void mxs_domains_plugin(struct mxs_daemon *d)
 	mxs_store_set_domain_oracle(d->store, domain_oracle, d);
 }
 
-void mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
-			    unsigned int n)
+int mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
+			   unsigned int n)
 {
 	struct mxs_daemon *d = w->d;
 	struct mxs_dominfo_v1 info;
+	uint64_t gen;
 	unsigned int i;
 
 	if (!w->dominfo)
-		return;
+		return 0; /* no hypervisor view: nothing is stale */
 	for (i = 0; i < n; i++) {
 		uint32_t domid = p[i].domid;
 
 		if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED ||
-		    domain_oracle(d, domid, &(uint64_t){ 0 }))
+		    domain_oracle(d, domid, &gen))
 			continue;
 		/* As the C daemon: a domain the hypervisor knows is noted
 		 * now, one it does not know makes the entry stale. */
@@ -162,6 +163,10 @@ void mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
 		    !info.dying)
 			seen_set(d, domid);
 	}
+	/* An owner that does not exist: the C daemon's ENOENT. */
+	if (n && p[0].domid != 0 && !domain_oracle(d, p[0].domid, &gen))
+		return -ENOENT;
+	return 0;
 }
 
 static void dom_free(struct mxs_domain *dom)

@@ -236,6 +236,8 @@ static int mxs_op_set_perms(struct req *r)
 	if (!perms)
 		return -ENOMEM;
 	rc = mxs_perms_parse(r->p + strlen(r->p) + 1, n, perms);
+	if (!rc)
+		rc = mxs_domains_note_perms(r->c->w, perms, n);
 	if (rc)
 		goto out;
 	if (r->p[0] == '@') {
@@ -248,7 +250,6 @@ static int mxs_op_set_perms(struct req *r)
 	rc = node_name(r, r->p, path, sizeof(path), false);
 	if (rc)
 		goto out;
-	mxs_domains_note_perms(r->c->w, perms, n);
 	mutation_begin(r);
 	rc = mxs_store_set_perms(r->d->store, r->tx, r->caller, path,
 				 perms, n, &r->c->w->changes);

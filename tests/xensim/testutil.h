@@ -234,7 +234,9 @@ static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 		 * daemon alone (e.g. halt_on_error), not of the test. */
 		static char tsan[400];
 		const char *o = getenv("MXS_DAEMON_TSAN_OPTIONS");
-		char *dargv[] = { (char *)bin, "-N", "-V", NULL };
+		/* $MXS_DAEMON_ARG: one more option (--strict-conflicts). */
+		char *extra = getenv("MXS_DAEMON_ARG");
+		char *dargv[] = { (char *)bin, "-N", "-V", extra, NULL };
 		char *menv[] = { env[0], env[1], env[2], tsan, NULL };
 
 		snprintf(tsan, sizeof(tsan), "TSAN_OPTIONS=%s", o ? o : "");
