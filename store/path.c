@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "store/path.h"
+#include "store/hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -81,14 +82,7 @@ bool mxs_path_is_child(const char *child, const char *parent)
 
 unsigned long mxs_path_hash(const char *p, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
-	}
-	return (unsigned long)(h ^ (h >> 29));
+	return (unsigned long)mxs_hash(p, len);
 }
 
 size_t mxs_path_parent_len(const char *path, size_t len)
