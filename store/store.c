@@ -511,8 +511,11 @@ static int implicit_end(struct implicit_tx *im, int rc)
 {
 	if (!rc && im->tx.failed)
 		rc = -ENOMEM;
-	if (!rc)
+	if (!rc) {
+		mxs_store_commit_begin(im->tx.st);
 		rc = mxs_txn_apply(&im->tx);
+		mxs_store_commit_end(im->tx.st);
+	}
 	pthread_mutex_unlock(&im->tx.st->wlock);
 	if (rc)
 		changes_truncate(im->ch, im->mark);
@@ -533,6 +536,7 @@ static struct mxs_txn *read_begin(struct read_tx *r, struct mxs_store *st)
 	memset(r->buckets, 0, sizeof(r->buckets));
 	mxs_txn_init(&r->tx, st, r->buckets, IMPLICIT_BUCKETS);
 	r->tx.norecord = true;
+	r->tx.snap = mxs_store_snap(st); /* the request's one point */
 	return &r->tx;
 }
 
@@ -638,8 +642,11 @@ int mxs_store_read(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_read(tx, c, path, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_read(t, c, path, out));
 }
@@ -651,8 +658,11 @@ int mxs_store_get_perms(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_get_perms(tx, c, path, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_get_perms(t, c, path, out));
 }
@@ -664,8 +674,11 @@ int mxs_store_directory(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_directory(tx, c, path, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_directory(t, c, path, out));
 }
@@ -677,8 +690,11 @@ int mxs_store_directory_part(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_directory_part(tx, c, path, off, max, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_directory_part(t, c, path, off, max, out));
 }
@@ -690,9 +706,12 @@ int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_write(tx, c, path, val, len,
-						   &tx->changes));
+							   &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_write(t, c, path, val, len, ch));
 }
@@ -704,8 +723,11 @@ int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_mkdir(tx, c, path, &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_mkdir(t, c, path, ch));
 }
@@ -717,8 +739,11 @@ int mxs_store_rm(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_rm(tx, c, path, &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_rm(t, c, path, ch));
 }
@@ -731,9 +756,12 @@ int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_set_perms(tx, c, path, perms, n,
-						       &tx->changes));
+							       &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_set_perms(t, c, path, perms, n, ch));
 }
@@ -751,6 +779,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 {
 	const struct mxs_nodeval *v;
 	struct mxs_node *n;
+	uint64_t snap;
 	size_t len;
 	int si;
 
@@ -769,18 +798,19 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	if (old && (mxs_perm_for(c, old, nold) & MXS_PERM_READ))
 		return true;
 	len = strlen(path);
-	n = mxs_node_lookup(st, path, len);
+	snap = mxs_store_snap(st);
+	n = mxs_node_find(st, path, len, snap);
 	if (n) {
-		v = mxs_node_val(n);
+		v = mxs_node_val_at(n, snap);
 		if (perm_current(st, c, v) & MXS_PERM_READ)
 			return true;
 	} else if (!old) {
 		return false;
 	}
-	n = mxs_node_lookup(st, path, mxs_path_parent_len(path, len));
+	n = mxs_node_find(st, path, mxs_path_parent_len(path, len), snap);
 	if (!n)
 		return false;
-	v = mxs_node_val(n);
+	v = mxs_node_val_at(n, snap);
 	return perm_current(st, c, v) & MXS_PERM_READ;
 }
 
@@ -897,6 +927,7 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 	if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED)
 		return -EINVAL;
 	pthread_mutex_lock(&st->wlock);
+	mxs_store_commit_begin(st);
 	/*
 	 * As the C daemon's walk from the root: a node of domid goes as the
 	 * top of a removal unless an ancestor of it is domid's too (then it
@@ -911,6 +942,7 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 				top = a;
 		rc = live_rm(st, top, ch);
 	}
+	mxs_store_commit_end(st);
 	pthread_mutex_unlock(&st->wlock);
 	return rc;
 }
@@ -950,6 +982,10 @@ struct mxs_store *mxs_store_new(void)
 	root->parent = NULL;
 	root->kids_head = root->kids_tail = root->next_sib = NULL;
 	root->prev_sib = NULL;
+	root->born = 0;
+	root->died = MXS_SEQ_ALIVE;
+	root->grave_next = NULL;
+	st->wseq = MXS_SEQ_ALIVE;
 	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
 	root->val = mxs_nodeval_new(mxs_store_gen_next(st), &dom0_none, 1, NULL,
@@ -959,6 +995,8 @@ struct mxs_store *mxs_store_new(void)
 	if (!root->val || !st->own_head)
 		goto nomem;
 	root->val->perms_gen = root->val->gen;
+	root->val->seq = 0;
+	root->val->older = NULL;
 	cds_lfht_add(st->index, mxs_path_hash("/", 1), &root->hnode);
 	st->root = root;
 	st->nodes = 1;
@@ -988,9 +1026,7 @@ void mxs_store_free(struct mxs_store *st)
 	if (!st)
 		return;
 	pthread_mutex_lock(&st->wlock);
-	while (st->root->kids_head)
-		if (mxs_node_remove(st, st->root->kids_head))
-			break;
+	mxs_node_drop_all(st);
 	pthread_mutex_unlock(&st->wlock);
 	cds_lfht_for_each(st->index, &it, hn)
 		cds_lfht_del(st->index, hn);
@@ -999,7 +1035,9 @@ void mxs_store_free(struct mxs_store *st)
 	mxs_rcu_offline();
 	rcu_barrier();
 	mxs_rcu_online();
+	mxs_node_grace_drain(st);
 	cds_lfht_destroy(st->index, NULL);
+	free(st->root->val->older); /* older ones went to call_rcu */
 	free(st->root->val);
 	free(st->root);
 	for (i = 0; i < 2; i++)

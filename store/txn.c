@@ -6,8 +6,9 @@
  *
  * Contract.  A transaction is used by one thread at a time.  Views and own
  * copies are built on the RCU read side (no lock): a transaction reads the
- * live tree through mxs_node_lookup and the acquire loads of node versions
- * and child lists (STORE_VAL_A1, STORE_KIDS_A1, partners in node.c).
+ * live tree at tx->snap through mxs_node_find and the acquire loads of node
+ * versions and child lists (STORE_VAL_A1, STORE_KIDS_A1, partners in
+ * node.c), so that one request's views are all of one commit.
  * mxs_txn_apply and the conflict check of mxs_txn_commit run under the
  * writer lock.  See store/txn.h for the model.
  */
@@ -160,6 +161,7 @@ void mxs_txn_init(struct mxs_txn *tx, struct mxs_store *st,
 	tx->st = st;
 	tx->buckets = buckets;
 	tx->nbuckets = nbuckets;
+	tx->snap = MXS_SEQ_WRITER;
 }
 
 void mxs_txn_release(struct mxs_txn *tx)
@@ -189,22 +191,24 @@ void mxs_txn_release(struct mxs_txn *tx)
 
 /* Copies the live children if there are at most SNAP_KIDS_MAX, else
  * marks the copy as a delta over the live list.  Caller: RCU read side. */
-static int snapshot_kids(struct mxs_txe *te, struct mxs_node *live)
+static int snapshot_kids(struct mxs_txn *tx, struct mxs_txe *te,
+			 struct mxs_node *live)
 {
 	struct mxs_node *c;
 	size_t n = 0;
 
 	for (c = mxs_node_kids(live); c && n <= SNAP_KIDS_MAX;
 	     c = mxs_node_next(c))
-		n++;
+		n += mxs_node_visible(c, tx->snap);
 	if (n > SNAP_KIDS_MAX) {
 		te->live_kids = true;
 		return 0;
 	}
 	te->live_kids = false;
-	for (c = mxs_node_kids(live); c;
-	     c = mxs_node_next(c))
-		if (mxs_txe_add_kid(te, c->path + c->base, c->pathlen - c->base))
+	for (c = mxs_node_kids(live); c; c = mxs_node_next(c))
+		if (mxs_node_visible(c, tx->snap) &&
+		    mxs_txe_add_kid(te, c->path + c->base,
+				    c->pathlen - c->base))
 			return -ENOMEM;
 	return 0;
 }
@@ -223,8 +227,8 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 		v->val = te->exists ? te->val : NULL;
 		return;
 	}
-	live = mxs_node_lookup(tx->st, p, len);
-	val = live ? mxs_node_val(live) : NULL;
+	live = mxs_node_find(tx->st, p, len, tx->snap);
+	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	if (!te && !tx->norecord) {
 		te = txe_add(tx, p, len, val ? val->gen : MXS_GEN_NONE,
 			     val ? val->meta_gen : MXS_GEN_NONE);
@@ -250,7 +254,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 			 * docs/compat.md.
 			 */
 			te->val = mxs_nodeval_dup(val, val->gen);
-			if (te->val && snapshot_kids(te, live) == 0) {
+			if (te->val && snapshot_kids(tx, te, live) == 0) {
 				te->own = true;
 				te->exists = true;
 				v->te = te;
@@ -283,8 +287,8 @@ struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len)
 	}
 	if (te->own)
 		return te;
-	live = mxs_node_lookup(tx->st, p, len);
-	val = live ? mxs_node_val(live) : NULL;
+	live = mxs_node_find(tx->st, p, len, tx->snap);
+	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	te->exists = val != NULL;
 	if (val) {
 		te->val = mxs_nodeval_dup(val, val->gen);
@@ -305,11 +309,13 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 
 	if (v->te) {
 		v->te->kids_read = true; /* see mxs_txn_commit */
-		live = v->te->live_kids
-			       ? mxs_node_lookup(tx->st, v->te->path, v->te->len)
-			       : NULL;
+		live = v->te->live_kids ? mxs_node_find(tx->st, v->te->path,
+							v->te->len, tx->snap)
+					: NULL;
 		for (c = live ? mxs_node_kids(live) : NULL; c;
 		     c = mxs_node_next(c)) {
+				if (!mxs_node_visible(c, tx->snap))
+					continue;
 				if (names_find(v->te->gone, v->te->ngone,
 					       c->path + c->base,
 					       c->pathlen - c->base) >= 0)
@@ -326,9 +332,9 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 	}
 	if (!v->live)
 		return 0;
-	for (c = mxs_node_kids(v->live); c;
-	     c = mxs_node_next(c))
-		if ((rc = mxs_buf_add(out, c->path + c->base,
+	for (c = mxs_node_kids(v->live); c; c = mxs_node_next(c))
+		if (mxs_node_visible(c, tx->snap) &&
+		    (rc = mxs_buf_add(out, c->path + c->base,
 				      c->pathlen - c->base + 1)))
 			return rc;
 	return 0;
@@ -388,7 +394,8 @@ int mxs_txn_apply(struct mxs_txn *tx)
 				mxs_node_update(st, live, nv);
 		} else {
 			size_t plen = mxs_path_parent_len(e->path, e->len);
-			struct mxs_node *parent = mxs_node_lookup(st, e->path, plen);
+			struct mxs_node *parent = mxs_node_lookup(st, e->path,
+								  plen);
 			struct mxs_nodeval *nv = mxs_nodeval_dup(e->val, 0);
 
 			if (!nv)
@@ -547,8 +554,11 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 			break;
 		}
 	}
-	if (!rc)
+	if (!rc) {
+		mxs_store_commit_begin(st);
 		rc = mxs_txn_apply(tx);
+		mxs_store_commit_end(st);
+	}
 	if (!rc) {
 		drop_transient_changes(tx);
 		collapse_changes(tx); /* on ENOMEM: uncollapsed, still fired */

@@ -56,6 +56,10 @@ struct mxs_txn {
 	size_t nbuckets, nentries;
 	struct mxs_txe *first, *last;
 	uint64_t seq;
+	/* The snapshot views read the live tree at: sampled once per
+	 * request (explicit and read-only), MXS_SEQ_WRITER when the writer
+	 * lock is held (implicit). */
+	uint64_t snap;
 	bool implicit;    /* operation outside a transaction: wlock held */
 	bool norecord;    /* read outside a transaction: record nothing */
 	bool own_buckets; /* buckets were malloc'ed (not on the stack) */
