@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/alloc.h"
 #include "store/path.h"
 
 #ifdef MXS_TSAN
@@ -40,7 +41,7 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 {
 	struct mxs_nodeval *v;
 
-	v = malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
+	v = mxs_malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
 	if (!v)
 		return NULL;
 	v->gen = gen;
@@ -249,7 +250,7 @@ void mxs_store_commit_end(struct mxs_store *st)
 	 * allocated, a later commit's probe covers them (later, that's all).
 	 */
 	if (st->grave_tail && st->grave_tail->died == st->seq) {
-		struct mxs_grace *g = malloc(sizeof(*g));
+		struct mxs_grace *g = mxs_malloc(sizeof(*g));
 
 		if (g) {
 			g->seq = st->seq;
@@ -293,28 +294,72 @@ static void node_publish(struct mxs_store *st, struct mxs_node *n,
 		call_rcu(&gone->rcu, mxs_nodeval_free_rcu);
 }
 
-/* New version of n with the same contents and a new generation (its
- * children changed).  On ENOMEM the old generation stays. */
+/*
+ * n's children changed: a new generation.  A version this commit already
+ * installed is invisible to every reader until the commit is published,
+ * so it takes the generation in place; otherwise n's spare (reserved by
+ * mxs_node_reserve_touch) becomes the new version.  Never allocates.
+ */
 static void node_touch(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_nodeval *v = mxs_nodeval_dup(n->val, mxs_store_gen_next(st));
+	struct mxs_nodeval *v = n->spare;
 
-	if (v) {
-		v->meta_gen = n->val->meta_gen; /* only the children changed */
-		node_publish(st, n, v);
+	if (n->val->seq == st->wseq) {
+		n->val->gen = mxs_store_gen_next(st);
+		return;
 	}
+	if (!v)
+		abort(); /* a mutation without its reservation: a bug */
+	n->spare = NULL;
+	v->gen = mxs_store_gen_next(st);
+	v->meta_gen = n->val->meta_gen; /* only the children changed */
+	node_publish(st, n, v);
 }
 
-int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
-		    const char *path, size_t len, struct mxs_nodeval *v)
+int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved)
 {
-	struct mxs_node *n = malloc(sizeof(*n) + len + 1);
-
-	if (!n)
+	if (n->spare)
+		return 0;
+	if (mxs_nodevec_push(reserved, n))
 		return -ENOMEM;
-	memcpy(n->path, path, len);
-	n->path[len] = '\0';
-	n->pathlen = (uint32_t)len;
+	n->spare = mxs_nodeval_dup(n->val, 0);
+	if (n->spare)
+		return 0;
+	reserved->n--;
+	return -ENOMEM;
+}
+
+void mxs_node_release_spares(struct mxs_nodevec *reserved)
+{
+	while (reserved->n) {
+		struct mxs_node *n = reserved->v[--reserved->n];
+
+		free(n->spare);
+		n->spare = NULL;
+	}
+	free(reserved->v);
+	reserved->v = NULL;
+	reserved->cap = 0;
+}
+
+struct mxs_node *mxs_node_alloc(const char *path, size_t len)
+{
+	struct mxs_node *n = mxs_malloc(sizeof(*n) + len + 1);
+
+	if (n) {
+		memcpy(n->path, path, len);
+		n->path[len] = '\0';
+		n->pathlen = (uint32_t)len;
+	}
+	return n;
+}
+
+void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
+		     struct mxs_node *n, struct mxs_nodeval *v)
+{
+	size_t len = n->pathlen;
+	const char *path = n->path;
+
 	n->base = (uint32_t)mxs_path_parent_len(path, len);
 	n->base += n->base > 1; /* skip the '/' unless the parent is root */
 	n->kids_head = n->kids_tail = n->next_sib = NULL;
@@ -322,6 +367,7 @@ int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	n->born = st->wseq;
 	n->died = MXS_SEQ_ALIVE;
 	n->grave_next = NULL;
+	n->spare = NULL;
 	version_stamp(st, v);
 	v->seq = st->wseq;
 	v->older = NULL;
@@ -341,7 +387,6 @@ int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	mxs_count_add(&st->nodes, 1);
 	mxs_node_own_link(st, n);
 	node_touch(st, parent);
-	return 0;
 }
 
 void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
@@ -361,7 +406,7 @@ int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
 {
 	if (nv->n == nv->cap) {
 		size_t cap = nv->cap ? nv->cap * 2 : 16;
-		struct mxs_node **p = realloc(nv->v, cap * sizeof(*p));
+		struct mxs_node **p = mxs_realloc(nv->v, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
@@ -372,34 +417,37 @@ int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
 	return 0;
 }
 
+static struct mxs_node *alive_from(struct mxs_node *c)
+{
+	while (c && c->died != MXS_SEQ_ALIVE)
+		c = c->next_sib;
+	return c;
+}
+
+/* The first node of n's subtree in post-order (its deepest first leaf). */
+static struct mxs_node *post_first(struct mxs_node *n)
+{
+	struct mxs_node *c;
+
+	while ((c = alive_from(n->kids_head)))
+		n = c;
+	return n;
+}
+
 /*
- * Iterative (no recursion on a depth the client controls, XSA-418).
- * Children are removed before parents, so the graveyard unlinks them
+ * A walk in post-order over the parent and sibling links (no stack, no
+ * allocation, no recursion on a depth the client controls: XSA-418), so
+ * children are removed before parents and the graveyard unlinks them
  * first.
  */
-int mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
+void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_nodevec stack = { 0 }, order = { 0 };
-	struct mxs_node *parent = n->parent, *c;
-	size_t i;
-	int rc = 0;
+	struct mxs_node *parent = n->parent, *d = post_first(n), *next;
 
-	if (mxs_nodevec_push(&stack, n))
-		return -ENOMEM;
-	while (stack.n) {
-		struct mxs_node *top = stack.v[--stack.n];
+	for (;;) {
+		struct mxs_node *sib = d == n ? NULL : alive_from(d->next_sib);
 
-		if ((rc = mxs_nodevec_push(&order, top)))
-			goto out;
-		for (c = top->kids_head; c; c = c->next_sib)
-			if (c->died == MXS_SEQ_ALIVE &&
-			    (rc = mxs_nodevec_push(&stack, c)))
-				goto out;
-	}
-	/* order is a pre-order; walk it backwards: leaves first. */
-	for (i = order.n; i-- > 0;) {
-		struct mxs_node *d = order.v[i];
-
+		next = d == n ? NULL : sib ? post_first(sib) : d->parent;
 		/* Relaxed: published by STORE_SEQ_R1 (mxs_node_visible). */
 		__atomic_store_n(&d->died, st->wseq, __ATOMIC_RELAXED);
 		mxs_count_add(&st->nodes, -1);
@@ -409,23 +457,26 @@ int mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 		else
 			st->grave_head = d;
 		st->grave_tail = d;
+		if (!next)
+			break;
+		d = next;
 	}
 	node_touch(st, parent);
-out:
-	free(stack.v);
-	free(order.v);
-	return rc;
 }
 
 void mxs_node_drop_all(struct mxs_store *st)
 {
+	struct mxs_nodevec spare = { 0 };
 	struct mxs_node *c, *d;
 
 	mxs_store_commit_begin(st);
-	for (c = st->root->kids_head; c; c = c->next_sib)
-		if (c->died == MXS_SEQ_ALIVE && mxs_node_remove(st, c))
-			break; /* ENOMEM: the rest leaks, the process ends */
+	/* On ENOMEM the tree leaks: the process is ending anyway. */
+	if (mxs_node_reserve_touch(st->root, &spare) == 0)
+		for (c = st->root->kids_head; c; c = c->next_sib)
+			if (c->died == MXS_SEQ_ALIVE)
+				mxs_node_remove(st, c);
 	mxs_store_commit_end(st);
+	mxs_node_release_spares(&spare);
 	while ((d = st->grave_head)) {
 		st->grave_head = d->grave_next;
 		node_unlink(st, d);

@@ -107,6 +107,8 @@ struct mxs_node {
 	/* Owner index: the live nodes of one owner slot (writer lock). */
 	struct mxs_node *own_next, *own_prev;
 	struct mxs_node *grave_next;   /* writer lock: removed, not unlinked */
+	/* Writer lock: the version reserved for this commit's touch. */
+	struct mxs_nodeval *spare;
 	struct rcu_head rcu;
 	char path[];
 };
@@ -272,17 +274,30 @@ void mxs_store_commit_end(struct mxs_store *st);
 /*
  * Live mutations.  Caller: writer lock, between commit_begin and
  * commit_end.  Readers see none of them before commit_end, and all of
- * them after.
+ * them after.  None allocates or fails: what they need is allocated
+ * first (mxs_node_alloc, versions, mxs_node_reserve_touch for every node
+ * whose child list changes), so a commit is applied whole or not at all.
  */
-/* Links a new child of parent built from v (taken over on success). */
-int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
-		    const char *path, size_t len, struct mxs_nodeval *v);
+/* A node object for path[0..len), not linked; NULL on ENOMEM. */
+struct mxs_node *mxs_node_alloc(const char *path, size_t len);
+/* Links n as a new child of parent with version v (both taken over). */
+void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
+		     struct mxs_node *n, struct mxs_nodeval *v);
 /* Replaces n's version with v (taken over). */
 void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
 		     struct mxs_nodeval *v);
 /* Removes n and its subtree at this commit (they stay linked for older
  * snapshots; unlinked and freed later). */
-int mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
+void mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
+
+struct mxs_nodevec;
+/*
+ * Reserves the version n's next touch needs (its children change at
+ * this commit) and records n in reserved; 0 or -ENOMEM.  Unused ones are
+ * freed by mxs_node_release_spares.  Caller: writer lock.
+ */
+int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved);
+void mxs_node_release_spares(struct mxs_nodevec *reserved);
 
 /*
  * Adds a node built outside node.c (the root) to the owner index.  Caller:
