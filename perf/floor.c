@@ -15,10 +15,12 @@
  * checks, watch bookkeeping and thread hand-offs cost: the floor runs the
  * same socket, epoll and syscall pattern (one read of everything
  * available, one write of every reply it produced) that a well-built
- * daemon cannot avoid.  N threads (default 1) each run an epoll set on
- * the shared listening socket (EPOLLEXCLUSIVE: one thread wakes per new
- * connection) and serve the connections they accepted.  No state is
- * shared between threads.  SIGTERM/SIGINT stop it.
+ * daemon cannot avoid.  N threads (default 1) each run an epoll set
+ * holding the shared listening socket (EPOLLEXCLUSIVE: one thread wakes
+ * per new connection); whichever accepts hands the connection to the
+ * threads in turn (epoll_ctl on the owner's set, as mxenstored deals
+ * connections to its workers), and from then on only the owner touches
+ * it.  SIGTERM/SIGINT stop it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +48,9 @@ struct floor_conn {
 };
 
 static int listen_fd = -1;
+static int nthreads = 1;
+static int epfd[256];      /* each thread's epoll set, made before any runs */
+static unsigned next_owner; /* round robin (relaxed atomic) */
 
 /* Appends one reply; 0, or -ENOBUFS when the batch is full (flush). */
 static int floor_reply(char *out, size_t *olen, const struct mxs_msg_hdr *q,
@@ -150,16 +155,9 @@ static int floor_serve(struct floor_conn *c)
 
 static void *floor_thread(void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
-				  .data.ptr = NULL };
 	struct epoll_event evs[64];
-	int ep = epoll_create1(EPOLL_CLOEXEC), i, n;
+	int ep = epfd[(intptr_t)arg], i, n;
 
-	(void)arg;
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev)) {
-		perror("mxs-floor: epoll");
-		exit(1);
-	}
 	for (;;) {
 		n = epoll_wait(ep, evs, 64, -1);
 		for (i = 0; i < n; i++) {
@@ -169,16 +167,23 @@ static void *floor_thread(void *arg)
 				int fd = accept4(listen_fd, NULL, NULL,
 						 SOCK_NONBLOCK | SOCK_CLOEXEC);
 				struct epoll_event cev = { .events = EPOLLIN };
+				unsigned owner;
 
 				if (fd < 0)
 					continue;
+				owner = __atomic_fetch_add(&next_owner, 1,
+							   __ATOMIC_RELAXED) %
+					(unsigned)nthreads;
+				/* c->fd is set before the owner can see c: the
+				 * epoll_ctl system call orders it. */
 				c = calloc(1, sizeof(*c));
+				if (c)
+					c->fd = fd;
 				cev.data.ptr = c;
-				if (!c || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev)) {
+				if (!c || epoll_ctl(epfd[owner], EPOLL_CTL_ADD,
+						    fd, &cev)) {
 					free(c);
 					close(fd);
-				} else {
-					c->fd = fd;
 				}
 				continue;
 			}
@@ -200,6 +205,8 @@ int main(int argc, char **argv)
 	};
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	const char *path = NULL;
+	struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+				   .data.ptr = NULL };
 	pthread_t thr;
 	int threads = 1, i, o;
 
@@ -225,11 +232,21 @@ int main(int argc, char **argv)
 		perror("mxs-floor: listen");
 		return 1;
 	}
+	nthreads = threads;
+	for (i = 0; i < threads; i++) {
+		epfd[i] = epoll_create1(EPOLL_CLOEXEC);
+		if (epfd[i] < 0 ||
+		    epoll_ctl(epfd[i], EPOLL_CTL_ADD, listen_fd, &lev)) {
+			perror("mxs-floor: epoll");
+			return 1;
+		}
+	}
 	for (i = 1; i < threads; i++)
-		if (pthread_create(&thr, NULL, floor_thread, NULL)) {
+		if (pthread_create(&thr, NULL, floor_thread,
+				   (void *)(intptr_t)i)) {
 			fprintf(stderr, "mxs-floor: thread %d failed\n", i);
 			return 1;
 		}
-	floor_thread(NULL);
+	floor_thread((void *)(intptr_t)0);
 	return 0;
 }
