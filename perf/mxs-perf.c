@@ -18,6 +18,11 @@
  *   boot    --clients C toolstack threads build --domains N domains (one
  *           transaction each), read them back and tear them down
  *           (perf/boot.c); every request is one op.
+ *   memory  one connection writes --count N (default 100,000) nodes of a
+ *           13-byte path /mem/n<7 digits> and a 32-byte value, --depth D
+ *           in flight (default 64); bytes_per_node is the growth of the
+ *           daemon's resident set (VmRSS of --pid) divided by N.  Run it
+ *           once per daemon start: a second run only overwrites.
  *
  * Every reply is checked unless --no-check (the floor server keeps no
  * store): a READ returns what that connection last wrote there, a
@@ -464,6 +469,78 @@ out:
 	return rc;
 }
 
+/* ---- memory: resident bytes per node ------------------------------- */
+
+/* VmRSS of pid in bytes (/proc/<pid>/status), -1 if unreadable. */
+static long rss_bytes(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (pid <= 0 || !(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+static int run_memory(const struct opts *o, struct result *res, double *bpn)
+{
+	struct mxs_perf_conn *c = mxs_perf_conn_open(o->t, o->target, 0);
+	uint64_t n = o->count ? o->count : 100000, sent = 0, done = 0, t0;
+	struct mxs_msg_hdr h;
+	char *body, path[32], val[40];
+	long rss0, rss1;
+	double cpu0;
+	int rc = 0;
+
+	if (!c)
+		return -errno;
+	if ((rss0 = rss_bytes(o->pid)) < 0) {
+		fprintf(stderr, "mxs-perf memory: needs --pid of the daemon\n");
+		rc = -EINVAL;
+		goto out;
+	}
+	cpu0 = mxs_perf_cpu_s(o->pid);
+	t0 = mxs_perf_now_ns();
+	while (done < n) {
+		while (sent < n && sent - done < (uint64_t)o->depth) {
+			snprintf(path, sizeof(path), "/mem/n%07llu",
+				 (unsigned long long)sent);
+			snprintf(val, sizeof(val), "%032llu",
+				 (unsigned long long)sent);
+			if (mxs_perf_queue(c, MXS_OP_WRITE, 0, path,
+					   strlen(path) + 1, val, 32) < 0)
+				break;
+			sent++;
+		}
+		if ((rc = mxs_perf_flush(c)) || (rc = mxs_perf_fill(c, true)))
+			goto out;
+		while ((rc = mxs_perf_next(c, &h, &body)) == 1) {
+			if (h.type != MXS_OP_WRITE)
+				res->errors++;
+			done++;
+		}
+		if (rc < 0)
+			goto out;
+		rc = 0;
+	}
+	res->seconds = (double)(mxs_perf_now_ns() - t0) / 1e9;
+	res->cpu_s = mxs_perf_cpu_s(o->pid) - cpu0;
+	res->ops = done;
+	/* Resident memory settles once deferred frees have run. */
+	usleep(200000);
+	rss1 = rss_bytes(o->pid);
+	*bpn = (double)(rss1 - rss0) / (double)n;
+out:
+	mxs_perf_conn_close(c);
+	return rc;
+}
+
 /* ---- output and arguments ------------------------------------------ */
 
 static void print_json(const struct opts *o, const struct result *r,
@@ -489,12 +566,13 @@ static void print_json(const struct opts *o, const struct result *r,
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mxs-perf mix|writes|fanout|boot --socket PATH [--pid PID]\n"
+		"usage: mxs-perf mix|writes|fanout|boot|memory --socket PATH [--pid PID]\n"
 		"       [--label NAME] [--seconds S] [--count N] [--no-check]\n"
 		"       mix/writes: [--conns N] [--depth D] [--threads T]\n"
 		"                   [--nodes K] [--mix R/W/D]\n"
 		"       fanout:     [--watchers N] [--writes W]\n"
-		"       boot:       [--domains N] [--clients C]\n");
+		"       boot:       [--domains N] [--clients C]\n"
+		"       memory:     [--count N] [--depth D]\n");
 }
 
 int main(int argc, char **argv)
@@ -607,6 +685,14 @@ int main(int argc, char **argv)
 			 "\"teardown_s\":%.3f,\"eagain\":%llu",
 			 o.domains, b.build_s, b.check_s, b.teardown_s,
 			 (unsigned long long)b.eagain);
+	} else if (strcmp(o.scenario, "memory") == 0) {
+		double bpn = 0;
+
+		o.conns = o.threads = 1;
+		if (o.depth == 1)
+			o.depth = 64;
+		rc = run_memory(&o, &res, &bpn);
+		snprintf(extra, sizeof(extra), ",\"bytes_per_node\":%.1f", bpn);
 	} else {
 		usage();
 		return 2;
