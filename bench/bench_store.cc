@@ -7,8 +7,9 @@
 //   build/bench_store [--benchmark_filter=...] [--benchmark_min_time=...]
 //                     [--benchmark_format=json]
 //
-//   BM_BytesPerNode             100,000 nodes of a 13-byte path and a
-//                               32-byte value written into a fresh store;
+//   BM_BytesPerNode             100,000 nodes of a 13-byte path (100 per
+//                               parent) and a 32-byte value written into
+//                               a fresh store;
 //                               counter bytes_per_node = resident set
 //                               growth / nodes (jemalloc, as the daemon).
 //                               Runs first, before any large store has
@@ -170,9 +171,11 @@ void BM_BytesPerNode(benchmark::State &state)
 		mxs_changes ch = {};
 
 		for (int64_t i = 0; i < n; i++) {
-			// 13 bytes: "/mem/n" + 7 digits; 32 bytes of value.
-			snprintf(path, sizeof(path), "/mem/n%07lld",
-				 (long long)i);
+			// 13 bytes, 100 children per parent (as mxs-perf
+			// memory); 32 bytes of value.
+			snprintf(path, sizeof(path), "/m/%03lld/n%05lld",
+				 (long long)(i / 100 % 1000),
+				 (long long)(i % 100000));
 			snprintf(val, sizeof(val), "%032lld", (long long)i);
 			if (mxs_store_write(st, nullptr, &kDom0, path, val, 32,
 					    &ch))

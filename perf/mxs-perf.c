@@ -19,7 +19,8 @@
  *           transaction each), read them back and tear them down
  *           (perf/boot.c); every request is one op.
  *   memory  one connection writes --count N (default 100,000) nodes of a
- *           13-byte path /mem/n<7 digits> and a 32-byte value, --depth D
+ *           13-byte path /m/<3 digits>/n<5 digits> (100 per parent) and
+ *           a 32-byte value, --depth D
  *           in flight (default 64); bytes_per_node is the growth of the
  *           daemon's resident set (VmRSS of --pid) divided by N.  Run it
  *           once per daemon start: a second run only overwrites.
@@ -509,8 +510,9 @@ static int run_memory(const struct opts *o, struct result *res, double *bpn)
 	t0 = mxs_perf_now_ns();
 	while (done < n) {
 		while (sent < n && sent - done < (uint64_t)o->depth) {
-			snprintf(path, sizeof(path), "/mem/n%07llu",
-				 (unsigned long long)sent);
+			snprintf(path, sizeof(path), "/m/%03llu/n%05llu",
+				 (unsigned long long)(sent / 100 % 1000),
+				 (unsigned long long)(sent % 100000));
 			snprintf(val, sizeof(val), "%032llu",
 				 (unsigned long long)sent);
 			if (mxs_perf_queue(c, MXS_OP_WRITE, 0, path,
