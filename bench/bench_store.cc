@@ -46,7 +46,10 @@
 #include <unistd.h>
 #include <vector>
 
+// store/rcu.h declares the TSan annotations it calls without C++ linkage.
+extern "C" {
 #include "store/rcu.h"
+}
 #include "store/store.h"
 #include "store/watch.h"
 

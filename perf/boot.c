@@ -63,7 +63,7 @@ static const char *const boot_leaves[][2] = {
 	{ "error", "" },
 };
 
-/* One timed request: 0, a positive errno of an error reply, -errno. */
+/* One timed request: 0 or -errno (of an error reply or the transport). */
 static int boot_call(struct boot_client *k, uint32_t type, uint32_t tx,
 		     const char *path, const void *val, size_t vlen)
 {
@@ -81,12 +81,12 @@ static int boot_end(struct boot_client *k, uint32_t tx, int rc)
 {
 	if (rc) {
 		boot_call(k, MXS_OP_TRANSACTION_END, tx, "F", NULL, 0);
-		return rc < 0 ? EIO : rc;
+		return rc;
 	}
 	return boot_call(k, MXS_OP_TRANSACTION_END, tx, "T", NULL, 0);
 }
 
-/* Builds domain d in one transaction.  0, EAGAIN (retry), or an error. */
+/* Builds domain d in one transaction.  0, -EAGAIN (retry), or -errno. */
 static int boot_build(struct boot_client *k, int d)
 {
 	char path[160], perms[40], val[32];
@@ -129,13 +129,13 @@ static int boot_check(struct boot_client *k, int d)
 	snprintf(path, sizeof(path), "/local/domain/%d/device/vif/0/mac", d);
 	rc = boot_call(k, MXS_OP_READ, 0, path, NULL, 0);
 	if (rc || strcmp(k->body, "00:16:3e:00:00:01"))
-		return EIO;
+		return rc ? rc : -EIO;
 	snprintf(path, sizeof(path), "/local/domain/%d", d);
 	rc = boot_call(k, MXS_OP_GET_PERMS, 0, path, NULL, 0);
 	if (rc)
-		return EIO;
+		return rc;
 	snprintf(path, sizeof(path), "n%d", d); /* the domain owns it */
-	return strcmp(k->body, path) ? EIO : 0;
+	return strcmp(k->body, path) ? -EIO : 0;
 }
 
 static int boot_teardown(struct boot_client *k, int d)
@@ -171,10 +171,10 @@ static void *boot_client_main(void *arg)
 			rc = r->phase == BOOT_BUILD   ? boot_build(k, d)
 			     : r->phase == BOOT_CHECK ? boot_check(k, d)
 						      : boot_teardown(k, d);
-			if (rc == EAGAIN)
+			if (rc == -EAGAIN)
 				__atomic_fetch_add(&b->eagain, 1,
 						   __ATOMIC_RELAXED);
-		} while (rc == EAGAIN);
+		} while (rc == -EAGAIN);
 		if (rc) {
 			__atomic_fetch_add(&b->errors, 1, __ATOMIC_RELAXED);
 			break;

@@ -258,7 +258,7 @@ int mxs_perf_call(struct mxs_perf_conn *c, uint32_t type, uint32_t tx,
 			}
 			if (h->req_id != (uint32_t)id)
 				return -EPROTO;
-			return h->type == MXS_OP_ERROR ? mxs_perf_errno(*body)
+			return h->type == MXS_OP_ERROR ? -mxs_perf_errno(*body)
 						       : 0;
 		}
 		if (rc < 0 || (rc = mxs_perf_fill(c, true)))

@@ -88,14 +88,14 @@ int mxs_perf_next(struct mxs_perf_conn *c, struct mxs_msg_hdr *h, char **body);
 /*
  * One blocking request: sends it, waits for its reply, skipping watch
  * events (counted in *events if events is not NULL).  Returns 0 with the
- * reply in *h / *body, the positive errno of an error reply (EAGAIN,
- * ENOENT...), or -errno when the connection broke.
+ * reply in *h / *body, -errno of an error reply (-EAGAIN, -ENOENT...), or
+ * -EPIPE / -EPROTO / -errno of the transport when the connection broke.
  */
 int mxs_perf_call(struct mxs_perf_conn *c, uint32_t type, uint32_t tx,
 		  const char *path, const void *val, size_t vlen,
 		  struct mxs_msg_hdr *h, char **body, uint64_t *events);
 
-/* Positive errno of an error reply's name ("EAGAIN" -> EAGAIN), or EIO. */
+/* The errno an error reply names ("EAGAIN" -> EAGAIN), EIO if unknown. */
 int mxs_perf_errno(const char *name);
 
 /* Per-request latencies in nanoseconds (capped at 2^32-1). */
