@@ -9,7 +9,8 @@
  * One QSBR thread builds a cds_lfht with the store's flags
  * (CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, 1,024 initial and minimum
  * buckets unless INITIAL_BUCKETS says otherwise), inserting NODES keys
- * shaped like domain paths with the store's hash (FNV-1a, store/path.c),
+ * shaped like domain paths with FNV-1a (the store's hash when this was
+ * written; it is keyed SipHash now, which spreads keys at least as well),
  * announcing a quiescent state every 100 inserts as a writer between
  * batches does.  It then looks keys up in six rounds 0.3 s apart (offline
  * in between, so that a resize can run) and prints the build time and the
@@ -31,7 +32,7 @@ struct check_node {
 	char path[48];
 };
 
-/* The store's hash (store/path.c), copied so the check stands alone. */
+/* FNV-1a: a good spread of keys, no dependency on store/. */
 static unsigned long check_hash(const char *p)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
