@@ -2,10 +2,10 @@
 /*
  * Whole-tree walks for CONTROL: the consistency check and the dump.
  *
- * Contract.  mxs_store_check takes the writer lock, so it sees the tree
- * between two mutations; mxs_store_dump takes no lock and reads each node
- * through RCU (STORE_VAL_A1, STORE_KIDS_A1), so a concurrent mutation may
- * show in part.  Both are iterative: no recursion on a depth a client
+ * Contract.  mxs_store_check takes the writer lock, so it sees the live
+ * tree between two commits; mxs_store_dump takes no lock and reads the
+ * tree at one snapshot (STORE_SEQ_A1, STORE_VAL_A1, STORE_KIDS_A1), so it
+ * shows all of a concurrent commit or none of it.  Both are iterative: no recursion on a depth a client
  * controls (XSA-418).
  */
 #include "store/store.h"
@@ -56,7 +56,9 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 				mxs_buf_add(report, line, (size_t)len);
 				problems++;
 			}
-			if (mxs_nodevec_push(&stack, c))
+			/* Removed nodes wait for older snapshots to end. */
+			if (c->died == MXS_SEQ_ALIVE &&
+			    mxs_nodevec_push(&stack, c))
 				goto nomem;
 		}
 	}
@@ -114,11 +116,12 @@ int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out)
 {
 	struct mxs_nodevec stack = { 0 };
 	struct mxs_buf perms = { 0 };
+	uint64_t snap = mxs_store_snap(st);
 	int rc = mxs_nodevec_push(&stack, st->root);
 
 	while (!rc && stack.n) {
 		struct mxs_node *n = stack.v[--stack.n], *c;
-		const struct mxs_nodeval *v = mxs_node_val(n);
+		const struct mxs_nodeval *v = mxs_node_val_at(n, snap);
 		size_t i, mark = stack.n;
 
 		mxs_buf_reset(&perms);
@@ -136,9 +139,9 @@ int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out)
 								  : 0);
 		rc = rc ?: mxs_buf_add(out, ")\n", 2);
 		/* Push children reversed so they pop in creation order. */
-		for (c = mxs_node_kids(n); c && !rc;
-		     c = mxs_node_next(c))
-			rc = mxs_nodevec_push(&stack, c);
+		for (c = mxs_node_kids(n); c && !rc; c = mxs_node_next(c))
+			if (mxs_node_visible(c, snap))
+				rc = mxs_nodevec_push(&stack, c);
 		for (i = 0; !rc && i < (stack.n - mark) / 2; i++) {
 			struct mxs_node *t = stack.v[mark + i];
 

@@ -2,17 +2,21 @@
 /*
  * The live tree: node versions, the index and the child lists.
  *
- * Contract.  Live nodes are found through one RCU hash table keyed by full
+ * Contract.  Nodes are found through one RCU hash table keyed by full
  * path (cds_lfht) and list their children in an RCU singly linked list in
  * creation order (DIRECTORY answers in that order, as the C daemon).
- * Readers (any thread online with urcu-qsbr) take no lock: they follow
- * kids_head/next_sib and load a node's version with acquire loads.  The
- * one writer (the caller of every mutation here holds st->wlock) links a
- * fully built node with a release store and unlinks without touching the
- * unlinked node's next_sib, so a reader standing on it goes on.  A node's
- * contents (value, permissions, generation) are one immutable struct
- * mxs_nodeval, replaced as a whole and freed after a grace period, so a
- * reader always sees one consistent version of each node.  Labels: see
+ * Readers (any thread online with urcu-qsbr) take no lock and never wait:
+ * they sample a snapshot (the last published commit) once per request and
+ * see, per node, whether it was alive at that commit (born/died) and its
+ * version at that commit (the chain of immutable versions).  The one
+ * writer (the caller of every mutation here holds st->wlock) stamps
+ * everything a commit changes with the commit's seq, links fully built
+ * nodes and versions with release stores, and publishes the seq last
+ * (STORE_SEQ_R1): a reader sees all of a commit or none of it.  Removed
+ * nodes stay linked until a grace period after their removal was
+ * published (no snapshot older than it remains), then are unlinked
+ * without touching their next_sib and freed after another grace period.
+ * Superseded versions are freed after a grace period.  Labels: see
  * store/node.h.
  */
 #include "store/node.h"
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/alloc.h"
 #include "store/path.h"
 
 #ifdef MXS_TSAN
@@ -36,7 +41,7 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 {
 	struct mxs_nodeval *v;
 
-	v = malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
+	v = mxs_malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
 	if (!v)
 		return NULL;
 	v->gen = gen;
@@ -70,11 +75,14 @@ void mxs_nodeval_free_rcu(struct rcu_head *h)
 	free(caa_container_of(h, struct mxs_nodeval, rcu));
 }
 
+/* Frees the node and the two newest versions (older ones are already
+ * queued, see struct mxs_nodeval). */
 static void node_free_rcu(struct rcu_head *h)
 {
 	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
 
 	mxs_rcu_reclaim_begin();
+	free(n->val->older);
 	free(n->val);
 	free(n);
 }
@@ -136,58 +144,233 @@ static int node_match(struct cds_lfht_node *hn, const void *arg)
 	return n->pathlen == k->len && memcmp(n->path, k->p, k->len) == 0;
 }
 
-struct mxs_node *mxs_node_lookup(struct mxs_store *st, const char *p,
-				 size_t len)
+struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
+			       size_t len, uint64_t s)
 {
 	struct key k = { p, len };
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *hn;
 
+	/* Several lives of one path are linked only while a removed one
+	 * waits to be unlinked: usually the first match is it. */
 	cds_lfht_lookup(st->index, mxs_path_hash(p, len), node_match, &k, &it);
-	hn = cds_lfht_iter_get_node(&it);
-	return hn ? caa_container_of(hn, struct mxs_node, hnode) : NULL;
+	for (hn = cds_lfht_iter_get_node(&it); hn;
+	     cds_lfht_next_duplicate(st->index, node_match, &k, &it),
+	     hn = cds_lfht_iter_get_node(&it)) {
+		struct mxs_node *n = caa_container_of(hn, struct mxs_node,
+						      hnode);
+
+		if (mxs_node_visible(n, s))
+			return n;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commits and reclamation: caller holds st->wlock.                    */
+
+/* call_rcu callback: a grace period has passed since the probe was
+ * queued, so no reader holds a snapshot older than probe->seq. */
+static void grace_passed(struct rcu_head *h)
+{
+	struct mxs_grace *g = caa_container_of(h, struct mxs_grace, rcu);
+
+	mxs_rcu_reclaim_begin();
+	/* STORE_GRACE_R1: pairs with STORE_GRACE_A1 in grace_collect(). */
+	__atomic_store_n(&g->done, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Takes the finished probes off the head of the queue (in order: a
+ * later one finishing first waits for the ones before) and returns the
+ * newest commit that no reader's snapshot is older than.
+ */
+static uint64_t grace_collect(struct mxs_store *st)
+{
+	struct mxs_grace *g;
+
+	/* STORE_GRACE_A1: pairs with STORE_GRACE_R1 in grace_passed(): the
+	 * callback is done with the probe. */
+	while ((g = st->grace_head) &&
+	       __atomic_load_n(&g->done, __ATOMIC_ACQUIRE)) {
+		st->safe_seq = g->seq;
+		st->grace_head = g->next;
+		if (!st->grace_head)
+			st->grace_tail = NULL;
+		free(g);
+	}
+	return st->safe_seq;
+}
+
+/* Unlinks a removed node from the index and its parent's children. */
+static void node_unlink(struct mxs_store *st, struct mxs_node *d)
+{
+	struct mxs_node *p = d->parent;
+
+	cds_lfht_del(st->index, &d->hnode);
+	/* d->next_sib stays valid for readers standing on d.
+	 * STORE_KIDS_R1 as in mxs_node_create(). */
+	if (d->prev_sib)
+		mxs_rcu_publish(d->prev_sib->next_sib, d->next_sib);
+	else
+		mxs_rcu_publish(p->kids_head, d->next_sib);
+	if (d->next_sib)
+		d->next_sib->prev_sib = d->prev_sib;
+	else
+		p->kids_tail = d->prev_sib;
+	call_rcu(&d->rcu, node_free_rcu);
+}
+
+void mxs_store_commit_begin(struct mxs_store *st)
+{
+	uint64_t safe = grace_collect(st);
+
+	/* The graveyard is in removal order; a node's children were
+	 * removed with it or before it, so they go first. */
+	while (st->grave_head && st->grave_head->died <= safe) {
+		struct mxs_node *d = st->grave_head;
+
+		st->grave_head = d->grave_next;
+		if (!st->grave_head)
+			st->grave_tail = NULL;
+		node_unlink(st, d);
+	}
+	st->wseq = st->seq + 1;
+}
+
+void mxs_store_commit_end(struct mxs_store *st)
+{
+	/* STORE_SEQ_R1: pairs with STORE_SEQ_A1 in mxs_store_snap():
+	 * everything stamped wseq is linked. */
+	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
+	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
+	/*
+	 * A commit that removed nodes queues a probe: they are unlinked at
+	 * the first commit after its grace period.  If the probe cannot be
+	 * allocated, a later commit's probe covers them (later, that's all).
+	 */
+	if (st->grave_tail && st->grave_tail->died == st->seq) {
+		struct mxs_grace *g = mxs_malloc(sizeof(*g));
+
+		if (g) {
+			g->seq = st->seq;
+			g->done = 0;
+			g->next = NULL;
+			if (st->grace_tail)
+				st->grace_tail->next = g;
+			else
+				st->grace_head = g;
+			st->grace_tail = g;
+			call_rcu(&g->rcu, grace_passed);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
 /* Live mutations: caller holds st->wlock.                             */
 
-static void node_publish(struct mxs_node *n, struct mxs_nodeval *v)
+/*
+ * Installs v as n's newest version at this commit.  Older snapshots keep
+ * the version before; a version installed earlier in the same commit was
+ * never visible to anyone and is replaced.
+ */
+static void node_publish(struct mxs_store *st, struct mxs_node *n,
+			 struct mxs_nodeval *v)
 {
-	struct mxs_nodeval *old = n->val;
+	struct mxs_nodeval *cur = n->val, *gone;
 
-	/* STORE_VAL_R1: pairs with STORE_VAL_A1 in the readers' loads of
-	 * n->val (txn.c, store.c, check.c): v is fully built. */
+	v->seq = st->wseq;
+	if (cur->seq == st->wseq) {
+		v->older = cur->older;
+		gone = cur;
+	} else {
+		v->older = cur;
+		gone = cur->older; /* no snapshot from now on reaches it */
+	}
+	/* STORE_VAL_R1: pairs with STORE_VAL_A1 in mxs_node_val_at(): v is
+	 * fully built, older included. */
 	mxs_rcu_publish(n->val, v);
-	call_rcu(&old->rcu, mxs_nodeval_free_rcu);
+	if (gone)
+		call_rcu(&gone->rcu, mxs_nodeval_free_rcu);
 }
 
-/* New version of n with the same contents and a new generation (its
- * children changed).  On ENOMEM the old generation stays. */
+/*
+ * n's children changed: a new generation.  A version this commit already
+ * installed is invisible to every reader until the commit is published,
+ * so it takes the generation in place; otherwise n's spare (reserved by
+ * mxs_node_reserve_touch) becomes the new version.  Never allocates.
+ */
 static void node_touch(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_nodeval *v = mxs_nodeval_dup(n->val, mxs_store_gen_next(st));
+	struct mxs_nodeval *v = n->spare;
 
-	if (v) {
-		v->meta_gen = n->val->meta_gen; /* only the children changed */
-		node_publish(n, v);
+	if (n->val->seq == st->wseq) {
+		n->val->gen = mxs_store_gen_next(st);
+		return;
 	}
+	if (!v)
+		abort(); /* a mutation without its reservation: a bug */
+	n->spare = NULL;
+	v->gen = mxs_store_gen_next(st);
+	v->meta_gen = n->val->meta_gen; /* only the children changed */
+	node_publish(st, n, v);
 }
 
-int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
-		    const char *path, size_t len, struct mxs_nodeval *v)
+int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved)
 {
-	struct mxs_node *n = malloc(sizeof(*n) + len + 1);
-
-	if (!n)
+	if (n->spare)
+		return 0;
+	if (mxs_nodevec_push(reserved, n))
 		return -ENOMEM;
-	memcpy(n->path, path, len);
-	n->path[len] = '\0';
-	n->pathlen = (uint32_t)len;
+	n->spare = mxs_nodeval_dup(n->val, 0);
+	if (n->spare)
+		return 0;
+	reserved->n--;
+	return -ENOMEM;
+}
+
+void mxs_node_release_spares(struct mxs_nodevec *reserved)
+{
+	while (reserved->n) {
+		struct mxs_node *n = reserved->v[--reserved->n];
+
+		free(n->spare);
+		n->spare = NULL;
+	}
+	free(reserved->v);
+	reserved->v = NULL;
+	reserved->cap = 0;
+}
+
+struct mxs_node *mxs_node_alloc(const char *path, size_t len)
+{
+	struct mxs_node *n = mxs_malloc(sizeof(*n) + len + 1);
+
+	if (n) {
+		memcpy(n->path, path, len);
+		n->path[len] = '\0';
+		n->pathlen = (uint32_t)len;
+	}
+	return n;
+}
+
+void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
+		     struct mxs_node *n, struct mxs_nodeval *v)
+{
+	size_t len = n->pathlen;
+	const char *path = n->path;
+
 	n->base = (uint32_t)mxs_path_parent_len(path, len);
 	n->base += n->base > 1; /* skip the '/' unless the parent is root */
 	n->kids_head = n->kids_tail = n->next_sib = NULL;
 	n->parent = parent;
+	n->born = st->wseq;
+	n->died = MXS_SEQ_ALIVE;
+	n->grave_next = NULL;
+	n->spare = NULL;
 	version_stamp(st, v);
+	v->seq = st->wseq;
+	v->older = NULL;
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);
 	/* STORE_NODE_R1: pairs with STORE_NODE_A1 in node_match(). */
@@ -204,7 +387,6 @@ int mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	mxs_count_add(&st->nodes, 1);
 	mxs_node_own_link(st, n);
 	node_touch(st, parent);
-	return 0;
 }
 
 void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
@@ -213,7 +395,7 @@ void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
 	bool moved = mxs_nodeval_owner(n->val) != mxs_nodeval_owner(v);
 
 	version_stamp(st, v);
-	node_publish(n, v);
+	node_publish(st, n, v);
 	if (moved) {
 		own_unlink(st, n);
 		mxs_node_own_link(st, n);
@@ -224,7 +406,7 @@ int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
 {
 	if (nv->n == nv->cap) {
 		size_t cap = nv->cap ? nv->cap * 2 : 16;
-		struct mxs_node **p = realloc(nv->v, cap * sizeof(*p));
+		struct mxs_node **p = mxs_realloc(nv->v, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
@@ -235,51 +417,76 @@ int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
 	return 0;
 }
 
-/*
- * Iterative (no recursion on a depth the client controls, XSA-418).
- * Children are unlinked before parents.
- */
-int mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
+static struct mxs_node *alive_from(struct mxs_node *c)
 {
-	struct mxs_nodevec stack = { 0 }, order = { 0 };
-	struct mxs_node *parent = n->parent, *c;
-	size_t i;
-	int rc = 0;
+	while (c && c->died != MXS_SEQ_ALIVE)
+		c = c->next_sib;
+	return c;
+}
 
-	if (mxs_nodevec_push(&stack, n))
-		return -ENOMEM;
-	while (stack.n) {
-		struct mxs_node *top = stack.v[--stack.n];
+/* The first node of n's subtree in post-order (its deepest first leaf). */
+static struct mxs_node *post_first(struct mxs_node *n)
+{
+	struct mxs_node *c;
 
-		if ((rc = mxs_nodevec_push(&order, top)))
-			goto out;
-		for (c = top->kids_head; c; c = c->next_sib)
-			if ((rc = mxs_nodevec_push(&stack, c)))
-				goto out;
-	}
-	/* order is a pre-order; walk it backwards: leaves first. */
-	for (i = order.n; i-- > 0;) {
-		struct mxs_node *d = order.v[i];
-		struct mxs_node *p = d->parent;
+	while ((c = alive_from(n->kids_head)))
+		n = c;
+	return n;
+}
 
-		cds_lfht_del(st->index, &d->hnode);
-		/* Unlink; d->next_sib stays valid for readers standing on d.
-		 * STORE_KIDS_R1 as in mxs_node_create(). */
-		if (d->prev_sib)
-			mxs_rcu_publish(d->prev_sib->next_sib, d->next_sib);
-		else
-			mxs_rcu_publish(p->kids_head, d->next_sib);
-		if (d->next_sib)
-			d->next_sib->prev_sib = d->prev_sib;
-		else
-			p->kids_tail = d->prev_sib;
+/*
+ * A walk in post-order over the parent and sibling links (no stack, no
+ * allocation, no recursion on a depth the client controls: XSA-418), so
+ * children are removed before parents and the graveyard unlinks them
+ * first.
+ */
+void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
+{
+	struct mxs_node *parent = n->parent, *d = post_first(n), *next;
+
+	for (;;) {
+		struct mxs_node *sib = d == n ? NULL : alive_from(d->next_sib);
+
+		next = d == n ? NULL : sib ? post_first(sib) : d->parent;
+		/* Relaxed: published by STORE_SEQ_R1 (mxs_node_visible). */
+		__atomic_store_n(&d->died, st->wseq, __ATOMIC_RELAXED);
 		mxs_count_add(&st->nodes, -1);
 		own_unlink(st, d);
-		call_rcu(&d->rcu, node_free_rcu);
+		if (st->grave_tail)
+			st->grave_tail->grave_next = d;
+		else
+			st->grave_head = d;
+		st->grave_tail = d;
+		if (!next)
+			break;
+		d = next;
 	}
 	node_touch(st, parent);
-out:
-	free(stack.v);
-	free(order.v);
-	return rc;
+}
+
+void mxs_node_drop_all(struct mxs_store *st)
+{
+	struct mxs_nodevec spare = { 0 };
+	struct mxs_node *c, *d;
+
+	mxs_store_commit_begin(st);
+	/* On ENOMEM the tree leaks: the process is ending anyway. */
+	if (mxs_node_reserve_touch(st->root, &spare) == 0)
+		for (c = st->root->kids_head; c; c = c->next_sib)
+			if (c->died == MXS_SEQ_ALIVE)
+				mxs_node_remove(st, c);
+	mxs_store_commit_end(st);
+	mxs_node_release_spares(&spare);
+	while ((d = st->grave_head)) {
+		st->grave_head = d->grave_next;
+		node_unlink(st, d);
+	}
+	st->grave_tail = NULL;
+}
+
+void mxs_node_grace_drain(struct mxs_store *st)
+{
+	grace_collect(st);
+	if (st->grace_head)
+		abort(); /* a probe outlived rcu_barrier(): cannot happen */
 }

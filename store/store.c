@@ -22,6 +22,7 @@
 
 #include "mxs/protocol.h"
 #include "store/node.h"
+#include "store/alloc.h"
 #include "store/path.h"
 #include "store/txn.h"
 
@@ -127,7 +128,7 @@ static int change_add(struct mxs_store *st, struct mxs_changes *ch,
 
 	if (ch->n == ch->cap) {
 		size_t cap = ch->cap ? ch->cap * 2 : 8;
-		struct mxs_change *v = realloc(ch->v, cap * sizeof(*v));
+		struct mxs_change *v = mxs_realloc(ch->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -136,12 +137,12 @@ static int change_add(struct mxs_store *st, struct mxs_changes *ch,
 	}
 	x = &ch->v[ch->n];
 	memset(x, 0, sizeof(*x));
-	x->path = strndup(path, len);
+	x->path = mxs_strndup(path, len);
 	if (!x->path)
 		return -ENOMEM;
 	x->exact = exact;
 	if (oldv && oldv->nperms) {
-		x->perms = malloc(oldv->nperms * sizeof(*x->perms));
+		x->perms = mxs_malloc(oldv->nperms * sizeof(*x->perms));
 		if (!x->perms) {
 			free(x->path);
 			return -ENOMEM;
@@ -284,7 +285,7 @@ static int pathvec_push(struct pathvec *pv, char *s)
 		return -ENOMEM;
 	if (pv->n == pv->cap) {
 		size_t cap = pv->cap ? pv->cap * 2 : 16;
-		char **p = realloc(pv->v, cap * sizeof(*p));
+		char **p = mxs_realloc(pv->v, cap * sizeof(*p));
 
 		if (!p) {
 			free(s);
@@ -315,7 +316,7 @@ static int walk_subtree(struct mxs_txn *tx, const char *path,
 	struct pathvec stack = { 0 };
 	struct mxs_buf kids = { 0 };
 	size_t *offs = NULL, noffs = 0, cap = 0, i;
-	int rc = pathvec_push(&stack, strdup(path));
+	int rc = pathvec_push(&stack, mxs_strndup(path, strlen(path)));
 
 	while (!rc && stack.n) {
 		char *p = stack.v[--stack.n];
@@ -333,7 +334,7 @@ static int walk_subtree(struct mxs_txn *tx, const char *path,
 		     off += strlen(kids.p + off) + 1) {
 			if (noffs == cap) {
 				size_t nc = cap ? cap * 2 : 16;
-				size_t *no = realloc(offs, nc * sizeof(*no));
+				size_t *no = mxs_realloc(offs, nc * sizeof(*no));
 
 				if (!no) {
 					rc = -ENOMEM;
@@ -346,10 +347,14 @@ static int walk_subtree(struct mxs_txn *tx, const char *path,
 		}
 		/* The stack pops last-pushed first: push in reverse. */
 		for (i = noffs; !rc && i-- > 0;) {
-			char *cp;
+			size_t pl = strlen(p), kl = strlen(kids.p + offs[i]);
+			char *cp = mxs_malloc(pl + kl + 2);
 
-			if (asprintf(&cp, "%s/%s", p, kids.p + offs[i]) < 0)
-				cp = NULL;
+			if (cp) {
+				memcpy(cp, p, pl);
+				cp[pl] = '/';
+				memcpy(cp + pl + 1, kids.p + offs[i], kl + 1);
+			}
 			rc = pathvec_push(&stack, cp);
 		}
 	}
@@ -366,7 +371,7 @@ static int walk_subtree(struct mxs_txn *tx, const char *path,
  */
 static int postorder(const struct pathvec *pre, size_t *post)
 {
-	size_t *stack = malloc(pre->n * sizeof(*stack));
+	size_t *stack = mxs_malloc(pre->n * sizeof(*stack));
 	size_t top = 0, n = 0, i;
 
 	if (!stack)
@@ -413,7 +418,7 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 	 */
 	rc = walk_subtree(tx, path, &order);
 	if (!rc) {
-		post = malloc(order.n * sizeof(*post));
+		post = mxs_malloc(order.n * sizeof(*post));
 		rc = post ? postorder(&order, post) : -ENOMEM;
 	}
 	for (i = 0; !rc && i < order.n; i++) {
@@ -533,6 +538,7 @@ static struct mxs_txn *read_begin(struct read_tx *r, struct mxs_store *st)
 	memset(r->buckets, 0, sizeof(r->buckets));
 	mxs_txn_init(&r->tx, st, r->buckets, IMPLICIT_BUCKETS);
 	r->tx.norecord = true;
+	r->tx.snap = mxs_store_snap(st); /* the request's one point */
 	return &r->tx;
 }
 
@@ -573,7 +579,7 @@ static int do_get_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 		return rc;
 	if (!tx->st->oracle)
 		return mxs_perms_format(out, v.val->perms, v.val->nperms);
-	cur = malloc(v.val->nperms * sizeof(*cur) + 1);
+	cur = mxs_malloc(v.val->nperms * sizeof(*cur) + 1);
 	if (!cur)
 		return -ENOMEM;
 	memcpy(cur, v.val->perms, v.val->nperms * sizeof(*cur));
@@ -638,8 +644,11 @@ int mxs_store_read(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_read(tx, c, path, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_read(t, c, path, out));
 }
@@ -651,8 +660,11 @@ int mxs_store_get_perms(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_get_perms(tx, c, path, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_get_perms(t, c, path, out));
 }
@@ -664,8 +676,11 @@ int mxs_store_directory(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_directory(tx, c, path, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_directory(t, c, path, out));
 }
@@ -677,8 +692,11 @@ int mxs_store_directory_part(struct mxs_store *st, struct mxs_txn *tx,
 	struct read_tx r;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return do_directory_part(tx, c, path, off, max, out);
+	}
 	t = read_begin(&r, st);
 	return read_end(&r, do_directory_part(t, c, path, off, max, out));
 }
@@ -690,9 +708,12 @@ int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_write(tx, c, path, val, len,
-						   &tx->changes));
+							   &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_write(t, c, path, val, len, ch));
 }
@@ -704,8 +725,11 @@ int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_mkdir(tx, c, path, &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_mkdir(t, c, path, ch));
 }
@@ -717,8 +741,11 @@ int mxs_store_rm(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_rm(tx, c, path, &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_rm(t, c, path, ch));
 }
@@ -731,9 +758,12 @@ int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
-	if (tx)
+	if (tx) {
+		/* One request, one snapshot of the live tree. */
+		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_set_perms(tx, c, path, perms, n,
-						       &tx->changes));
+							       &tx->changes));
+	}
 	t = implicit_begin(&im, st, ch);
 	return implicit_end(&im, tx_set_perms(t, c, path, perms, n, ch));
 }
@@ -751,6 +781,7 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 {
 	const struct mxs_nodeval *v;
 	struct mxs_node *n;
+	uint64_t snap;
 	size_t len;
 	int si;
 
@@ -769,18 +800,19 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	if (old && (mxs_perm_for(c, old, nold) & MXS_PERM_READ))
 		return true;
 	len = strlen(path);
-	n = mxs_node_lookup(st, path, len);
+	snap = mxs_store_snap(st);
+	n = mxs_node_find(st, path, len, snap);
 	if (n) {
-		v = mxs_node_val(n);
+		v = mxs_node_val_at(n, snap);
 		if (perm_current(st, c, v) & MXS_PERM_READ)
 			return true;
 	} else if (!old) {
 		return false;
 	}
-	n = mxs_node_lookup(st, path, mxs_path_parent_len(path, len));
+	n = mxs_node_find(st, path, mxs_path_parent_len(path, len), snap);
 	if (!n)
 		return false;
-	v = mxs_node_val(n);
+	v = mxs_node_val_at(n, snap);
 	return perm_current(st, c, v) & MXS_PERM_READ;
 }
 
@@ -846,6 +878,7 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 		   struct mxs_changes *ch)
 {
 	struct mxs_nodevec pre = { 0 }, stack = { 0 }, up = { 0 };
+	struct mxs_nodevec spare = { 0 };
 	size_t mark = ch->n, i;
 	int rc = mxs_nodevec_push(&stack, n);
 
@@ -856,7 +889,8 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 
 		rc = mxs_nodevec_push(&pre, top);
 		for (c = top->kids_head; !rc && c; c = c->next_sib)
-			rc = mxs_nodevec_push(&stack, c);
+			if (c->died == MXS_SEQ_ALIVE)
+				rc = mxs_nodevec_push(&stack, c);
 		for (i = 0; !rc && i < (stack.n - first) / 2; i++) {
 			struct mxs_node *t = stack.v[first + i];
 
@@ -879,9 +913,12 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 			rc = mxs_nodevec_push(&up, pre.v[i]);
 	}
 	if (!rc)
-		rc = mxs_node_remove(st, n);
-	if (rc)
+		rc = mxs_node_reserve_touch(n->parent, &spare);
+	if (!rc)
+		mxs_node_remove(st, n);
+	else
 		changes_truncate(ch, mark);
+	mxs_node_release_spares(&spare);
 	free(pre.v);
 	free(stack.v);
 	free(up.v);
@@ -897,6 +934,7 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 	if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED)
 		return -EINVAL;
 	pthread_mutex_lock(&st->wlock);
+	mxs_store_commit_begin(st);
 	/*
 	 * As the C daemon's walk from the root: a node of domid goes as the
 	 * top of a removal unless an ancestor of it is domid's too (then it
@@ -911,6 +949,7 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 				top = a;
 		rc = live_rm(st, top, ch);
 	}
+	mxs_store_commit_end(st);
 	pthread_mutex_unlock(&st->wlock);
 	return rc;
 }
@@ -929,7 +968,7 @@ void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out)
 struct mxs_store *mxs_store_new(void)
 {
 	static const struct mxs_perm dom0_none = { 0, MXS_PERM_NONE };
-	struct mxs_store *st = calloc(1, sizeof(*st));
+	struct mxs_store *st = mxs_calloc(1, sizeof(*st));
 	struct mxs_node *root;
 	const struct mxs_caller priv = { 0, MXS_NO_TARGET, true, false };
 	struct mxs_changes ch = { 0 };
@@ -941,7 +980,7 @@ struct mxs_store *mxs_store_new(void)
 	st->index = cds_lfht_new(1024, 1024, 0,
 				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 				 NULL);
-	root = malloc(sizeof(*root) + 2);
+	root = mxs_malloc(sizeof(*root) + 2);
 	if (!st->index || !root)
 		goto nomem;
 	strcpy(root->path, "/");
@@ -950,15 +989,22 @@ struct mxs_store *mxs_store_new(void)
 	root->parent = NULL;
 	root->kids_head = root->kids_tail = root->next_sib = NULL;
 	root->prev_sib = NULL;
+	root->born = 0;
+	root->died = MXS_SEQ_ALIVE;
+	root->grave_next = NULL;
+	root->spare = NULL;
+	st->wseq = MXS_SEQ_ALIVE;
 	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
 	root->val = mxs_nodeval_new(mxs_store_gen_next(st), &dom0_none, 1, NULL,
 				    0);
-	st->own_head = calloc(MXS_DOMID_FIRST_RESERVED + 1,
+	st->own_head = mxs_calloc(MXS_DOMID_FIRST_RESERVED + 1,
 			      sizeof(*st->own_head));
 	if (!root->val || !st->own_head)
 		goto nomem;
 	root->val->perms_gen = root->val->gen;
+	root->val->seq = 0;
+	root->val->older = NULL;
 	cds_lfht_add(st->index, mxs_path_hash("/", 1), &root->hnode);
 	st->root = root;
 	st->nodes = 1;
@@ -988,9 +1034,7 @@ void mxs_store_free(struct mxs_store *st)
 	if (!st)
 		return;
 	pthread_mutex_lock(&st->wlock);
-	while (st->root->kids_head)
-		if (mxs_node_remove(st, st->root->kids_head))
-			break;
+	mxs_node_drop_all(st);
 	pthread_mutex_unlock(&st->wlock);
 	cds_lfht_for_each(st->index, &it, hn)
 		cds_lfht_del(st->index, hn);
@@ -999,7 +1043,9 @@ void mxs_store_free(struct mxs_store *st)
 	mxs_rcu_offline();
 	rcu_barrier();
 	mxs_rcu_online();
+	mxs_node_grace_drain(st);
 	cds_lfht_destroy(st->index, NULL);
+	free(st->root->val->older); /* older ones went to call_rcu */
 	free(st->root->val);
 	free(st->root);
 	for (i = 0; i < 2; i++)

@@ -7,14 +7,18 @@
  * --------------------
  * - Every function taking a store must be called from a thread registered
  *   with urcu-qsbr and online (rcu_thread_online).  Readers (read,
- *   get_perms, directory, directory_part, can_read) take no lock and never
- *   wait for a writer; what they return is a consistent version of each
- *   node they looked at.
- * - Mutations (write, mkdir, rm, set_perms outside a transaction, and
- *   mxs_txn_commit) serialise on the store's writer lock: the permission
- *   check and the change are atomic.  Replaced node versions and removed
- *   nodes are freed with call_rcu, after every reader has passed a
- *   quiescent state.
+ *   get_perms, directory, directory_part, watch_permitted, dump) take no
+ *   lock and never wait for a writer.  Each such call is one request and
+ *   sees the store as of one point between commits: it samples the last
+ *   published commit once, at its start, and sees all of every commit up
+ *   to it and nothing of later ones (a transaction that removes and
+ *   re-creates a node never makes it missing).  Once a call has seen a
+ *   commit, every call that starts later, on any thread, sees it too.
+ * - Mutations (write, mkdir, rm, set_perms outside a transaction,
+ *   mxs_txn_commit, domain_gone) serialise on the store's writer lock:
+ *   the permission check and the change are atomic, and each is one
+ *   commit.  Replaced node versions and removed nodes are freed with
+ *   call_rcu, after every reader has passed a quiescent state.
  * - A transaction (struct mxs_txn) belongs to one connection and is used by
  *   one thread at a time; operations on it read the live tree through RCU
  *   and record what they saw, changes stay private until commit.  A node
@@ -186,8 +190,9 @@ void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out);
 /*
  * Consistency check of the whole tree (CONTROL check): every node is in
  * the index under its own path, is its parent's child, and the per-domain
- * counts and the owner index agree with a recount.  Takes the writer lock.  Returns 0 or -EIO and appends a
- * description of each problem to report.
+ * counts and the owner index agree with a recount.  Takes the writer
+ * lock.  Returns 0 or -EIO and appends a description of each problem to
+ * report.
  */
 int mxs_store_check(struct mxs_store *st, struct mxs_buf *report);
 

@@ -6,8 +6,9 @@
  *
  * Contract.  A transaction is used by one thread at a time.  Views and own
  * copies are built on the RCU read side (no lock): a transaction reads the
- * live tree through mxs_node_lookup and the acquire loads of node versions
- * and child lists (STORE_VAL_A1, STORE_KIDS_A1, partners in node.c).
+ * live tree at tx->snap through mxs_node_find and the acquire loads of node
+ * versions and child lists (STORE_VAL_A1, STORE_KIDS_A1, partners in
+ * node.c), so that one request's views are all of one commit.
  * mxs_txn_apply and the conflict check of mxs_txn_commit run under the
  * writer lock.  See store/txn.h for the model.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "store/alloc.h"
 #include "store/path.h"
 
 /* ------------------------------------------------------------------ */
@@ -37,7 +39,7 @@ struct mxs_txe *mxs_txe_find(struct mxs_txn *tx, const char *p, size_t len)
 static int tx_grow(struct mxs_txn *tx)
 {
 	size_t nb = tx->nbuckets * 2, i;
-	struct mxs_txe **b = calloc(nb, sizeof(*b)), *e, *nx;
+	struct mxs_txe **b = mxs_calloc(nb, sizeof(*b)), *e, *nx;
 
 	if (!b)
 		return -ENOMEM;
@@ -65,10 +67,10 @@ static struct mxs_txe *txe_add(struct mxs_txn *tx, const char *p, size_t len,
 
 	if (tx->nentries >= tx->nbuckets && tx_grow(tx))
 		return NULL;
-	e = calloc(1, sizeof(*e));
+	e = mxs_calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->path = malloc(len + 1);
+	e->path = mxs_malloc(len + 1);
 	if (!e->path) {
 		free(e);
 		return NULL;
@@ -107,14 +109,14 @@ static int names_push(char ***v, size_t *n, size_t *cap, const char *name,
 
 	if (*n == *cap) {
 		size_t c = *cap ? *cap * 2 : 8;
-		char **k = realloc(*v, c * sizeof(*k));
+		char **k = mxs_realloc(*v, c * sizeof(*k));
 
 		if (!k)
 			return -ENOMEM;
 		*v = k;
 		*cap = c;
 	}
-	s = strndup(name, len);
+	s = mxs_strndup(name, len);
 	if (!s)
 		return -ENOMEM;
 	(*v)[(*n)++] = s;
@@ -160,6 +162,7 @@ void mxs_txn_init(struct mxs_txn *tx, struct mxs_store *st,
 	tx->st = st;
 	tx->buckets = buckets;
 	tx->nbuckets = nbuckets;
+	tx->snap = MXS_SEQ_WRITER;
 }
 
 void mxs_txn_release(struct mxs_txn *tx)
@@ -189,22 +192,24 @@ void mxs_txn_release(struct mxs_txn *tx)
 
 /* Copies the live children if there are at most SNAP_KIDS_MAX, else
  * marks the copy as a delta over the live list.  Caller: RCU read side. */
-static int snapshot_kids(struct mxs_txe *te, struct mxs_node *live)
+static int snapshot_kids(struct mxs_txn *tx, struct mxs_txe *te,
+			 struct mxs_node *live)
 {
 	struct mxs_node *c;
 	size_t n = 0;
 
 	for (c = mxs_node_kids(live); c && n <= SNAP_KIDS_MAX;
 	     c = mxs_node_next(c))
-		n++;
+		n += mxs_node_visible(c, tx->snap);
 	if (n > SNAP_KIDS_MAX) {
 		te->live_kids = true;
 		return 0;
 	}
 	te->live_kids = false;
-	for (c = mxs_node_kids(live); c;
-	     c = mxs_node_next(c))
-		if (mxs_txe_add_kid(te, c->path + c->base, c->pathlen - c->base))
+	for (c = mxs_node_kids(live); c; c = mxs_node_next(c))
+		if (mxs_node_visible(c, tx->snap) &&
+		    mxs_txe_add_kid(te, c->path + c->base,
+				    c->pathlen - c->base))
 			return -ENOMEM;
 	return 0;
 }
@@ -223,8 +228,8 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 		v->val = te->exists ? te->val : NULL;
 		return;
 	}
-	live = mxs_node_lookup(tx->st, p, len);
-	val = live ? mxs_node_val(live) : NULL;
+	live = mxs_node_find(tx->st, p, len, tx->snap);
+	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	if (!te && !tx->norecord) {
 		te = txe_add(tx, p, len, val ? val->gen : MXS_GEN_NONE,
 			     val ? val->meta_gen : MXS_GEN_NONE);
@@ -250,7 +255,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 			 * docs/compat.md.
 			 */
 			te->val = mxs_nodeval_dup(val, val->gen);
-			if (te->val && snapshot_kids(te, live) == 0) {
+			if (te->val && snapshot_kids(tx, te, live) == 0) {
 				te->own = true;
 				te->exists = true;
 				v->te = te;
@@ -283,8 +288,8 @@ struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len)
 	}
 	if (te->own)
 		return te;
-	live = mxs_node_lookup(tx->st, p, len);
-	val = live ? mxs_node_val(live) : NULL;
+	live = mxs_node_find(tx->st, p, len, tx->snap);
+	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	te->exists = val != NULL;
 	if (val) {
 		te->val = mxs_nodeval_dup(val, val->gen);
@@ -305,11 +310,13 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 
 	if (v->te) {
 		v->te->kids_read = true; /* see mxs_txn_commit */
-		live = v->te->live_kids
-			       ? mxs_node_lookup(tx->st, v->te->path, v->te->len)
-			       : NULL;
+		live = v->te->live_kids ? mxs_node_find(tx->st, v->te->path,
+							v->te->len, tx->snap)
+					: NULL;
 		for (c = live ? mxs_node_kids(live) : NULL; c;
 		     c = mxs_node_next(c)) {
+				if (!mxs_node_visible(c, tx->snap))
+					continue;
 				if (names_find(v->te->gone, v->te->ngone,
 					       c->path + c->base,
 					       c->pathlen - c->base) >= 0)
@@ -326,9 +333,9 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 	}
 	if (!v->live)
 		return 0;
-	for (c = mxs_node_kids(v->live); c;
-	     c = mxs_node_next(c))
-		if ((rc = mxs_buf_add(out, c->path + c->base,
+	for (c = mxs_node_kids(v->live); c; c = mxs_node_next(c))
+		if (mxs_node_visible(c, tx->snap) &&
+		    (rc = mxs_buf_add(out, c->path + c->base,
 				      c->pathlen - c->base + 1)))
 			return rc;
 	return 0;
@@ -350,59 +357,148 @@ static int apply_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* All or nothing up to allocation failure of the live tree itself. */
-int mxs_txn_apply(struct mxs_txn *tx)
+/* One change of the live tree, with everything it needs allocated. */
+struct apply_step {
+	struct mxs_txe *e;
+	struct mxs_nodeval *nv; /* the version to install (e->exists) */
+	struct mxs_node *nn;    /* the node object to link (a creation) */
+};
+
+struct apply_plan {
+	struct apply_step *v;
+	size_t n;
+	struct mxs_nodevec spares; /* nodes whose touch is reserved */
+};
+
+static void plan_free(struct apply_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->v[i].nv);
+		free(p->v[i].nn);
+	}
+	free(p->v);
+	mxs_node_release_spares(&p->spares);
+}
+
+/*
+ * Allocates everything applying tx needs: versions, node objects and a
+ * touch version for every live node whose child list will change.
+ * Parents before children, siblings in creation order.  Caller: writer
+ * lock.  Nothing is changed; on failure nothing is left allocated.
+ */
+static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 {
 	struct mxs_store *st = tx->st;
 	struct mxs_txe **v, *e;
 	size_t n = 0, i;
 	int rc = 0;
 
-	v = malloc((tx->nentries + 1) * sizeof(*v));
+	memset(p, 0, sizeof(*p));
+	v = mxs_malloc((tx->nentries + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (e = tx->first; e; e = e->next)
 		if (e->own && (e->modified || e->create_seq))
 			v[n++] = e;
 	qsort(v, n, sizeof(*v), apply_cmp);
+	p->v = mxs_calloc(n + 1, sizeof(*p->v));
+	if (!p->v) {
+		free(v);
+		return -ENOMEM;
+	}
 	for (i = 0; i < n && !rc; i++) {
-		struct mxs_node *live;
+		struct apply_step *sp = &p->v[p->n++];
+		struct mxs_node *live, *parent;
+		size_t plen;
 
-		e = v[i];
+		sp->e = e = v[i];
 		live = mxs_node_lookup(st, e->path, e->len);
-		if (!e->exists) {
-			if (live)
-				rc = mxs_node_remove(st, live);
+		/* A removal changes the parent's children. */
+		if (live && (!e->exists || e->create_seq))
+			rc = mxs_node_reserve_touch(live->parent, &p->spares);
+		if (rc || !e->exists)
 			continue;
-		}
-		if (live && e->create_seq)
-			rc = mxs_node_remove(st, live), live = NULL;
-		if (rc)
+		sp->nv = mxs_nodeval_dup(e->val, 0);
+		if (!sp->nv) {
+			rc = -ENOMEM;
 			break;
-		if (live) {
-			struct mxs_nodeval *nv = mxs_nodeval_dup(e->val, 0);
-
-			if (!nv)
-				rc = -ENOMEM;
-			else
-				mxs_node_update(st, live, nv);
+		}
+		if (live && !e->create_seq)
+			continue;
+		/* A creation: its node, and its parent's touch (a parent
+		 * created by this plan is touched in place). */
+		sp->nn = mxs_node_alloc(e->path, e->len);
+		if (!sp->nn) {
+			rc = -ENOMEM;
+			break;
+		}
+		plen = mxs_path_parent_len(e->path, e->len);
+		parent = mxs_node_lookup(st, e->path, plen);
+		if (parent) {
+			rc = mxs_node_reserve_touch(parent, &p->spares);
 		} else {
-			size_t plen = mxs_path_parent_len(e->path, e->len);
-			struct mxs_node *parent = mxs_node_lookup(st, e->path, plen);
-			struct mxs_nodeval *nv = mxs_nodeval_dup(e->val, 0);
+			struct mxs_txe *pe = mxs_txe_find(tx, e->path, plen);
 
-			if (!nv)
-				rc = -ENOMEM;
-			else if (!parent) {
-				free(nv);
-				rc = -EIO;
-			} else if ((rc = mxs_node_create(st, parent, e->path,
-						     e->len, nv)))
-				free(nv);
+			if (!pe || !pe->own || !pe->exists)
+				rc = -EIO; /* an orphan: cannot happen */
 		}
 	}
 	free(v);
+	if (rc)
+		plan_free(p);
 	return rc;
+}
+
+/* Applies a prepared plan.  Caller: writer lock, inside a commit.
+ * Cannot fail. */
+static void plan_apply(struct mxs_store *st, struct apply_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		struct apply_step *sp = &p->v[i];
+		struct mxs_txe *e = sp->e;
+		struct mxs_node *live = mxs_node_lookup(st, e->path, e->len);
+		struct mxs_node *parent;
+
+		if (!e->exists) {
+			if (live)
+				mxs_node_remove(st, live);
+			continue;
+		}
+		if (live && e->create_seq) {
+			mxs_node_remove(st, live);
+			live = NULL;
+		}
+		if (live) {
+			mxs_node_update(st, live, sp->nv);
+			sp->nv = NULL;
+			continue;
+		}
+		parent = mxs_node_lookup(st, e->path,
+					 mxs_path_parent_len(e->path, e->len));
+		if (!parent || !sp->nn)
+			abort(); /* plan_prepare saw otherwise: a bug */
+		mxs_node_create(st, parent, sp->nn, sp->nv);
+		sp->nn = NULL;
+		sp->nv = NULL;
+	}
+}
+
+int mxs_txn_apply(struct mxs_txn *tx)
+{
+	struct apply_plan plan;
+	int rc = plan_prepare(tx, &plan);
+
+	if (rc)
+		return rc;
+	mxs_store_commit_begin(tx->st);
+	plan_apply(tx->st, &plan);
+	mxs_store_commit_end(tx->st);
+	plan_free(&plan);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -410,8 +506,8 @@ int mxs_txn_apply(struct mxs_txn *tx)
 
 struct mxs_txn *mxs_txn_new(struct mxs_store *st)
 {
-	struct mxs_txn *tx = malloc(sizeof(*tx));
-	struct mxs_txe **b = calloc(16, sizeof(*b));
+	struct mxs_txn *tx = mxs_malloc(sizeof(*tx));
+	struct mxs_txe **b = mxs_calloc(16, sizeof(*b));
 
 	if (!tx || !b) {
 		free(tx);
@@ -473,19 +569,16 @@ static int change_key_cmp(const void *a, const void *b)
  * At commit the C daemon fires one event per changed node, in the order
  * the transaction first accessed the nodes; a node both written and
  * removed as a descendant fires as written (watches on its ancestors
- * hear of it) with the permissions it had before.  Caller: writer lock.
+ * hear of it) with the permissions it had before.  k: room for one key
+ * per change.  Caller: writer lock.
  */
-static int collapse_changes(struct mxs_txn *tx)
+static void collapse_changes(struct mxs_txn *tx, struct change_key *k)
 {
 	struct mxs_changes *c = &tx->changes;
-	struct change_key *k;
 	size_t i, n = 0;
 
 	if (c->n < 2)
-		return 0;
-	k = malloc(c->n * sizeof(*k));
-	if (!k)
-		return -ENOMEM;
+		return;
 	for (i = 0; i < c->n; i++) {
 		struct mxs_txe *e = mxs_txe_find(tx, c->v[i].path,
 					 strlen(c->v[i].path));
@@ -513,13 +606,35 @@ static int collapse_changes(struct mxs_txn *tx)
 		c->v[n++] = k[i].ch;
 	}
 	c->n = n;
-	free(k);
+}
+
+/* Room for n more changes in ch; 0 or -ENOMEM. */
+static int changes_reserve(struct mxs_changes *ch, size_t n)
+{
+	size_t cap = ch->cap ? ch->cap : 8;
+	struct mxs_change *v;
+
+	if (ch->n + n <= ch->cap)
+		return 0;
+	while (cap < ch->n + n)
+		cap *= 2;
+	v = mxs_realloc(ch->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ch->v = v;
+	ch->cap = cap;
 	return 0;
 }
 
+/*
+ * Everything that can fail is done before the tree changes: the conflict
+ * check, the room for the changes in ch and for collapsing them, and the
+ * plan of mxs_txn_apply.  After that the commit cannot fail.
+ */
 int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 {
 	struct mxs_store *st = tx->st;
+	struct change_key *k = NULL;
 	struct mxs_txe *e;
 	size_t i;
 	int rc = 0;
@@ -548,34 +663,30 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 		}
 	}
 	if (!rc)
+		rc = changes_reserve(ch, tx->changes.n);
+	if (!rc && tx->changes.n > 1) {
+		k = mxs_malloc(tx->changes.n * sizeof(*k));
+		rc = k ? 0 : -ENOMEM;
+	}
+	if (!rc)
 		rc = mxs_txn_apply(tx);
 	if (!rc) {
 		drop_transient_changes(tx);
-		collapse_changes(tx); /* on ENOMEM: uncollapsed, still fired */
+		collapse_changes(tx, k);
 	}
 	if (rc == -EAGAIN)
 		mxs_count_add(&st->conflicts, 1);
 	else if (!rc)
 		mxs_count_add(&st->commits, 1);
 	pthread_mutex_unlock(&st->wlock);
+	free(k);
 	if (rc)
 		return rc;
 	/* Hand the recorded changes over (fired by the caller). */
 	for (i = 0; i < tx->changes.n; i++) {
-		struct mxs_change *x = &tx->changes.v[i];
-
-		if (ch->n == ch->cap) {
-			size_t cap = ch->cap ? ch->cap * 2 : 8;
-			struct mxs_change *v = realloc(ch->v, cap * sizeof(*v));
-
-			if (!v)
-				return 0; /* committed; events lost to ENOMEM */
-			ch->v = v;
-			ch->cap = cap;
-		}
-		ch->v[ch->n++] = *x;
-		x->path = NULL;
-		x->perms = NULL;
+		ch->v[ch->n++] = tx->changes.v[i];
+		tx->changes.v[i].path = NULL;
+		tx->changes.v[i].perms = NULL;
 	}
 	return 0;
 }

@@ -56,6 +56,10 @@ struct mxs_txn {
 	size_t nbuckets, nentries;
 	struct mxs_txe *first, *last;
 	uint64_t seq;
+	/* The snapshot views read the live tree at: sampled once per
+	 * request (explicit and read-only), MXS_SEQ_WRITER when the writer
+	 * lock is held (implicit). */
+	uint64_t snap;
 	bool implicit;    /* operation outside a transaction: wlock held */
 	bool norecord;    /* read outside a transaction: record nothing */
 	bool own_buckets; /* buckets were malloc'ed (not on the stack) */
@@ -96,7 +100,12 @@ struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len);
 int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 		      struct mxs_buf *out);
 
-/* Applies the own copies to the live tree.  Caller: writer lock. */
+/*
+ * Applies the own copies to the live tree as one commit: everything it
+ * needs is allocated first, so it changes all of the tree or, on -ENOMEM
+ * (or -EIO for an inconsistent transaction), nothing.  Caller: writer
+ * lock.
+ */
 int mxs_txn_apply(struct mxs_txn *tx);
 
 #endif

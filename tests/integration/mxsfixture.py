@@ -414,6 +414,43 @@ def standalone_daemon(args, name, workers=4, extra_args=()):
                   name=name + ('-tsan' if args.tsan else ''))
 
 
+def control_check(d, failures):
+    """CONTROL check on a new connection; a failure is appended."""
+    with d.connect() as c:
+        try:
+            c.request(CONTROL, b'check\0')
+        except XsError as e:
+            failures.append('CONTROL check: %s' % e)
+
+
+def run_checked(d, body, log_tail=None):
+    """Runs a plain-script test: starts d, calls body(d, failures), which
+    appends what went wrong, then stops d and adds what problems() finds
+    (exit status, sanitizer reports) and whether it died.  Prints each
+    failure, with the daemon's stderr (its last log_tail bytes if given),
+    or PASS.  Returns the exit code: 0 or 1."""
+    failures = []
+    try:
+        d.start()
+        body(d, failures)
+        if not d.alive():
+            failures.append('daemon died')
+    except Exception as e:
+        failures.append('%r' % (e,))
+    finally:
+        d.stop()
+        log = d.log()
+        failures += d.problems()
+        d.cleanup()
+    if not failures:
+        print('PASS')
+        return 0
+    print('daemon stderr:\n' + (log[-log_tail:] if log_tail else log))
+    for f in failures:
+        print('FAIL: ' + f)
+    return 1
+
+
 def run_unittest(module_doc=''):
     """unittest.main without --daemon; exits SKIP when no daemon exists."""
     import unittest

@@ -15,7 +15,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mxsfixture as fx  # noqa: E402
-from mxsfixture import CONTROL, XsError  # noqa: E402
 
 
 def main():
@@ -26,12 +25,11 @@ def main():
                     help='rounds per mode (0: the tool\'s default)')
     args = ap.parse_args()
 
-    failures = []
     d = fx.standalone_daemon(args, 'mxs-order', workers=2)
     if d is None:
         return fx.SKIP
-    try:
-        d.start()
+
+    def body(d, failures):
         for mode in ('unwatch', 'reset', 'order'):
             cmd = [args.xsorder, '--socket', d.socket, '--mode', mode]
             if args.rounds:
@@ -43,25 +41,8 @@ def main():
             if r.returncode != 0 or 'violations=0' not in out:
                 failures.append('%s: rc %d: %s' % (mode, r.returncode,
                                                    out[-2000:]))
-            with d.connect() as c:
-                try:
-                    c.request(CONTROL, b'check\0')
-                except XsError as e:
-                    failures.append('CONTROL check: %s' % e)
-        if not d.alive():
-            failures.append('daemon died')
-    except Exception as e:
-        failures.append('%r' % (e,))
-    finally:
-        d.stop()
-        log = d.log()
-        failures += d.problems()
-        d.cleanup()
-    if failures:
-        print('daemon stderr:\n' + log[-4000:])
-    for f in failures:
-        print('FAIL: ' + f)
-    return 1 if failures else 0
+            fx.control_check(d, failures)
+    return fx.run_checked(d, body, log_tail=4000)
 
 
 if __name__ == '__main__':

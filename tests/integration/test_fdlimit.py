@@ -25,22 +25,15 @@ CLIENTS = 400
 WINDOW = 3.0
 
 
-def main():
-    path = fx.daemon_path()
-    if not path or not os.path.exists(path):
-        print('SKIP: daemon binary %r does not exist' % path)
-        return fx.SKIP
-    d = fx.Daemon(path, workers=2, nofile=LIMIT, name='mxs-fdlimit')
-    failures = []
+def at_the_limit(d, failures):
+    early = d.connect()
+    early.write('/fd/early', 'x')
     socks = []
     try:
-        d.start()
-        early = d.connect()
-        early.write('/fd/early', 'x')
         for _ in range(CLIENTS):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(d.socket)  # the kernel's backlog accepts it
             socks.append(s)
+            s.connect(d.socket)  # the kernel's backlog accepts it
         lines0 = d.log().count('\n')
         cpu0, t0 = d.cpu_seconds(), time.monotonic()
         served = 0
@@ -53,42 +46,34 @@ def main():
         cpu = d.cpu_seconds() - cpu0
         wall = time.monotonic() - t0
         lines = d.log().count('\n') - lines0
-        print('cpu %.3f s in %.2f s, %d log lines, %d reads served'
-              % (cpu, wall, lines, served))
-        if lines > 20:
-            failures.append('%d log lines in %.1f s at the fd limit'
-                            % (lines, wall))
-        if cpu > 0.5 * wall:
-            failures.append('%.2f s of CPU in %.2f s: spinning at the fd '
-                            'limit' % (cpu, wall))
-        if served == 0:
-            failures.append('early connection not served')
-        for s in socks:
-            s.close()
-        socks = []
-        # Accepting resumes: the backlog drains and a new client works.
-        late = d.connect()
-        late.write('/fd/late', 'y')
-        if late.read('/fd/late') != b'y':
-            failures.append('late connection: wrong value')
-        late.close()
-        early.close()
-        if not d.alive():
-            failures.append('daemon died')
-    except Exception as e:
-        failures.append('%r' % (e,))
     finally:
         for s in socks:
             s.close()
-        d.stop()
-        log = d.log()
-        failures += d.problems()
-        d.cleanup()
-    if failures:
-        print('daemon stderr (last 3000 bytes):\n' + log[-3000:])
-    for f in failures:
-        print('FAIL: ' + f)
-    return 1 if failures else 0
+    print('cpu %.3f s in %.2f s, %d log lines, %d reads served'
+          % (cpu, wall, lines, served))
+    if lines > 20:
+        failures.append('%d log lines in %.1f s at the fd limit'
+                        % (lines, wall))
+    if cpu > 0.5 * wall:
+        failures.append('%.2f s of CPU in %.2f s: spinning at the fd limit'
+                        % (cpu, wall))
+    if served == 0:
+        failures.append('early connection not served')
+    # Accepting resumes: the backlog drains and a new client works.
+    with d.connect() as late:
+        late.write('/fd/late', 'y')
+        if late.read('/fd/late') != b'y':
+            failures.append('late connection: wrong value')
+    early.close()
+
+
+def main():
+    path = fx.daemon_path()
+    if not path or not os.path.exists(path):
+        print('SKIP: daemon binary %r does not exist' % path)
+        return fx.SKIP
+    d = fx.Daemon(path, workers=2, nofile=LIMIT, name='mxs-fdlimit')
+    return fx.run_checked(d, at_the_limit, log_tail=3000)
 
 
 if __name__ == '__main__':

@@ -132,6 +132,12 @@ static void test_domain_gone(void **state)
 	unit_set_perms(st, "/local/domain/6/backend", "n5");
 	unit_write(st, "/vm/5", "");
 	unit_set_perms(st, "/vm/5", "n5");
+	/* Removed just before: still linked for older snapshots, but
+	 * not removed again nor reported. */
+	write_as(st, &d5, "/local/domain/5/dev/old");
+	assert_int_equal(mxs_store_rm(st, NULL, &dom0,
+				      "/local/domain/5/dev/old", &ch), 0);
+	unit_changes_free(&ch);
 	assert_int_equal(mxs_store_domain_nodes(st, 5), 5);
 
 	assert_int_equal(mxs_store_domain_gone(st, 0, &ch), -EINVAL);
