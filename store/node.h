@@ -92,26 +92,37 @@ struct mxs_nodeval {
  */
 struct mxs_node {
 	struct cds_lfht_node hnode;    /* in st->index, key = path */
-	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
+	/* Writer lock: previous sibling; the first child's is the last. */
+	struct mxs_node *prev_sib;
+	struct mxs_node *parent;       /* writer lock */
+	/* One use per phase of a life (writer lock, then call_rcu). */
+	union {
+		struct {               /* alive: the owner index */
+			struct mxs_node *own_next, *own_prev;
+		};
+		struct mxs_node *grave_next; /* removed, still linked */
+		struct rcu_head rcu;   /* unlinked, waiting to be freed */
+	};
+	/*
+	 * What readers touch, last and next to the path: a listing reads
+	 * next_sib, born, died, pathlen, base and the name, a few
+	 * contiguous bytes per child.  Kept small: node size is what a
+	 * DIRECTORY of thousands of children costs (docs/design.md).
+	 */
+	int published;                 /* STORE_NODE: set before indexing */
+	uint16_t pathlen;              /* <= MXS_ABS_PATH_MAX */
+	uint16_t base;  /* offset of the last component in path */
+	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
 	struct mxs_node *kids_head;    /* STORE_KIDS: first child */
+	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
 	uint64_t born;                 /* set before the node is linked */
 	uint64_t died;                 /* STORE_SEQ: MXS_SEQ_ALIVE or seq */
-	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
-	int published;                 /* STORE_NODE: set before indexing */
-	uint32_t pathlen;
-	uint32_t base; /* offset of the last component in path */
-	uint32_t own_slot; /* the owner slot whose list holds this node */
-	struct mxs_node *prev_sib;     /* writer lock */
-	struct mxs_node *kids_tail;    /* writer lock */
-	struct mxs_node *parent;       /* writer lock */
-	/* Owner index: the live nodes of one owner slot (writer lock). */
-	struct mxs_node *own_next, *own_prev;
-	struct mxs_node *grave_next;   /* writer lock: removed, not unlinked */
-	/* Writer lock: the version reserved for this commit's touch. */
-	struct mxs_nodeval *spare;
-	struct rcu_head rcu;
 	char path[];
 };
+
+/* The header stays as small as before versioning (docs/design.md). */
+_Static_assert(sizeof(struct mxs_node) <= 96, "mxs_node grew");
+_Static_assert(MXS_ABS_PATH_MAX <= UINT16_MAX, "pathlen is 16 bits");
 
 /*
  * A grace-period probe, queued with call_rcu by a commit that removed
@@ -133,6 +144,7 @@ struct mxs_store {
 	 * commit, after everything the commit changed is linked). */
 	uint64_t seq;
 	uint64_t wseq;         /* writer lock: the commit being applied */
+	struct mxs_touches *touches; /* writer lock: the commit's touches */
 	struct mxs_node *root;
 	uint64_t nodes;        /* writer lock; relaxed reads */
 	uint64_t commits, conflicts; /* writer lock; relaxed reads */
@@ -265,18 +277,20 @@ static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,
 
 /*
  * A commit: begin stamps what follows with the next seq (and unlinks
- * removed nodes no reader can see any more); end publishes it.  Caller:
+ * removed nodes no reader can see any more) and takes the sealed
+ * touches the commit's mutations use; end publishes it.  Caller:
  * writer lock, held from begin to end.
  */
-void mxs_store_commit_begin(struct mxs_store *st);
+void mxs_store_commit_begin(struct mxs_store *st,
+			    struct mxs_touches *touches);
 void mxs_store_commit_end(struct mxs_store *st);
 
 /*
  * Live mutations.  Caller: writer lock, between commit_begin and
  * commit_end.  Readers see none of them before commit_end, and all of
  * them after.  None allocates or fails: what they need is allocated
- * first (mxs_node_alloc, versions, mxs_node_reserve_touch for every node
- * whose child list changes), so a commit is applied whole or not at all.
+ * first (mxs_node_alloc, versions, the touches of every node whose child
+ * list changes), so a commit is applied whole or not at all.
  */
 /* A node object for path[0..len), not linked; NULL on ENOMEM. */
 struct mxs_node *mxs_node_alloc(const char *path, size_t len);
@@ -290,14 +304,26 @@ void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
  * snapshots; unlinked and freed later). */
 void mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
 
-struct mxs_nodevec;
 /*
- * Reserves the version n's next touch needs (its children change at
- * this commit) and records n in reserved; 0 or -ENOMEM.  Unused ones are
- * freed by mxs_node_release_spares.  Caller: writer lock.
+ * The versions reserved for the touches of one commit: every live node
+ * whose child list the commit changes gets a new version with a new
+ * generation.  add records a node (no version yet; 0 or -ENOMEM), seal
+ * allocates one version per distinct node (0 or -ENOMEM), free frees
+ * what the commit did not use.  Caller: writer lock.
  */
-int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved);
-void mxs_node_release_spares(struct mxs_nodevec *reserved);
+struct mxs_touch {
+	struct mxs_node *node;
+	struct mxs_nodeval *val;
+};
+
+struct mxs_touches {
+	struct mxs_touch *v;
+	size_t n, cap;
+};
+
+int mxs_touches_add(struct mxs_touches *t, struct mxs_node *n);
+int mxs_touches_seal(struct mxs_touches *t);
+void mxs_touches_free(struct mxs_touches *t);
 
 /*
  * Adds a node built outside node.c (the root) to the owner index.  Caller:

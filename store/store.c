@@ -870,15 +870,14 @@ uint64_t mxs_store_generation(struct mxs_store *st)
 
 /*
  * Records RM's changes for the live subtree of n (leaves first, the top
- * on its path and ancestors, the rest exactly), then removes it.  On
- * ENOMEM nothing is removed and nothing is recorded.  Caller: writer
- * lock.
+ * on its path and ancestors, the rest exactly), then removes it, its
+ * parent's touch reserved in touches (the commit's).  On ENOMEM nothing
+ * is removed and nothing is recorded.  Caller: writer lock, in a commit.
  */
 static int live_rm(struct mxs_store *st, struct mxs_node *n,
-		   struct mxs_changes *ch)
+		   struct mxs_touches *touches, struct mxs_changes *ch)
 {
 	struct mxs_nodevec pre = { 0 }, stack = { 0 }, up = { 0 };
-	struct mxs_nodevec spare = { 0 };
 	size_t mark = ch->n, i;
 	int rc = mxs_nodevec_push(&stack, n);
 
@@ -913,12 +912,13 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 			rc = mxs_nodevec_push(&up, pre.v[i]);
 	}
 	if (!rc)
-		rc = mxs_node_reserve_touch(n->parent, &spare);
+		rc = mxs_touches_add(touches, n->parent);
+	if (!rc)
+		rc = mxs_touches_seal(touches);
 	if (!rc)
 		mxs_node_remove(st, n);
 	else
 		changes_truncate(ch, mark);
-	mxs_node_release_spares(&spare);
 	free(pre.v);
 	free(stack.v);
 	free(up.v);
@@ -928,13 +928,14 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 			  struct mxs_changes *ch)
 {
+	struct mxs_touches touches = { 0 };
 	struct mxs_node *n;
 	int rc = 0;
 
 	if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED)
 		return -EINVAL;
 	pthread_mutex_lock(&st->wlock);
-	mxs_store_commit_begin(st);
+	mxs_store_commit_begin(st, &touches);
 	/*
 	 * As the C daemon's walk from the root: a node of domid goes as the
 	 * top of a removal unless an ancestor of it is domid's too (then it
@@ -947,10 +948,11 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 		for (a = n->parent; a; a = a->parent)
 			if (mxs_nodeval_owner(a->val) == domid)
 				top = a;
-		rc = live_rm(st, top, ch);
+		rc = live_rm(st, top, &touches, ch);
 	}
 	mxs_store_commit_end(st);
 	pthread_mutex_unlock(&st->wlock);
+	mxs_touches_free(&touches);
 	return rc;
 }
 
@@ -987,12 +989,10 @@ struct mxs_store *mxs_store_new(void)
 	root->pathlen = 1;
 	root->base = 1;
 	root->parent = NULL;
-	root->kids_head = root->kids_tail = root->next_sib = NULL;
+	root->kids_head = root->next_sib = NULL;
 	root->prev_sib = NULL;
 	root->born = 0;
 	root->died = MXS_SEQ_ALIVE;
-	root->grave_next = NULL;
-	root->spare = NULL;
 	st->wseq = MXS_SEQ_ALIVE;
 	root->published = 1;
 	cds_lfht_node_init(&root->hnode);

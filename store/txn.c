@@ -367,7 +367,7 @@ struct apply_step {
 struct apply_plan {
 	struct apply_step *v;
 	size_t n;
-	struct mxs_nodevec spares; /* nodes whose touch is reserved */
+	struct mxs_touches touches; /* nodes whose children change */
 };
 
 static void plan_free(struct apply_plan *p)
@@ -379,7 +379,7 @@ static void plan_free(struct apply_plan *p)
 		free(p->v[i].nn);
 	}
 	free(p->v);
-	mxs_node_release_spares(&p->spares);
+	mxs_touches_free(&p->touches);
 }
 
 /*
@@ -417,7 +417,7 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		live = mxs_node_lookup(st, e->path, e->len);
 		/* A removal changes the parent's children. */
 		if (live && (!e->exists || e->create_seq))
-			rc = mxs_node_reserve_touch(live->parent, &p->spares);
+			rc = mxs_touches_add(&p->touches, live->parent);
 		if (rc || !e->exists)
 			continue;
 		sp->nv = mxs_nodeval_dup(e->val, 0);
@@ -437,7 +437,7 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		plen = mxs_path_parent_len(e->path, e->len);
 		parent = mxs_node_lookup(st, e->path, plen);
 		if (parent) {
-			rc = mxs_node_reserve_touch(parent, &p->spares);
+			rc = mxs_touches_add(&p->touches, parent);
 		} else {
 			struct mxs_txe *pe = mxs_txe_find(tx, e->path, plen);
 
@@ -446,6 +446,8 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		}
 	}
 	free(v);
+	if (!rc)
+		rc = mxs_touches_seal(&p->touches);
 	if (rc)
 		plan_free(p);
 	return rc;
@@ -494,7 +496,7 @@ int mxs_txn_apply(struct mxs_txn *tx)
 
 	if (rc)
 		return rc;
-	mxs_store_commit_begin(tx->st);
+	mxs_store_commit_begin(tx->st, &plan.touches);
 	plan_apply(tx->st, &plan);
 	mxs_store_commit_end(tx->st);
 	plan_free(&plan);
