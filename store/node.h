@@ -136,39 +136,63 @@ struct mxs_grace {
 	struct mxs_grace *next; /* writer lock: queue order */
 };
 
+#define MXS_CACHE_LINE 64
+
+/*
+ * Laid out by who touches what: the read-mostly fields every request
+ * reads, then the writer lock, the commit sequence and the writer's
+ * counters on lines of their own, so that writers taking the lock and
+ * bumping generations do not evict what readers load.
+ */
 struct mxs_store {
+	/* Read by every request; set at creation (oracle, strict: before
+	 * the store is shared). */
 	struct cds_lfht *index;
-	pthread_mutex_t wlock; /* serialises all mutations of the live tree */
-	uint64_t gen;          /* writer lock; last generation handed out */
-	/* STORE_SEQ: the last commit visible to readers (release, once per
-	 * commit, after everything the commit changed is linked). */
-	uint64_t seq;
-	uint64_t wseq;         /* writer lock: the commit being applied */
-	struct mxs_touches *touches; /* writer lock: the commit's touches */
 	struct mxs_node *root;
-	uint64_t nodes;        /* writer lock; relaxed reads */
-	uint64_t commits, conflicts; /* writer lock; relaxed reads */
-	bool strict_conflicts; /* set before use: the C daemon's rule */
 	/* @introduceDomain and @releaseDomain permissions (STORE_SPECIAL). */
 	struct mxs_nodeval *special[2];
-	/* Removed nodes not yet unlinked, oldest first (writer lock). */
+	/* Domain oracle (store.h). */
+	mxs_store_domain_fn oracle;
+	void *oracle_arg;
+	bool strict_conflicts; /* the C daemon's conflict rule */
+
+	/* Serialises all mutations of the live tree. */
+	_Alignas(MXS_CACHE_LINE) pthread_mutex_t wlock;
+
+	/* STORE_SEQ: the last commit visible to readers (release, once per
+	 * commit, after everything the commit changed is linked). */
+	_Alignas(MXS_CACHE_LINE) uint64_t seq;
+
+	/* Writer lock (relaxed reads where noted). */
+	_Alignas(MXS_CACHE_LINE) uint64_t gen; /* last generation; stats */
+	uint64_t wseq;         /* the commit being applied */
+	struct mxs_touches *touches; /* the commit's touches */
+	uint64_t nodes;        /* relaxed reads */
+	uint64_t commits, conflicts; /* relaxed reads */
+	/* Removed nodes not yet unlinked, oldest first. */
 	struct mxs_node *grave_head, *grave_tail;
 	/* Probes in flight, oldest first, and what the finished ones proved:
-	 * every reader's snapshot is >= safe_seq (writer lock). */
+	 * every reader's snapshot is >= safe_seq. */
 	struct mxs_grace *grace_head, *grace_tail;
 	uint64_t safe_seq;
-	/* Nodes per owning domain: writer lock, relaxed reads. */
-	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
 	/*
 	 * Owner index: per owner slot, the list of the nodes it owns
 	 * (own_next/own_prev), so that everything a domain owns is found in
-	 * O(nodes owned).  Writer lock.  MXS_DOMID_FIRST_RESERVED + 1 heads.
+	 * O(nodes owned).  MXS_DOMID_FIRST_RESERVED + 1 heads.
 	 */
 	struct mxs_node **own_head;
-	/* Domain oracle (store.h): set before the store is shared. */
-	mxs_store_domain_fn oracle;
-	void *oracle_arg;
+	/* Nodes per owning domain: relaxed reads (quotas). */
+	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
 };
+
+#define MXS_STORE_LINE(f) (offsetof(struct mxs_store, f) / MXS_CACHE_LINE)
+_Static_assert(MXS_STORE_LINE(oracle_arg) < MXS_STORE_LINE(wlock),
+	       "read-mostly fields share the writer lock's line");
+_Static_assert(sizeof(pthread_mutex_t) <= MXS_CACHE_LINE &&
+	       MXS_STORE_LINE(wlock) < MXS_STORE_LINE(seq),
+	       "the writer lock shares the commit sequence's line");
+_Static_assert(MXS_STORE_LINE(seq) < MXS_STORE_LINE(gen),
+	       "the commit sequence shares the writer counters' line");
 
 /* Owner-count slot of a domid: reserved ids share the last slot. */
 static inline uint32_t mxs_owner_slot(uint32_t domid)
