@@ -47,6 +47,7 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 	v->gen = gen;
 	v->meta_gen = gen;
 	v->perms_gen = MXS_GEN_NONE;
+	v->kids = NULL;
 	v->nperms = nperms;
 	v->vlen = (uint32_t)vlen;
 	v->perms = (struct mxs_perm *)(v + 1);
@@ -69,10 +70,17 @@ struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
 	return v;
 }
 
+void mxs_nodeval_free(struct mxs_nodeval *v)
+{
+	if (v)
+		free(v->kids);
+	free(v);
+}
+
 void mxs_nodeval_free_rcu(struct rcu_head *h)
 {
 	mxs_rcu_reclaim_begin();
-	free(caa_container_of(h, struct mxs_nodeval, rcu));
+	mxs_nodeval_free(caa_container_of(h, struct mxs_nodeval, rcu));
 }
 
 /* Frees the node and the two newest versions (older ones are already
@@ -82,8 +90,8 @@ static void node_free_rcu(struct rcu_head *h)
 	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
 
 	mxs_rcu_reclaim_begin();
-	free(n->val->older);
-	free(n->val);
+	mxs_nodeval_free(n->val->older);
+	mxs_nodeval_free(n->val);
 	free(n);
 }
 

@@ -10,6 +10,8 @@
  *                      a reader can load the pointer to it.
  *   STORE_KIDS_R1/A1   kids_head / next_sib: a child is fully built before
  *                      a reader walking its parent's list can reach it.
+ *   STORE_KIDLIST_R1/A1 mxs_nodeval.kids: a cached child list is built
+ *                      before another reader can use it.
  *   STORE_SPECIAL_R1/A1 mxs_store.special[]: the permissions of
  *                      @introduceDomain / @releaseDomain.
  *   STORE_SEQ_R1/A1    mxs_store.seq: everything a commit stamped is
@@ -75,6 +77,19 @@ struct mxs_nodeval {
 	uint32_t nperms;
 	struct mxs_perm *perms; /* points into this allocation */
 	char *value;            /* vlen bytes + a NUL, in this allocation */
+	/*
+	 * STORE_KIDLIST: the child list at this version, concatenated, built
+	 * by the first DIRECTORY_PART that needs it (NULL until then).  The
+	 * one field a reader writes: every commit that changes a child list
+	 * gives the parent a new version, so the list of a version never
+	 * changes.  Freed with the version.
+	 */
+	struct mxs_kidlist *kids;
+};
+
+struct mxs_kidlist {
+	size_t len;
+	char names[]; /* each NUL-terminated */
 };
 
 /*
@@ -289,6 +304,8 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 				    size_t vlen);
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
 				    uint64_t gen);
+/* Frees a version and its child list (no reader may hold it). */
+void mxs_nodeval_free(struct mxs_nodeval *v);
 /* call_rcu callback freeing a superseded version. */
 void mxs_nodeval_free_rcu(struct rcu_head *h);
 

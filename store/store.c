@@ -653,13 +653,20 @@ static int do_directory(struct mxs_txn *tx, const struct mxs_caller *c,
 	return rc ? rc : mxs_view_children(tx, &v, out);
 }
 
+/*
+ * Paging through a big directory costs the reply, not the list: a live
+ * node's list at the version read is cached in that version
+ * (mxs_view_kidlist); a transaction's own copy builds it per call.
+ */
 static int do_directory_part(struct mxs_txn *tx, const struct mxs_caller *c,
 			     const char *path, size_t off, size_t max,
 			     struct mxs_buf *out)
 {
+	const struct mxs_kidlist *cached = NULL;
 	struct mxs_buf kids = { 0 };
+	const char *list;
 	char gen[32];
-	size_t genlen, len = 0, maxlen;
+	size_t genlen, len = 0, maxlen, total;
 	struct mxs_view v;
 	int rc = get_node(tx, c, path, MXS_PERM_READ, &v);
 
@@ -669,23 +676,27 @@ static int do_directory_part(struct mxs_txn *tx, const struct mxs_caller *c,
 				  v.val->gen) + 1;
 	rc = mxs_buf_add(out, gen, genlen);
 	if (!rc)
+		rc = mxs_view_kidlist(tx, &v, &cached);
+	if (!rc && !cached)
 		rc = mxs_view_children(tx, &v, &kids);
 	if (rc)
 		goto out;
-	if (off >= kids.len) {
+	list = cached ? cached->names : kids.p;
+	total = cached ? cached->len : kids.len;
+	if (off >= total) {
 		rc = mxs_buf_add(out, "", 1);
 		goto out;
 	}
 	maxlen = max > genlen + 1 ? max - genlen - 1 : 0;
-	while (off + len < kids.len) {
-		size_t l = strlen(kids.p + off + len) + 1;
+	while (off + len < total) {
+		size_t l = strlen(list + off + len) + 1;
 
 		if (len + l > maxlen)
 			break;
 		len += l;
 	}
-	rc = mxs_buf_add(out, kids.p + off, len);
-	if (!rc && off + len == kids.len)
+	rc = mxs_buf_add(out, list + off, len);
+	if (!rc && off + len == total)
 		rc = mxs_buf_add(out, "", 1);
 out:
 	mxs_buf_free(&kids);
@@ -1105,8 +1116,8 @@ void mxs_store_free(struct mxs_store *st)
 	mxs_rcu_online();
 	mxs_node_grace_drain(st);
 	cds_lfht_destroy(st->index, NULL);
-	free(st->root->val->older); /* older ones went to call_rcu */
-	free(st->root->val);
+	mxs_nodeval_free(st->root->val->older); /* older: call_rcu'd */
+	mxs_nodeval_free(st->root->val);
 	free(st->root);
 	for (i = 0; i < 2; i++)
 		free(st->special[i]);

@@ -377,6 +377,47 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 	return v->live ? list_kids(v->live, tx->snap, NULL, 0, out) : 0;
 }
 
+int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
+		     const struct mxs_kidlist **out)
+{
+	/* The cache is the one field of a version readers write. */
+	struct mxs_nodeval *val = (struct mxs_nodeval *)v->val;
+	struct mxs_kidlist *k, *none = NULL;
+	struct mxs_buf b = { 0 };
+	int rc;
+
+	*out = NULL;
+	if (v->te || !v->live)
+		return 0;
+	/* STORE_KIDLIST_A1: pairs with STORE_KIDLIST_R1 below (another
+	 * reader's): the list is built. */
+	k = __atomic_load_n(&val->kids, __ATOMIC_ACQUIRE);
+	if (k) {
+		*out = k;
+		return 0;
+	}
+	rc = list_kids(v->live, tx->snap, NULL, 0, &b);
+	k = rc ? NULL : mxs_malloc(sizeof(*k) + b.len);
+	if (k) {
+		k->len = b.len;
+		if (b.len)
+			memcpy(k->names, b.p, b.len);
+		/* STORE_KIDLIST_R1: pairs with STORE_KIDLIST_A1 above.  A
+		 * reader that loses the race uses the winner's list. */
+		if (!__atomic_compare_exchange_n(&val->kids, &none, k, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			free(k);
+			k = none;
+		}
+		*out = k;
+	} else if (!rc) {
+		rc = -ENOMEM;
+	}
+	mxs_buf_free(&b);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Applying a transaction to the live tree (writer lock held).         */
 

@@ -116,6 +116,14 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 		      struct mxs_buf *out);
 
 /*
+ * The cached child list of a live view's version, built on first use
+ * (*out NULL for a transaction's own copy: use mxs_view_children).
+ * 0 or -ENOMEM.  Caller: RCU read side.
+ */
+int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
+		     const struct mxs_kidlist **out);
+
+/*
  * Applies the own copies to the live tree as one commit: everything it
  * needs is allocated first, so it changes all of the tree or, on -ENOMEM
  * (or -EIO for an inconsistent transaction), nothing.  The own copies
