@@ -5,8 +5,8 @@
  * Contract.  mxs_store_check takes the writer lock, so it sees the live
  * tree between two commits; mxs_store_dump takes no lock and reads the
  * tree at one snapshot (STORE_SEQ_A1, STORE_VAL_A1, STORE_KIDS_A1), so it
- * shows all of a concurrent commit or none of it.  Both are iterative: no recursion on a depth a client
- * controls (XSA-418).
+ * shows all of a concurrent commit or none of it.  Both are iterative:
+ * no recursion on a depth a client controls (XSA-418).
  */
 #include "store/store.h"
 
