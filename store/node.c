@@ -22,6 +22,7 @@
 #include "store/node.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,12 @@
 #ifdef MXS_TSAN
 char mxs_rcu_gp_token;
 #endif
+
+void mxs_store_bug(const char *file, int line, const char *why)
+{
+	fprintf(stderr, "%s:%d: store bug: %s\n", file, line, why);
+	abort();
+}
 
 /* ------------------------------------------------------------------ */
 /* Node versions                                                        */
@@ -393,7 +400,7 @@ static void node_touch(struct mxs_store *st, struct mxs_node *n)
 			      sizeof(key), touch_cmp)
 		    : NULL;
 	if (!t || !t->val)
-		abort(); /* a mutation without its reservation: a bug */
+		MXS_STORE_BUG("a touch without its reservation");
 	v = t->val;
 	t->val = NULL;
 	v->gen = mxs_store_gen_next(st);
@@ -553,5 +560,5 @@ void mxs_node_grace_drain(struct mxs_store *st)
 {
 	grace_collect(st);
 	if (st->grace_head)
-		abort(); /* a probe outlived rcu_barrier(): cannot happen */
+		MXS_STORE_BUG("a grace probe outlived rcu_barrier()");
 }

@@ -37,6 +37,10 @@
 #include "store/rcu.h"
 #include "store/store.h"
 
+/* An impossible state: says where and why, then aborts (every build). */
+#define MXS_STORE_BUG(why) mxs_store_bug(__FILE__, __LINE__, (why))
+_Noreturn void mxs_store_bug(const char *file, int line, const char *why);
+
 #define MXS_GEN_NONE UINT64_MAX /* generation recorded for a missing node */
 
 /*

@@ -555,7 +555,7 @@ static void plan_apply(struct mxs_store *st, struct apply_plan *p)
 		parent = mxs_node_lookup(st, e->path,
 					 mxs_path_parent_len(e->path, e->len));
 		if (!parent || !sp->nn)
-			abort(); /* plan_prepare saw otherwise: a bug */
+			MXS_STORE_BUG("plan_prepare saw another tree");
 		mxs_node_create(st, parent, sp->nn, sp->nv);
 		sp->nn = NULL;
 		sp->nv = NULL;
