@@ -377,7 +377,7 @@ void mxs_touches_free(struct mxs_touches *t);
 void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n);
 
 /*
- * Removes every node but the root and unlinks them at once.  Caller:
+ * Removes every node but the root and unlinks them right away.  Caller:
  * writer lock, and no reader uses the store any more (mxs_store_free).
  */
 void mxs_node_drop_all(struct mxs_store *st);

@@ -6,10 +6,12 @@
  * the C daemon's permission checks (get_node), parent creation and
  * permission inheritance, subtree removal and the watch changes they
  * produce.  Outside a transaction, a mutation runs on an implicit
- * transaction under the writer lock and a read on a throw-away one with
- * no lock.  Readers load node versions with STORE_VAL_A1 and the special
- * nodes' permissions with STORE_SPECIAL_A1; set_special_perms publishes
- * them with STORE_SPECIAL_R1.
+ * transaction under the writer lock and is one commit; a read runs on a
+ * throw-away one with no lock.  Every call that reads is one request: it
+ * samples one snapshot (mxs_store_snap, STORE_SEQ_A1) and reads all of it
+ * at that commit.  Readers load node versions with STORE_VAL_A1 and the
+ * special nodes' permissions with STORE_SPECIAL_A1; set_special_perms
+ * publishes them with STORE_SPECIAL_R1.
  */
 #include "store/store.h"
 
@@ -21,8 +23,8 @@
 #include <string.h>
 
 #include "mxs/protocol.h"
-#include "store/node.h"
 #include "store/alloc.h"
+#include "store/node.h"
 #include "store/path.h"
 #include "store/txn.h"
 
