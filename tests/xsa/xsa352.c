@@ -1,5 +1,5 @@
 /*
- * XSA-352 (CVE-2020-29486? oxenstored): an unprivileged guest could
+ * XSA-352 (CVE-2020-29486, oxenstored): an unprivileged guest could
  * change the owner of a node it owned.  Giving a node away lets a guest
  * escape its node quota (the nodes count against the new owner), make
  * another domain look responsible for them, or, giving it to dom0, keep
