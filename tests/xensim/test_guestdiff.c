@@ -450,8 +450,19 @@ int main(int argc, char **argv)
 			compare_events(h, 2, "release and introduction");
 		}
 	}
-	for (int s = 0; s < 2; s++)
+	for (int s = 0; s < 2; s++) {
 		CHECK(tu_alive(h[s].pid));
+		for (int i = 0; i < NDOM; i++)
+			xensim_guest_detach(h[s].g[i]);
+		xensim_evq_close(h[s].q);
+		xensim_sock_close(h[s].ts);
+		kill(h[s].pid, SIGTERM);
+		if (s == 0)
+			CHECK(tu_wait(h[s].pid, 10) == 0); /* mxenstored: clean stop */
+		else
+			tu_wait(h[s].pid, 10);
+		xensim_close(h[s].sim);
+	}
 	printf("guestdiff: %d seeds, %d requests over rings, %d differences\n", seeds, sent,
 	       diffs);
 	printf("PASS\n");
