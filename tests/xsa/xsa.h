@@ -24,10 +24,24 @@ struct xsa_host {
 	struct xensim_sim *sim;
 	struct xensim_evq *q;
 	struct xensim_sock *ts; /* dom0, privileged */
+	struct xensim_sock *rel; /* dom0 too, watching @releaseDomain */
 	pid_t daemon;
 };
 
 static struct xsa_host xh;
+
+/* The next @releaseDomain on the watching connection: -ETIMEDOUT if none. */
+static inline int xsa_wait_release(void)
+{
+	struct xensim_msg *ev;
+	int rc = xensim_sock_wait_watch(xh.rel, &ev, XSA_TMO);
+
+	if (rc == 0) {
+		CHECK(!strcmp(ev->body, "@releaseDomain"));
+		free(ev);
+	}
+	return rc;
+}
 
 static inline void xsa_start(const char *name, int argc, char **argv)
 {
@@ -40,6 +54,9 @@ static inline void xsa_start(const char *name, int argc, char **argv)
 	xh.daemon = tu_host_start(name, argv[2], argv[1], xh.simdir, xh.rundir,
 				  xh.sockpath, &xh.sim, &xh.tmp);
 	CHECK_RC(xensim_sock_open(xh.sockpath, &xh.ts));
+	CHECK_RC(xensim_sock_open(xh.sockpath, &xh.rel));
+	CHECK_RC(xensim_sock_watch(xh.rel, "@releaseDomain", "xsa-destroy"));
+	CHECK_RC(xsa_wait_release());
 	CHECK_RC(xensim_evq_open(xh.sim, &xh.q));
 }
 
@@ -124,14 +141,16 @@ static inline bool xsa_introduced(uint32_t domid)
 }
 
 /* Destroy a domain (its guest detached by the caller) and wait until the
- * daemon has released it: the simulator forgets a domain only once no
- * one maps its ring page. */
+ * daemon has released it, as a toolstack does: its @releaseDomain (fired
+ * once its nodes are gone), and the simulator forgetting it (once no one
+ * maps its ring page). */
 static inline void xsa_destroy(uint32_t domid)
 {
 	struct xensim_dominfo di;
 	double end = tu_now() + 30;
 
 	CHECK_RC(xensim_domain_destroy(xh.sim, domid, false));
+	CHECK_RC(xsa_wait_release());
 	while (xensim_domain_info(xh.sim, domid, &di) == 0) {
 		CHECK(tu_now() < end);
 		usleep(5000);
@@ -187,6 +206,7 @@ static inline int xsa_finish(const char *xsa)
 	xsa_check_store();
 	printf("ok: XS_CONTROL check clean after the attack\n");
 	xensim_evq_close(xh.q);
+	xensim_sock_close(xh.rel);
 	xensim_sock_close(xh.ts);
 	kill(xh.daemon, SIGTERM);
 	CHECK(tu_wait(xh.daemon, 10) == 0);

@@ -13,6 +13,12 @@
  * toolstack re-creates domid D for a new guest.  Against a daemon
  * without the fix, the new D reads /dom0/shared, writes /dom0/pub and
  * finds "its" old node; the checks below fail.
+ *
+ * Then the toolstack reuses a domid the moment the hypervisor has reaped
+ * the domain (once the daemon unmapped its ring), without waiting for
+ * @releaseDomain: the dead domain owned 900 nodes, and the new domain's
+ * home, made at once, must survive the removal of the old one's nodes
+ * (which must all be done before the domid can be reused).
  */
 #include "tests/xsa/xsa.h"
 
@@ -58,6 +64,38 @@ int main(int argc, char **argv)
 	CHECK(m->len == 3 && !strcmp(m->body, "n0"));
 	free(m);
 	printf("ok: the new holder of domid %u inherits nothing\n", d);
+
+	/* The domid reused at once. */
+	for (int i = 0; i < 900; i++) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "many/%d", i);
+		CHECK_RC(xensim_guest_write(again, p, "x"));
+	}
+	xensim_guest_detach(again);
+	CHECK_RC(xensim_domain_destroy(xh.sim, d, false));
+	{
+		struct xensim_dominfo di;
+		double end = tu_now() + 30;
+
+		while (xensim_domain_info(xh.sim, d, &di) == 0)
+			CHECK(tu_now() < end);
+	}
+	CHECK_RC(xensim_domain_create(xh.sim, d, &got));
+	CHECK_RC(xensim_sock_mkdir(xh.ts, xsa_home(d, NULL)));
+	snprintf(perms, sizeof(perms), "n%u", d);
+	CHECK_RC(xsa_dom0_set_perms(xsa_home(d, NULL), perms));
+	CHECK_RC(xensim_guest_attach(xh.q, d, &again));
+	CHECK_RC(xensim_sock_introduce(xh.ts, d, xensim_domain_mfn(d),
+				       xensim_guest_port(again)));
+	CHECK_RC(xsa_wait_release());
+	CHECK_RC(xsa_dom0_call(XS_GET_PERMS, 0, xsa_home(d, NULL),
+			       (uint32_t)strlen(xsa_home(d, NULL)) + 1, &m));
+	CHECK(!strcmp(m->body, perms));
+	free(m);
+	CHECK(xensim_sock_read(xh.ts, xsa_home(d, "many/0"), &val, NULL) == -ENOENT);
+	CHECK_RC(xensim_guest_write(again, "data/fresh", "1"));
+	printf("ok: a domid reused the moment it is reaped keeps its new home\n");
 
 	xensim_guest_detach(again);
 	return xsa_finish("xsa_322");

@@ -7,8 +7,9 @@
  * the daemon crashed.  The fix: iterative walks, no recursion on a depth
  * a client controls.
  *
- * The attack here: a guest builds a chain 1,024 levels deep in one
- * WRITE (dom0 writes at its bottom: the node stays the guest's), and the
+ * The attack here: a guest builds a chain 990 levels deep in one WRITE
+ * (within the C daemon's node quota), dom0 extends it to the limit of
+ * 1,024 (the nodes inherit the guest's ownership), and the
  * guest watches it and removes it inside a transaction and outside,
  * rebuilds it, and dies with it (the daemon's cleanup of its nodes);
  * dom0 runs XS_CONTROL check over it.  Against a daemon without the fix
@@ -22,7 +23,13 @@
  */
 #include "tests/xsa/xsa.h"
 
-static char rel[XENSTORE_REL_PATH_MAX + 8], abspath[XENSTORE_ABS_PATH_MAX + 8];
+/* The guest's part of the chain stays under the C daemon's node quota
+ * (1,000 with its home); dom0 extends it to the path limit. */
+#define GUEST_LEVELS 990
+#define ALL_LEVELS ((XENSTORE_REL_PATH_MAX + 1) / 2)
+
+static char rel[XENSTORE_REL_PATH_MAX + 8], full[XENSTORE_REL_PATH_MAX + 8];
+static char abspath[XENSTORE_ABS_PATH_MAX + 8];
 
 /* "d/d/.../d" of depth levels. */
 static void chain(char *out, int depth)
@@ -36,10 +43,10 @@ static void chain(char *out, int depth)
 static void build(struct xensim_guest *g, uint32_t d)
 {
 	CHECK_RC(xensim_guest_write(g, rel, "bottom"));
-	snprintf(abspath, sizeof(abspath), "%s", xsa_home(d, rel));
+	/* dom0 writes below it: the new nodes inherit the guest's list. */
+	snprintf(abspath, sizeof(abspath), "%s/d", xsa_home(d, full));
 	/* One level more is past the limit, for the guest and for dom0
 	 * (the C daemon's 2,048 bytes below a home apply to every caller). */
-	snprintf(abspath + strlen(abspath), 8, "/d");
 	CHECK(xensim_sock_write(xh.ts, abspath, "x") == -EINVAL);
 	abspath[strlen(abspath) - 2] = '\0';
 	CHECK_RC(xensim_sock_write(xh.ts, abspath, "deepest"));
@@ -51,12 +58,12 @@ int main(int argc, char **argv)
 	struct xensim_msg *m;
 	uint32_t d, tx, l;
 	char *val, req[64];
-	int depth = (XENSTORE_REL_PATH_MAX + 1) / 2;
 
 	xsa_start("xsa418", argc, argv);
 	g = xsa_guest(XENSIM_ANY_DOMID, &d);
-	chain(rel, depth);
-	CHECK(strlen(rel) < XENSTORE_REL_PATH_MAX);
+	chain(rel, GUEST_LEVELS);
+	chain(full, ALL_LEVELS);
+	CHECK(strlen(full) < XENSTORE_REL_PATH_MAX);
 	build(g, d);
 	CHECK_RC(xensim_guest_read(g, abspath, &val, NULL)); /* inherited: the guest's */
 	CHECK(!strcmp(val, "deepest"));
