@@ -105,6 +105,18 @@ static inline int xsa_dom0_call(uint32_t type, uint32_t tx, const void *args,
 	return xensim_sock_call(xh.ts, type, tx, args, len, m, XSA_TMO);
 }
 
+/* TRANSACTION_START on g; returns the transaction id. */
+static inline uint32_t xsa_tx_start(struct xensim_guest *g)
+{
+	struct xensim_msg *m;
+	uint32_t tx;
+
+	CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
+	tx = (uint32_t)strtoul(m->body, NULL, 10);
+	free(m);
+	return tx;
+}
+
 /* Introduce domain domid (XENSIM_ANY_DOMID: a new one) as the toolstack
  * does: its home owned by it, then INTRODUCE with its ring's port. */
 static inline struct xensim_guest *xsa_guest(uint32_t domid, uint32_t *out)

@@ -17,7 +17,6 @@
 int main(int argc, char **argv)
 {
 	struct xensim_guest *g;
-	struct xensim_msg *m;
 	char path[64], token[32];
 	uint32_t d, tx;
 
@@ -29,9 +28,7 @@ int main(int argc, char **argv)
 			snprintf(token, sizeof(token), "r%d-%d", round, i);
 			CHECK_RC(xensim_guest_watch(g, path, token));
 		}
-		CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-		tx = (uint32_t)strtoul(m->body, NULL, 10);
-		free(m);
+		tx = xsa_tx_start(g);
 		xsa_guest_events(g, NULL, 50);
 		CHECK_RC(xsa_call(g, XS_RESET_WATCHES, 0, "", 1, NULL));
 		xsa_guest_events(g, NULL, 50); /* those queued before the reset */

@@ -39,7 +39,6 @@ static int set_perms(struct xensim_guest *g, uint32_t tx, const char *path,
 int main(int argc, char **argv)
 {
 	struct xensim_guest *a, *b;
-	struct xensim_msg *m;
 	char spaced[64], own[16], path[64];
 	uint32_t da, db, tx;
 
@@ -58,9 +57,7 @@ int main(int argc, char **argv)
 	CHECK(set_perms(a, 0, "data/mine", spaced) == -EPERM);
 	want_perms(path, own);
 	/* The same inside a transaction: refused there, nothing at commit. */
-	CHECK_RC(xsa_call(a, XS_TRANSACTION_START, 0, "", 1, &m));
-	tx = (uint32_t)strtoul(m->body, NULL, 10);
-	free(m);
+	tx = xsa_tx_start(a);
 	snprintf(spaced, sizeof(spaced), "n%u", db);
 	CHECK(set_perms(a, tx, "data/mine", spaced) == -EPERM);
 	CHECK_RC(xsa_call(a, XS_TRANSACTION_END, tx, "T", 2, NULL));

@@ -31,7 +31,6 @@ static void root_intact(void)
 int main(int argc, char **argv)
 {
 	struct xensim_guest *g;
-	struct xensim_msg *m;
 	char req[64];
 	uint32_t d, tx, l;
 
@@ -41,9 +40,7 @@ int main(int argc, char **argv)
 	for (int intx = 0; intx < 2; intx++) {
 		tx = 0;
 		if (intx) {
-			CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-			tx = (uint32_t)strtoul(m->body, NULL, 10);
-			free(m);
+			tx = xsa_tx_start(g);
 		}
 		CHECK(xsa_call(g, XS_WRITE, tx, "/\0owned", 7, NULL) == -EACCES);
 		l = (uint32_t)snprintf(req, sizeof(req), "/%cn%u", 0, d) + 1;

@@ -30,17 +30,6 @@ static bool exists(const char *path)
 	return rc == 0;
 }
 
-static uint32_t tx_start(struct xensim_guest *g)
-{
-	struct xensim_msg *m;
-	uint32_t tx;
-
-	CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-	tx = (uint32_t)strtoul(m->body, NULL, 10);
-	free(m);
-	return tx;
-}
-
 int main(int argc, char **argv)
 {
 	static char path[4200];
@@ -73,7 +62,7 @@ int main(int argc, char **argv)
 	/* In transactions: created parents undone on abort and on a lost
 	 * conflict; the same chain made outside meanwhile stays whole. */
 	for (int round = 0; round < 50; round++) {
-		tx = tx_start(g);
+		tx = xsa_tx_start(g);
 		l = (uint32_t)snprintf(req, sizeof(req), "t%d/a/b/c%cv", round, 0) + 2;
 		CHECK_RC(xsa_call(g, XS_WRITE, tx, req, l, NULL));
 		CHECK_RC(xsa_call(g, XS_READ, tx, "ro", 3, NULL));

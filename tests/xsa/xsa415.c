@@ -33,7 +33,6 @@ static int readp(const char *path)
 int main(int argc, char **argv)
 {
 	struct xensim_guest *g;
-	struct xensim_msg *m;
 	char req[128], perms[32];
 	uint32_t d, tx, l;
 	int rc, eagain = 0;
@@ -43,9 +42,7 @@ int main(int argc, char **argv)
 	for (int round = 0; round < 40; round++) {
 		snprintf(req, sizeof(req), "par%d/x", round);
 		CHECK_RC(xensim_guest_write(g, req, "1"));
-		CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-		tx = (uint32_t)strtoul(m->body, NULL, 10);
-		free(m);
+		tx = xsa_tx_start(g);
 		/* Half the rounds read the parent first, as a client would. */
 		if (round % 2) {
 			snprintf(req, sizeof(req), "par%d", round);

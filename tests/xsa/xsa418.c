@@ -78,9 +78,7 @@ int main(int argc, char **argv)
 	/* Watched, removed in a transaction. */
 	CHECK_RC(xensim_guest_watch(g, "d", "deep"));
 	xsa_guest_events(g, NULL, 200);
-	CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-	tx = (uint32_t)strtoul(m->body, NULL, 10);
-	free(m);
+	tx = xsa_tx_start(g);
 	CHECK_RC(xsa_call(g, XS_DIRECTORY, tx, rel, (uint32_t)strlen(rel) + 1, NULL));
 	CHECK_RC(xsa_call(g, XS_RM, tx, "d", 2, NULL));
 	CHECK_RC(xsa_call(g, XS_TRANSACTION_END, tx, "T", 2, NULL));
@@ -95,9 +93,7 @@ int main(int argc, char **argv)
 	CHECK_RC(xensim_guest_rm(g, "d"));
 	CHECK(xensim_sock_read(xh.ts, abspath, &val, NULL) == -ENOENT);
 	build(g, d);
-	CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-	tx = (uint32_t)strtoul(m->body, NULL, 10);
-	free(m);
+	tx = xsa_tx_start(g);
 	l = (uint32_t)snprintf(req, sizeof(req), "d/d/d%cx", 0) + 2;
 	CHECK_RC(xsa_call(g, XS_WRITE, tx, req, l, NULL));
 	CHECK_RC(xsa_call(g, XS_RM, tx, "d/d", 4, NULL));

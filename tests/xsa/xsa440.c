@@ -17,17 +17,6 @@
  */
 #include "tests/xsa/xsa.h"
 
-static uint32_t tx_start(struct xensim_guest *g)
-{
-	struct xensim_msg *m;
-	uint32_t tx;
-
-	CHECK_RC(xsa_call(g, XS_TRANSACTION_START, 0, "", 1, &m));
-	tx = (uint32_t)strtoul(m->body, NULL, 10);
-	free(m);
-	return tx;
-}
-
 static void tree(struct xensim_guest *g, const char *top)
 {
 	char p[64];
@@ -64,7 +53,7 @@ int main(int argc, char **argv)
 		int kind = round % 6;
 
 		tree(g, "acc");
-		tx = tx_start(g);
+		tx = xsa_tx_start(g);
 		switch (kind) {
 		case 0: /* both remove the subtree */
 			CHECK_RC(tx_req(g, tx, XS_RM, "acc", NULL));
@@ -94,7 +83,7 @@ int main(int argc, char **argv)
 			CHECK_RC(xsa_dom0_set_perms(xsa_home(d, "acc/0"), perms));
 			CHECK_RC(xsa_dom0_set_perms(xsa_home(d, "acc/0/leaf"), perms));
 			CHECK_RC(xsa_call(g, XS_TRANSACTION_END, tx, "F", 2, NULL));
-			tx = tx_start(h);
+			tx = xsa_tx_start(h);
 			CHECK_RC(tx_req(h, tx, XS_RM, xsa_home(d, "acc/0"), NULL));
 			CHECK_RC(xensim_sock_rm(xh.ts, xsa_home(d, "acc/0")));
 			rc = xsa_call(h, XS_TRANSACTION_END, tx, "T", 2, NULL);
