@@ -19,13 +19,14 @@ build "$here/build-tsan" -DMXS_SANITIZE=thread -DMXS_BUILD_BENCH=OFF
 build "$here/build"
 export MXS_TSAN_DAEMON="$here/build-tsan/mxenstored"
 (cd "$here/build" && ctest --output-on-failure -j"$jobs" -LE reference)
-# 3. ASan+UBSan: unit, integration, guest and advisory (xsa) tests again.
+# 3. ASan+UBSan: unit, integration and guest tests again (label guests
+#    includes the advisory tests, xsa).
 build "$here/build-asan" -DMXS_SANITIZE=address -DMXS_BUILD_BENCH=OFF
 (cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1 \
-	ctest --output-on-failure -j"$jobs" -L "unit|integration|diff|guests|xsa")
+	ctest --output-on-failure -j"$jobs" -L "unit|integration|diff|guests")
 # 4. TSan: unit tests (the RCU stress test is threaded) and the daemon
 #    serving simulated guests, the advisory tests among them.
-(cd "$here/build-tsan" && ctest --output-on-failure -j"$jobs" -L "unit|guests|xsa")
+(cd "$here/build-tsan" && ctest --output-on-failure -j"$jobs" -L "unit|guests")
 # 5. libFuzzer smoke run (clang; ASan+UBSan+fuzzer coverage).
 cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

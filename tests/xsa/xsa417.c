@@ -65,7 +65,10 @@ int main(int argc, char **argv)
 		CHECK(xensim_guest_write(again, nodes[i], "mine") == -EACCES);
 		CHECK(xensim_guest_directory(again, nodes[i], &val, NULL) == -EACCES);
 		CHECK(xensim_guest_rm(again, nodes[i]) == -EACCES);
-		/* What GET_PERMS shows is what is enforced: no entry for D. */
+		/* What GET_PERMS shows is what is enforced: no entry for D
+		 * (the C daemon shows the dead entry: compat.md). */
+		if (!xh.mxs)
+			continue;
 		CHECK_RC(xsa_dom0_call(XS_GET_PERMS, 0, nodes[i],
 				       (uint32_t)strlen(nodes[i]) + 1, &m));
 		CHECK(m->len == 3 && !strcmp(m->body, "n0"));
