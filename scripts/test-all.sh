@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the dependencies, builds mxenstored three ways (plain,
-# ASan+UBSan, TSan) and runs the whole test suite through CTest.
+# ASan+UBSan, TSan) and runs the whole test suite through CTest; builds
+# the packagers' Release (-O3) with gcc and with clang (built, not run:
+# a warning is an error there too); checks the ring model with spin.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -25,7 +27,16 @@ build "$here/build-asan" -DMXS_SANITIZE=address -DMXS_BUILD_BENCH=OFF
 	ctest --output-on-failure -j"$jobs" -L "unit|integration|diff")
 # 4. TSan: unit tests (the RCU stress test is threaded).
 (cd "$here/build-tsan" && ctest --output-on-failure -j"$jobs" -L unit)
-# 5. libFuzzer smoke run (clang; ASan+UBSan+fuzzer coverage).
+# 5. Release (-O3) with gcc and with clang, benchmarks included: build
+#    only.  -O3 inlines differently, so gcc's -Wmaybe-uninitialized and
+#    clang's own warnings see code the RelWithDebInfo builds do not.
+for cc in gcc clang; do
+	cxx=g++; [ "$cc" = clang ] && cxx=clang++
+	cmake -S "$here" -B "$here/build-release-$cc" -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_C_COMPILER=$cc -DCMAKE_CXX_COMPILER=$cxx >/dev/null
+	cmake --build "$here/build-release-$cc" -j"$jobs"
+done
+# 6. libFuzzer smoke run (clang; ASan+UBSan+fuzzer coverage).
 cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	-DMXS_SANITIZE=address -DMXS_FUZZ=ON -DMXS_BUILD_BENCH=OFF >/dev/null
