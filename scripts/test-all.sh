@@ -36,9 +36,10 @@ for cc in gcc clang; do
 		-DCMAKE_C_COMPILER=$cc -DCMAKE_CXX_COMPILER=$cxx >/dev/null
 	cmake --build "$here/build-release-$cc" -j"$jobs"
 done
-# 6. libFuzzer smoke run (clang; ASan+UBSan+fuzzer coverage).
+# 6. libFuzzer smoke runs (clang; ASan+UBSan+fuzzer coverage): the
+#    dispatcher 60 s, the ring and the transaction targets 30 s each.
 cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	-DMXS_SANITIZE=address -DMXS_FUZZ=ON -DMXS_BUILD_BENCH=OFF >/dev/null
-cmake --build "$here/build-fuzz" -j"$jobs" --target fuzz_dispatch
+cmake --build "$here/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_ring fuzz_txn
 (cd "$here/build-fuzz" && ctest --output-on-failure -L fuzz)
