@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Microbenchmarks of rings/: 64-byte messages through one ring page.
+// Microbenchmarks of rings/ (rings/ring.h): messages through one ring page.
 //
 //   build/bench_ring [--benchmark_filter=...] [--benchmark_min_time=...]
 //
@@ -11,6 +11,16 @@
 //   BM_ring_pingpong       two threads: the guest sends a request and
 //                          spins for the reply the daemon echoes on rsp[]
 //                          (one iteration = one round trip).
+//   BM_ring_copy_in/S      one request of S bytes (16, 256, 4096) into the
+//                          daemon: the guest produces it into req[], the
+//                          daemon copies it out (in ring-sized chunks for
+//                          4 KiB); every chunk straddles the wrap.
+//   BM_ring_copy_out/S     one reply of S bytes out of the daemon: the
+//                          daemon produces it into rsp[], the guest
+//                          copies it out; straddling the wrap likewise.
+// The copy benchmarks measure one producer and one consumer copy per byte
+// (one thread, the ring is never full) and re-bind both views to indices
+// just before the wrap every iteration (a few ns, included).
 // Waits are spins (the other side makes progress on another CPU); no
 // event channel is involved.  For the two-thread runs read the counters
 // (bytes_per_second, items_per_second: messages or round trips per second
@@ -104,6 +114,49 @@ void BM_ring_1thread_batch(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations() * kBatch);
 }
 BENCHMARK(BM_ring_1thread_batch);
+
+// Binds both views to a page whose four indices stand at idx.
+void BindAt(Page &p, mxs_ring_idx_t idx)
+{
+	p.page.req_prod = p.page.req_cons = idx;
+	p.page.rsp_prod = p.page.rsp_cons = idx;
+	mxs_ring_init(&p.daemon, &p.page, MXS_RING_DAEMON);
+	mxs_ring_init(&p.guest, &p.page, MXS_RING_GUEST);
+}
+
+// S bytes from `from` to `to` through the ring, chunk by chunk, every
+// chunk starting half a chunk before the wrap.
+void CopyThrough(benchmark::State &state, bool in)
+{
+	const size_t len = static_cast<size_t>(state.range(0));
+	const size_t chunk = len < MXS_RING_SIZE ? len : MXS_RING_SIZE;
+	static char src[4096], dst[4096];
+	Page p;
+
+	p.Reset();
+	std::memset(src, 'x', sizeof(src));
+	for (auto _ : state) {
+		mxs_ring *from = in ? &p.guest : &p.daemon;
+		mxs_ring *to = in ? &p.daemon : &p.guest;
+
+		for (size_t off = 0; off < len; off += chunk) {
+			BindAt(p, (mxs_ring_idx_t)(MXS_RING_SIZE * 7 - chunk / 2));
+			if (mxs_ring_write(from, src + off, chunk) !=
+				    (ssize_t)chunk ||
+			    mxs_ring_read(to, dst + off, chunk) != (ssize_t)chunk)
+				std::abort();
+		}
+		benchmark::DoNotOptimize(dst);
+	}
+	state.SetBytesProcessed(state.iterations() * (int64_t)len);
+	state.SetItemsProcessed(state.iterations());
+}
+
+void BM_ring_copy_in(benchmark::State &state) { CopyThrough(state, true); }
+BENCHMARK(BM_ring_copy_in)->Arg(16)->Arg(256)->Arg(4096)->MinTime(0.1);
+
+void BM_ring_copy_out(benchmark::State &state) { CopyThrough(state, false); }
+BENCHMARK(BM_ring_copy_out)->Arg(16)->Arg(256)->Arg(4096)->MinTime(0.1);
 
 Page shared; // the two-thread benchmarks; thread 0 resets it
 

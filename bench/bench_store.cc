@@ -1,62 +1,129 @@
 // SPDX-License-Identifier: MIT
-// Microbenchmarks of the store: lock-free reads (scaling with threads),
-// writes through the writer lock, transactions and watch matching.
+// Microbenchmarks of the store through its public headers (store/store.h,
+// store/watch.h): lookups, reads, writes and directories at 10k, 100k and
+// 1M nodes, reads scaling with threads with and without a writer, commits
+// with and without conflicts, watch matching, and resident bytes per node.
 //
 //   build/bench_store [--benchmark_filter=...] [--benchmark_min_time=...]
+//                     [--benchmark_format=json]
 //
-// Each benchmark thread is an RCU (QSBR) reader registered for the run and
-// announces a quiescent state every iteration, as a worker does per batch.
+//   BM_BytesPerNode             100,000 nodes of a 13-byte path (100 per
+//                               parent) and a 32-byte value written into
+//                               a fresh store;
+//                               counter bytes_per_node = resident set
+//                               growth / nodes (jemalloc, as the daemon).
+//                               Runs first, before any large store has
+//                               freed memory the allocator could reuse.
+//   BM_StoreLookup/nodes:N      GET_PERMS of a random leaf (path walk, no
+//                               value copied)
+//   BM_StoreRead/nodes:N        READ of a random leaf
+//   BM_StoreWrite/nodes:N       overwrite of a random leaf
+//   BM_StoreDirectory/nodes:N   children of a random domain home (6)
+//   BM_Read/threads:T           READ, T lock-free readers (100k nodes)
+//   BM_Directory1000            DIRECTORY of /local/domain, 1,000 children
+//   BM_Write/threads:T          writes from T threads (writer lock)
+//   BM_ReadWithWriter/threads:T thread 0 writes, T-1 read; items = reads
+//   BM_TransactionRMW           read-modify-write in a transaction, random
+//                               nodes (1 and 2 threads: rare conflicts)
+//   BM_CommitNoConflict         tx read + write of a node, commit succeeds
+//   BM_CommitConflict           tx read + write, the same node written
+//                               outside the tx before the commit: EAGAIN
+//   BM_WatchMatch/N             one change against N watches, 2 match
+//
+// A store of N nodes holds N/20 domains of 20 nodes each (a home, name,
+// memory, cpu, device/vif, device/vbd, control, console; 10 of them
+// leaves).  One store exists at a time; benchmarks run size by size so
+// each is built once.  Each benchmark thread is an RCU (QSBR) reader
+// registered for the run and announces a quiescent state every
+// iteration, as a worker does per batch.
 #include <benchmark/benchmark.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
+// store/rcu.h declares the TSan annotations it calls without C++ linkage.
+extern "C" {
 #include "store/rcu.h"
+}
 #include "store/store.h"
 #include "store/watch.h"
 
 namespace {
 
 const mxs_caller kDom0 = {0, MXS_NO_TARGET, true, false};
-constexpr int kDomains = 1000;
 
-struct Fixture {
+const char *const kLeaves[] = {
+	"name",		  "memory/target",	"memory/static-max",
+	"cpu/0/availability", "device/vif/0/state", "device/vif/0/mac",
+	"device/vbd/51712/state", "control/shutdown", "console/port",
+	"data",
+};
+constexpr int kNodesPerDomain = 20;
+
+// The store of the size being measured.  sized() is called before the
+// benchmark thread registers with RCU (ReaderScope): a size switch frees
+// the old store, which waits for a grace period, so no benchmark thread
+// may be an online reader then.
+struct SizedStore {
+	std::mutex mu;
+	int64_t nodes = 0;
 	mxs_store *st = nullptr;
-	mxs_watches *reg = nullptr;
-	std::vector<std::string> paths;
+	std::vector<std::string> leaves; // every leaf path
+	std::vector<std::string> homes;  // every domain home
+	uint64_t real_nodes = 0;
 
-	Fixture()
+	void Build(int64_t n)
 	{
 		rcu_register_thread();
+		if (st)
+			mxs_store_free(st);
+		leaves.clear();
+		homes.clear();
 		st = mxs_store_new();
-		reg = mxs_watches_new();
+		if (!st)
+			std::abort();
 		mxs_changes ch = {};
-		char path[64];
-		// A host with kDomains guests, a few nodes each.
-		for (int d = 1; d <= kDomains; d++) {
-			for (const char *leaf : {"name", "memory/target",
-						 "device/vif/0/state",
-						 "control/shutdown"}) {
+		char path[96];
+		int64_t domains = n / kNodesPerDomain;
+		for (int64_t d = 1; d <= domains; d++) {
+			snprintf(path, sizeof(path), "/local/domain/%lld",
+				 (long long)d);
+			homes.push_back(path);
+			for (const char *leaf : kLeaves) {
 				snprintf(path, sizeof(path),
-					 "/local/domain/%d/%s", d, leaf);
-				mxs_store_write(st, nullptr, &kDom0, path, "1",
-						1, &ch);
+					 "/local/domain/%lld/%s", (long long)d,
+					 leaf);
+				if (mxs_store_write(st, nullptr, &kDom0, path,
+						    "1", 1, &ch))
+					std::abort();
 				mxs_changes_clear(&ch);
-				paths.push_back(path);
+				leaves.push_back(path);
 			}
+			// Writes do not hold up grace periods of call_rcu.
+			mxs_rcu_quiescent();
 		}
 		free(ch.v);
-		// The benchmark threads register themselves (ReaderScope).
+		mxs_store_stats s;
+		mxs_store_get_stats(st, &s);
+		real_nodes = s.nodes;
+		nodes = n;
 		mxs_rcu_offline();
 		rcu_unregister_thread();
 	}
 };
 
-Fixture &fx()
+SizedStore &sized(int64_t n)
 {
-	static Fixture f;
-	return f;
+	static SizedStore s;
+	std::lock_guard<std::mutex> g(s.mu);
+	if (s.nodes != n)
+		s.Build(n);
+	return s;
 }
 
 class ReaderScope {
@@ -69,105 +136,244 @@ public:
 	}
 };
 
-void BM_Read(benchmark::State &state)
+// A cheap per-thread index sequence that visits the vector in a
+// scattered order (no cache-friendly walk).
+struct Scatter {
+	size_t i, n;
+	Scatter(size_t seed, size_t size) : i(seed % size), n(size) {}
+	size_t Next()
+	{
+		i = (i + 7919 * 13) % n;
+		return i;
+	}
+};
+
+long ResidentBytes()
 {
-	Fixture &f = fx();
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+void BM_BytesPerNode(benchmark::State &state)
+{
+	const int64_t n = state.range(0);
+	double per_node = 0;
+	char path[32], val[33];
+
+	for (auto _ : state) {
+		ReaderScope rs;
+		long before = ResidentBytes();
+		mxs_store *st = mxs_store_new();
+		mxs_changes ch = {};
+
+		for (int64_t i = 0; i < n; i++) {
+			// 13 bytes, 100 children per parent (as mxs-perf
+			// memory); 32 bytes of value.
+			snprintf(path, sizeof(path), "/m/%03lld/n%05lld",
+				 (long long)(i / 100 % 1000),
+				 (long long)(i % 100000));
+			snprintf(val, sizeof(val), "%032lld", (long long)i);
+			if (mxs_store_write(st, nullptr, &kDom0, path, val, 32,
+					    &ch))
+				std::abort();
+			mxs_changes_clear(&ch);
+			mxs_rcu_quiescent();
+		}
+		long after = ResidentBytes();
+		per_node = (double)(after - before) / (double)n;
+		free(ch.v);
+		state.PauseTiming();
+		mxs_rcu_offline();
+		mxs_store_free(st);
+		mxs_rcu_online();
+		state.ResumeTiming();
+	}
+	state.counters["bytes_per_node"] = per_node;
+	state.SetItemsProcessed(state.iterations() * n);
+}
+
+void BM_StoreLookup(benchmark::State &state)
+{
+	SizedStore &s = sized(state.range(0));
 	ReaderScope rs;
 	mxs_buf out = {};
-	size_t i = (size_t)state.thread_index() * 7919;
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
 
 	for (auto _ : state) {
 		mxs_buf_reset(&out);
-		const std::string &p = f.paths[i++ % f.paths.size()];
-		benchmark::DoNotOptimize(mxs_store_read(f.st, nullptr, &kDom0,
-							p.c_str(), &out));
+		benchmark::DoNotOptimize(mxs_store_get_perms(
+			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), &out));
+		mxs_rcu_quiescent();
+	}
+	mxs_buf_free(&out);
+	state.counters["nodes"] = (double)s.real_nodes;
+	state.SetItemsProcessed(state.iterations());
+}
+
+void BM_StoreRead(benchmark::State &state)
+{
+	SizedStore &s = sized(state.range(0));
+	ReaderScope rs;
+	mxs_buf out = {};
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
+
+	for (auto _ : state) {
+		mxs_buf_reset(&out);
+		benchmark::DoNotOptimize(mxs_store_read(
+			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), &out));
+		mxs_rcu_quiescent();
+	}
+	mxs_buf_free(&out);
+	state.counters["nodes"] = (double)s.real_nodes;
+	state.SetItemsProcessed(state.iterations());
+}
+
+void BM_StoreWrite(benchmark::State &state)
+{
+	SizedStore &s = sized(state.range(0));
+	ReaderScope rs;
+	mxs_changes ch = {};
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
+
+	for (auto _ : state) {
+		benchmark::DoNotOptimize(mxs_store_write(
+			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), "2", 1,
+			&ch));
+		mxs_changes_clear(&ch);
+		mxs_rcu_quiescent();
+	}
+	free(ch.v);
+	state.counters["nodes"] = (double)s.real_nodes;
+	state.SetItemsProcessed(state.iterations());
+}
+
+void BM_StoreDirectory(benchmark::State &state)
+{
+	SizedStore &s = sized(state.range(0));
+	ReaderScope rs;
+	mxs_buf out = {};
+	Scatter k((size_t)state.thread_index() * 104729, s.homes.size());
+
+	for (auto _ : state) {
+		mxs_buf_reset(&out);
+		benchmark::DoNotOptimize(mxs_store_directory(
+			s.st, nullptr, &kDom0, s.homes[k.Next()].c_str(), &out));
+		mxs_rcu_quiescent();
+	}
+	mxs_buf_free(&out);
+	state.counters["nodes"] = (double)s.real_nodes;
+	state.SetItemsProcessed(state.iterations());
+}
+
+constexpr int64_t kThreadedNodes = 100000;
+
+void BM_Read(benchmark::State &state)
+{
+	SizedStore &s = sized(kThreadedNodes);
+	ReaderScope rs;
+	mxs_buf out = {};
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
+
+	for (auto _ : state) {
+		mxs_buf_reset(&out);
+		benchmark::DoNotOptimize(mxs_store_read(
+			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), &out));
 		mxs_rcu_quiescent();
 	}
 	mxs_buf_free(&out);
 	state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Read)->ThreadRange(1, 4)->UseRealTime();
 
+// 20k nodes = 1,000 domain homes.
 void BM_Directory1000(benchmark::State &state)
 {
-	Fixture &f = fx();
+	SizedStore &s = sized(20000);
 	ReaderScope rs;
 	mxs_buf out = {};
 
 	for (auto _ : state) {
 		mxs_buf_reset(&out);
 		benchmark::DoNotOptimize(mxs_store_directory(
-			f.st, nullptr, &kDom0, "/local/domain", &out));
+			s.st, nullptr, &kDom0, "/local/domain", &out));
 		mxs_rcu_quiescent();
 	}
 	mxs_buf_free(&out);
 	state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Directory1000)->ThreadRange(1, 2)->UseRealTime();
 
 void BM_Write(benchmark::State &state)
 {
-	Fixture &f = fx();
+	SizedStore &s = sized(kThreadedNodes);
 	ReaderScope rs;
 	mxs_changes ch = {};
-	size_t i = (size_t)state.thread_index() * 104729;
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
 
 	for (auto _ : state) {
-		const std::string &p = f.paths[i++ % f.paths.size()];
 		benchmark::DoNotOptimize(mxs_store_write(
-			f.st, nullptr, &kDom0, p.c_str(), "2", 1, &ch));
+			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), "2", 1,
+			&ch));
 		mxs_changes_clear(&ch);
 		mxs_rcu_quiescent();
 	}
 	free(ch.v);
 	state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Write)->ThreadRange(1, 4)->UseRealTime();
 
-// Readers while one thread writes: the readers' rate should not collapse.
+// Readers while one thread writes: the readers' rate (items) should not
+// collapse against BM_Read at the same reader count.
 void BM_ReadWithWriter(benchmark::State &state)
 {
-	Fixture &f = fx();
+	SizedStore &s = sized(kThreadedNodes);
 	ReaderScope rs;
 	mxs_buf out = {};
 	mxs_changes ch = {};
-	size_t i = (size_t)state.thread_index() * 7919;
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
 	bool writer = state.thread_index() == 0;
 
 	for (auto _ : state) {
-		const std::string &p = f.paths[i++ % f.paths.size()];
+		const std::string &p = s.leaves[k.Next()];
 		if (writer) {
-			mxs_store_write(f.st, nullptr, &kDom0, p.c_str(), "3",
-					1, &ch);
+			mxs_store_write(s.st, nullptr, &kDom0, p.c_str(), "3", 1,
+					&ch);
 			mxs_changes_clear(&ch);
 		} else {
 			mxs_buf_reset(&out);
 			benchmark::DoNotOptimize(mxs_store_read(
-				f.st, nullptr, &kDom0, p.c_str(), &out));
+				s.st, nullptr, &kDom0, p.c_str(), &out));
 		}
 		mxs_rcu_quiescent();
 	}
 	mxs_buf_free(&out);
 	free(ch.v);
-	state.SetItemsProcessed(state.iterations());
+	if (writer)
+		state.counters["writes"] = benchmark::Counter(
+			(double)state.iterations(), benchmark::Counter::kIsRate);
+	else
+		state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ReadWithWriter)->Threads(2)->Threads(4)->UseRealTime();
 
 void BM_TransactionRMW(benchmark::State &state)
 {
-	Fixture &f = fx();
+	SizedStore &s = sized(kThreadedNodes);
 	ReaderScope rs;
 	mxs_buf out = {};
 	mxs_changes ch = {};
-	size_t i = (size_t)state.thread_index() * 7919;
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
 	int64_t conflicts = 0;
 
 	for (auto _ : state) {
-		const std::string &p = f.paths[i++ % f.paths.size()];
-		mxs_txn *tx = mxs_txn_new(f.st);
+		const std::string &p = s.leaves[k.Next()];
+		mxs_txn *tx = mxs_txn_new(s.st);
 		mxs_buf_reset(&out);
-		mxs_store_read(f.st, tx, &kDom0, p.c_str(), &out);
-		mxs_store_write(f.st, tx, &kDom0, p.c_str(), "4", 1, &ch);
+		mxs_store_read(s.st, tx, &kDom0, p.c_str(), &out);
+		mxs_store_write(s.st, tx, &kDom0, p.c_str(), "4", 1, &ch);
 		if (mxs_txn_commit(tx, &ch) == -EAGAIN)
 			conflicts++;
 		mxs_txn_free(tx);
@@ -179,10 +385,49 @@ void BM_TransactionRMW(benchmark::State &state)
 	state.counters["conflicts"] = (double)conflicts;
 	state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_TransactionRMW)->ThreadRange(1, 2)->UseRealTime();
 
-// Matching one change against N watches on unrelated paths plus one
-// watcher per ancestor: cost must not grow with N.
+// conflicting: a write outside the transaction lands between its read
+// and its commit, so every commit fails with EAGAIN (counter 1/iter).
+void Commit(benchmark::State &state, bool conflicting)
+{
+	SizedStore &s = sized(kThreadedNodes);
+	ReaderScope rs;
+	mxs_buf out = {};
+	mxs_changes ch = {};
+	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
+	int64_t conflicts = 0;
+
+	for (auto _ : state) {
+		const std::string &p = s.leaves[k.Next()];
+		mxs_txn *tx = mxs_txn_new(s.st);
+		mxs_buf_reset(&out);
+		mxs_store_read(s.st, tx, &kDom0, p.c_str(), &out);
+		mxs_store_write(s.st, tx, &kDom0, p.c_str(), "5", 1, &ch);
+		if (conflicting) {
+			mxs_store_write(s.st, nullptr, &kDom0, p.c_str(), "6", 1,
+					&ch);
+			mxs_changes_clear(&ch);
+		}
+		if (mxs_txn_commit(tx, &ch) == -EAGAIN)
+			conflicts++;
+		mxs_txn_free(tx);
+		mxs_changes_clear(&ch);
+		mxs_rcu_quiescent();
+	}
+	mxs_buf_free(&out);
+	free(ch.v);
+	state.counters["conflicts/iter"] =
+		state.iterations() ? (double)conflicts / (double)state.iterations()
+				   : 0;
+	state.SetItemsProcessed(state.iterations());
+}
+
+void BM_CommitNoConflict(benchmark::State &state) { Commit(state, false); }
+void BM_CommitConflict(benchmark::State &state) { Commit(state, true); }
+
+// Matching one change against N watches (one of them on the changed
+// node's parent, the rest on other domains) plus one on an ancestor: cost
+// must not grow with N; hits/iter is 2.
 void BM_WatchMatch(benchmark::State &state)
 {
 	mxs_watches *reg = mxs_watches_new();
@@ -191,10 +436,15 @@ void BM_WatchMatch(benchmark::State &state)
 
 	for (int64_t n = 0; n < state.range(0); n++) {
 		mxs_watch_owner_init(&owners[(size_t)n], nullptr, (uint64_t)n);
+		// Domain 7's own watch is the one that matches: a 1M-domain
+		// id cannot collide with the changed path's ancestors.
 		snprintf(path, sizeof(path), "/local/domain/%lld/device",
-			 (long long)n);
+			 (long long)(n == 7 ? n : n + 1000000));
 		mxs_watch_add(reg, &owners[(size_t)n], path, "t", 0);
 	}
+	// The extra owner watches an ancestor of the change.
+	mxs_watch_owner_init(&owners.back(), nullptr, (uint64_t)state.range(0));
+	mxs_watch_add(reg, &owners.back(), "/local/domain", "a", 0);
 	auto count = [](void *arg, const mxs_watch *, const char *) {
 		++*static_cast<int64_t *>(arg);
 	};
@@ -210,8 +460,78 @@ void BM_WatchMatch(benchmark::State &state)
 		state.iterations() ? (double)hits / state.iterations() : 0;
 	state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_WatchMatch)->Arg(10)->Arg(1000)->Arg(10000);
+
+void Sized(const char *name, void (*fn)(benchmark::State &), int64_t n)
+{
+	benchmark::RegisterBenchmark(name, fn)
+		->ArgName("nodes")
+		->Arg(n)
+		->MinTime(0.1);
+}
+
+// Size by size, so that each store is built once (10k, 20k, 100k, 1M).
+void Register()
+{
+	const double kMin = 0.1; // seconds per benchmark: short by default
+	benchmark::RegisterBenchmark("BM_BytesPerNode", BM_BytesPerNode)
+		->Arg(100000)
+		->Iterations(1)
+		->Unit(benchmark::kMillisecond);
+	for (int64_t n : {10000, 100000, 1000000}) {
+		Sized("BM_StoreLookup", BM_StoreLookup, n);
+		Sized("BM_StoreRead", BM_StoreRead, n);
+		Sized("BM_StoreWrite", BM_StoreWrite, n);
+		Sized("BM_StoreDirectory", BM_StoreDirectory, n);
+		if (n == 10000)
+			benchmark::RegisterBenchmark("BM_Directory1000",
+						     BM_Directory1000)
+				->MinTime(kMin)
+				->UseRealTime();
+		if (n != kThreadedNodes)
+			continue;
+		benchmark::RegisterBenchmark("BM_Read", BM_Read)
+			->ThreadRange(1, 4)
+			->MinTime(kMin)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_Write", BM_Write)
+			->ThreadRange(1, 2)
+			->MinTime(kMin)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_ReadWithWriter",
+					     BM_ReadWithWriter)
+			->Threads(2)
+			->Threads(3)
+			->Threads(5)
+			->MinTime(kMin)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_TransactionRMW",
+					     BM_TransactionRMW)
+			->ThreadRange(1, 2)
+			->MinTime(kMin)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_CommitNoConflict",
+					     BM_CommitNoConflict)
+			->MinTime(kMin);
+		benchmark::RegisterBenchmark("BM_CommitConflict",
+					     BM_CommitConflict)
+			->MinTime(kMin);
+	}
+	benchmark::RegisterBenchmark("BM_WatchMatch", BM_WatchMatch)
+		->Arg(10)
+		->Arg(1000)
+		->Arg(10000)
+		->MinTime(kMin);
+}
 
 } // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char **argv)
+{
+	Register();
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}

@@ -128,73 +128,79 @@ static void queue_out(struct mxs_conn *c, struct mxs_out *o)
 	c->out_bytes += o->len;
 }
 
-/* One message whose payload is a then b, in one allocation. */
-static int queue_parts(struct mxs_conn *c, uint32_t type, uint32_t req_id,
-		       uint32_t tx_id, const void *a, size_t alen,
-		       const void *b, size_t blen)
+int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
+		   uint32_t tx_id, const void *payload, size_t len)
 {
-	struct mxs_msg_hdr hdr = { type, req_id, tx_id,
-				   (uint32_t)(alen + blen) };
+	struct mxs_msg_hdr hdr = { type, req_id, tx_id, (uint32_t)len };
 	struct mxs_out *o;
 
 	if (c->closed)
 		return -EPIPE;
-	o = malloc(sizeof(*o) + HDR + alen + blen);
+	o = malloc(sizeof(*o) + HDR + len);
 	if (!o)
 		return -ENOMEM;
-	o->len = HDR + alen + blen;
+	o->conn = NULL;
+	o->len = HDR + len;
 	o->sent = 0;
 	memcpy(o->data, &hdr, HDR);
-	if (alen)
-		memcpy(o->data + HDR, a, alen);
-	if (blen)
-		memcpy(o->data + HDR + alen, b, blen);
+	if (len)
+		memcpy(o->data + HDR, payload, len);
 	mxs_trace_io(c->w->d, c, true, &hdr, o->data + HDR);
 	queue_out(c, o);
 	return 0;
 }
 
-int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
-		   uint32_t tx_id, const void *payload, size_t len)
+struct mxs_out *mxs_out_event_new(const char *path, const char *token)
 {
-	return queue_parts(c, type, req_id, tx_id, payload, len, NULL, 0);
+	size_t plen = strlen(path) + 1, tlen = strlen(token) + 1;
+	struct mxs_msg_hdr hdr = { MXS_OP_WATCH_EVENT, 0, 0,
+				   (uint32_t)(plen + tlen) };
+	struct mxs_out *o;
+
+	if (plen + tlen > MXS_PAYLOAD_MAX) {
+		/* XSA-324: never build an oversized event. */
+		mxs_log("dropping oversized watch event %.64s", path);
+		return NULL;
+	}
+	o = malloc(sizeof(*o) + HDR + plen + tlen);
+	if (!o)
+		return NULL;
+	o->conn = NULL;
+	o->len = HDR + plen + tlen;
+	o->sent = 0;
+	memcpy(o->data, &hdr, HDR);
+	memcpy(o->data + HDR, path, plen);
+	memcpy(o->data + HDR + plen, token, tlen);
+	return o;
 }
 
-/* May an event of len bytes be queued?  Queues only: callers may run
- * inside a watch callback (registry lock held). */
-static bool event_admissible(struct mxs_conn *c, size_t len)
+void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o)
 {
-	if (c->closed || c->overflow)
-		return false;
-	if (c->out_bytes + len > MXS_OUT_HARD_LIMIT) {
-		/* Closed later, outside the watch registry's lock. */
+	if (c->closed || c->overflow) {
+		free(o);
+		return;
+	}
+	if (c->out_bytes + o->len > MXS_OUT_HARD_LIMIT) {
+		/* Closed after the batch, outside the registry's lock. */
 		c->overflow = true;
 		mxs_conn_mark_dirty(c);
-		return false;
+		free(o);
+		return;
 	}
-	return true;
-}
-
-void mxs_conn_deliver_event(struct mxs_conn *c, const void *data, size_t len)
-{
-	if (event_admissible(c, len))
-		queue_parts(c, MXS_OP_WATCH_EVENT, 0, 0, data, len, NULL, 0);
+	mxs_trace_io(c->w->d, c, true, (const struct mxs_msg_hdr *)o->data,
+		     o->data + HDR);
+	queue_out(c, o);
 }
 
 int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 			 const char *token)
 {
-	size_t plen = strlen(path) + 1, tlen = strlen(token) + 1;
+	struct mxs_out *o = mxs_out_event_new(path, token);
 
-	if (plen + tlen > MXS_PAYLOAD_MAX) {
-		/* XSA-324: never build an oversized event. */
-		mxs_log("dropping oversized watch event %.64s", path);
-		return -E2BIG;
-	}
-	if (!event_admissible(c, plen + tlen))
-		return -EPIPE;
-	return queue_parts(c, MXS_OP_WATCH_EVENT, 0, 0, path, plen, token,
-			   tlen);
+	if (!o)
+		return -ENOMEM;
+	mxs_conn_queue_out_event(c, o);
+	return 0;
 }
 
 static void handle_messages(struct mxs_conn *c)

@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -46,9 +47,18 @@ struct mxs_config {
 	bool strict_conflicts;
 };
 
-/* One queued outgoing message: header and payload, contiguous. */
+/*
+ * One queued outgoing message: header and payload, contiguous.  A watch
+ * event for a connection of another worker is built once by the firing
+ * worker and travels to the owner through the owner's event queue, where
+ * it becomes the queued output itself (no copy on arrival).
+ */
 struct mxs_out {
-	struct mxs_out *next;
+	union {
+		struct mxs_out *next;       /* in conn's output (owner only) */
+		struct mxs_mpsc_node qnode; /* in transit: owner's events */
+	};
+	struct mxs_conn *conn; /* in transit: destination, one reference */
 	size_t len;  /* bytes in data */
 	size_t sent; /* bytes already written */
 	char data[];
@@ -90,7 +100,7 @@ struct mxs_conn {
 	uint32_t next_txid;
 };
 
-enum mxs_inbox_kind { MXS_INBOX_CONN, MXS_INBOX_EVENT, MXS_INBOX_STOP };
+enum mxs_inbox_kind { MXS_INBOX_CONN, MXS_INBOX_STOP };
 
 /* A message to a worker from another thread. */
 struct mxs_inbox_msg {
@@ -98,19 +108,22 @@ struct mxs_inbox_msg {
 	enum mxs_inbox_kind kind;
 	int fd;                /* MXS_INBOX_CONN */
 	uint64_t seq;          /* MXS_INBOX_CONN */
-	struct mxs_conn *conn; /* MXS_INBOX_EVENT: holds a reference */
-	size_t len;            /* MXS_INBOX_EVENT payload */
-	char data[];
 };
 
+#define MXS_CACHELINE 64
+
 struct mxs_worker {
-	/* Written by other threads. */
-	struct mxs_mpsc inbox;
-	int wake_pending; /* R1/A1: see worker.c wake protocol */
+	/* Written by other threads (producers): on lines of their own, so
+	 * posting to a worker never invalidates the owner's hot fields. */
+	struct mxs_mpsc inbox;  /* connections, stop */
+	struct mxs_mpsc events; /* struct mxs_out, watch events */
+	/* Wake protocol of core/mpsc.h (worker.c). */
+	int wake_pending __attribute__((aligned(MXS_CACHELINE)));
 	int evfd;
 
 	/* Owner only. */
-	unsigned int id;
+	unsigned int id __attribute__((aligned(MXS_CACHELINE)));
+	bool stopping;  /* an MXS_INBOX_STOP arrived */
 	pthread_t thread;
 	int epfd;
 	struct mxs_daemon *d;
@@ -129,8 +142,27 @@ struct mxs_worker {
 	uint64_t requests;      /* relaxed reads by CONTROL memreport */
 };
 
+_Static_assert(offsetof(struct mxs_worker, wake_pending) %
+			       MXS_CACHELINE == 0 &&
+		       offsetof(struct mxs_worker, wake_pending) >=
+			       offsetof(struct mxs_worker, events) +
+				       sizeof(struct mxs_mpsc),
+	       "wake flag apart from the queues");
+_Static_assert(offsetof(struct mxs_worker, id) % MXS_CACHELINE == 0 &&
+		       offsetof(struct mxs_worker, id) >
+			       offsetof(struct mxs_worker, evfd),
+	       "owner fields apart from what producers write");
+
 struct mxs_daemon {
-	struct mxs_config cfg;
+	/*
+	 * Commit order: a change of the live store and the queuing of its
+	 * watch events happen under this lock (mxs_commit_begin/end in
+	 * ops.c), so every connection receives the events of different
+	 * commits in the order in which the commits were applied.  Its own
+	 * line: every writer on every worker takes it.
+	 */
+	pthread_mutex_t commit_lock __attribute__((aligned(MXS_CACHELINE)));
+	struct mxs_config cfg __attribute__((aligned(MXS_CACHELINE)));
 	struct mxs_store *store;
 	struct mxs_watches *watches;
 	struct mxs_worker *workers;
@@ -148,7 +180,18 @@ struct mxs_daemon {
 /* worker.c */
 int mxs_workers_start(struct mxs_daemon *d);
 void mxs_workers_stop(struct mxs_daemon *d);
+/* Any thread: queue m for w and wake w (at most one wake per batch). */
 void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m);
+/* Any thread: hand the watch event o (o->conn set, one reference held)
+ * to its connection's worker. */
+void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o);
+/*
+ * Owner only: queues every event that other workers have posted to w on
+ * its connections, in posting order.  Events posted before the caller
+ * acquired a lock that the posters held are all taken (the posters'
+ * pushes are complete by then).
+ */
+void mxs_worker_take_events(struct mxs_worker *w);
 struct mxs_worker *mxs_worker_self(void);
 /* Test harnesses: run a worker's connections on the calling thread. */
 void mxs_worker_adopt(struct mxs_worker *w);
@@ -169,20 +212,37 @@ void mxs_conn_close(struct mxs_conn *c);
 int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		   uint32_t tx_id, const void *payload, size_t len);
 /*
- * Queues a watch event: built from path and token (-E2BIG past the
- * payload limit, XSA-324), or already built by another worker (inbox).
+ * A watch event message for path and token, not queued anywhere; NULL
+ * when it would exceed the payload limit (XSA-324: never built, logged)
+ * or without memory.  Any thread.
+ */
+struct mxs_out *mxs_out_event_new(const char *path, const char *token);
+/*
+ * Queues the event o on c, or frees it when c is closed or its unread
+ * events exceed the hard limit (c is then closed after the batch).
  * Queue only, never flush: callable inside a watch callback.
  */
+void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o);
+/* mxs_out_event_new + mxs_conn_queue_out_event. */
 int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 			 const char *token);
-void mxs_conn_deliver_event(struct mxs_conn *c, const void *data,
-			    size_t len);
 
 /* ops.c */
 void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		  char *payload);
 const char *mxs_op_name(uint32_t type);
-/* Fires the watches of every change in ch, then clears it. */
+/*
+ * Commit order.  Every change of the live store runs as
+ *   mxs_commit_begin(d); <store mutation or commit>;
+ *   mxs_fire_changes(d, ch); mxs_commit_end(d);
+ * begin takes d->commit_lock and first queues the events other workers
+ * posted to the calling worker (they belong to earlier commits);
+ * mxs_fire_changes queues the events of every change in ch to their
+ * connections (directly on this worker, through the owner's event queue
+ * on others) and clears ch.
+ */
+void mxs_commit_begin(struct mxs_daemon *d);
+void mxs_commit_end(struct mxs_daemon *d);
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);
 void mxs_conn_drop_state(struct mxs_conn *c);
 

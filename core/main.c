@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/rcu.h"
@@ -180,14 +181,70 @@ static void finish_daemonize(void)
 	}
 }
 
+/*
+ * accept() failures that only time can cure (descriptor limits, kernel
+ * memory): the listening socket is left alone for a while, longer each
+ * time in a row it fails, so the daemon never spins on a connection it
+ * cannot take; existing connections are served by the workers meanwhile.
+ * Logged once per interval, with how many attempts failed.
+ */
+#define ACCEPT_BACKOFF_MIN_MS 10
+#define ACCEPT_BACKOFF_MAX_MS 1000
+#define ACCEPT_LOG_INTERVAL_S 10
+
+struct accept_backoff {
+	int delay_ms;         /* 0: not backing off */
+	unsigned long failed; /* since the last log line */
+	time_t logged;        /* when that line was written */
+	int last_errno;
+};
+
+static bool accept_transient(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+static void accept_failed(struct accept_backoff *b, int e)
+{
+	time_t now = time(NULL);
+
+	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+	if (b->delay_ms > ACCEPT_BACKOFF_MAX_MS)
+		b->delay_ms = ACCEPT_BACKOFF_MAX_MS;
+	b->failed++;
+	b->last_errno = e;
+	if (now - b->logged >= ACCEPT_LOG_INTERVAL_S) {
+		mxs_log("accept: %s (%lu failed attempts); new connections "
+			"wait, retrying every %d ms at most", strerror(e),
+			b->failed, ACCEPT_BACKOFF_MAX_MS);
+		b->failed = 0;
+		b->logged = now;
+	}
+}
+
+static void accept_succeeded(struct accept_backoff *b)
+{
+	if (b->failed || b->logged)
+		mxs_log("accept: connections are accepted again (%lu more "
+			"failed attempts: %s)", b->failed,
+			strerror(b->last_errno));
+	*b = (struct accept_backoff){ 0 };
+}
+
 static void accept_loop(struct mxs_daemon *d, int sigfd)
 {
 	struct pollfd pfd[2] = { { .fd = d->listen_fd, .events = POLLIN },
 				 { .fd = sigfd, .events = POLLIN } };
+	struct accept_backoff backoff = { 0 };
 	unsigned int next = 0;
+	int n;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		/* While backing off the listening socket is not polled. */
+		pfd[0].fd = backoff.delay_ms ? -1 : d->listen_fd;
+		pfd[0].revents = 0;
+		n = poll(pfd, 2, backoff.delay_ms ? backoff.delay_ms : -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			mxs_log("poll: %s", strerror(errno));
@@ -206,23 +263,34 @@ static void accept_loop(struct mxs_daemon *d, int sigfd)
 				}
 			}
 		}
-		if (pfd[0].revents) {
+		if (n == 0 || pfd[0].revents) {
+			/* Readable, or the back-off interval is over. */
 			for (;;) {
 				int fd = accept4(d->listen_fd, NULL, NULL,
 						 SOCK_CLOEXEC | SOCK_NONBLOCK);
 				struct mxs_inbox_msg *m;
 
 				if (fd < 0) {
+					if (accept_transient(errno)) {
+						accept_failed(&backoff, errno);
+						break;
+					}
 					if (errno != EAGAIN && errno != EINTR &&
 					    errno != ECONNABORTED)
 						mxs_log("accept: %s",
 							strerror(errno));
-					break;
+					if (errno != EINTR &&
+					    errno != ECONNABORTED)
+						break;
+					continue;
 				}
+				if (backoff.delay_ms)
+					accept_succeeded(&backoff);
 				m = calloc(1, sizeof(*m));
 				if (!m) {
 					close(fd);
-					continue;
+					accept_failed(&backoff, ENOMEM);
+					break;
 				}
 				m->kind = MXS_INBOX_CONN;
 				m->fd = fd;
@@ -245,6 +313,7 @@ int main(int argc, char **argv)
 		return 2;
 	mxs_log_init(d.cfg.no_fork, d.cfg.verbose);
 	pthread_mutex_init(&d.trace_lock, NULL);
+	pthread_mutex_init(&d.commit_lock, NULL);
 	if (!d.cfg.no_domain_init)
 		mxs_log("dom0 ring initialisation is not built yet: serving "
 			"the Unix socket only (as with -D)");

@@ -85,6 +85,9 @@ static unsigned int get_strings(const struct req *r, char **v,
 	unsigned int n = 0;
 	size_t off = 0;
 
+	for (n = 0; n < max; n++)
+		v[n] = NULL; /* absent arguments read as NULL */
+	n = 0;
 	while (off < r->len) {
 		size_t l = strnlen(r->p + off, r->len - off);
 
@@ -126,39 +129,31 @@ struct fire_ctx {
 	const struct mxs_change *ch;
 };
 
-/* Registry callback (shared registry lock held): queue one event. */
+/*
+ * Registry callback (shared registry lock and d->commit_lock held): one
+ * event, built once; queued directly on this worker's connections, handed
+ * to the owner's event queue otherwise.  Both happen under the commit
+ * lock, so each connection gets the events of commits in commit order.
+ */
 static void deliver(void *arg, const struct mxs_watch *w, const char *path)
 {
 	struct fire_ctx *f = arg;
 	struct mxs_conn *c = w->owner->ctx;
-	const char *ev = mxs_watch_event_path(w, path);
-	size_t plen = strlen(ev), tlen = strlen(w->token);
-	size_t len = plen + 1 + tlen + 1;
-	struct mxs_inbox_msg *m;
+	struct mxs_out *o;
 
 	if (!mxs_store_watch_permitted(f->d->store, &c->caller, path,
 				       f->ch->perms, f->ch->nperms))
 		return;
+	o = mxs_out_event_new(mxs_watch_event_path(w, path), w->token);
+	if (!o)
+		return;
 	if (c->w == f->self) {
-		/* Same worker: in order with this worker's replies. */
-		mxs_conn_queue_event(c, ev, w->token);
+		mxs_conn_queue_out_event(c, o);
 		return;
 	}
-	if (len > MXS_PAYLOAD_MAX) {
-		/* XSA-324: never build an oversized event. */
-		mxs_log("dropping oversized watch event %.64s", path);
-		return;
-	}
-	m = malloc(sizeof(*m) + len);
-	if (!m)
-		return;
-	memcpy(m->data, ev, plen + 1);
-	memcpy(m->data + plen + 1, w->token, tlen + 1);
-	m->len = len;
-	m->kind = MXS_INBOX_EVENT;
 	mxs_conn_get(c);
-	m->conn = c;
-	mxs_worker_post(c->w, m);
+	o->conn = c;
+	mxs_worker_post_event(c->w, o);
 }
 
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
@@ -172,6 +167,26 @@ void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
 				 deliver, &f);
 	}
 	mxs_changes_clear(ch);
+}
+
+void mxs_commit_begin(struct mxs_daemon *d)
+{
+	struct mxs_worker *self = mxs_worker_self();
+
+	pthread_mutex_lock(&d->commit_lock);
+	/*
+	 * Events that other workers posted here came from commits applied
+	 * before this one (posted under this lock, so complete now): they
+	 * go to their connections before anything this commit queues
+	 * directly.
+	 */
+	if (self)
+		mxs_worker_take_events(self);
+}
+
+void mxs_commit_end(struct mxs_daemon *d)
+{
+	pthread_mutex_unlock(&d->commit_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -226,18 +241,29 @@ static int mxs_op_directory_part(struct req *r)
 					MXS_PAYLOAD_MAX, r->reply);
 }
 
-/* Runs a mutation: outside a transaction its watches fire now. */
+/*
+ * A mutation outside a transaction changes the live store: it runs between
+ * commit_begin() and mutated(), which fires its watches and ends the
+ * commit.  Inside a transaction the change stays private until the
+ * commit; nothing is locked and nothing fires.
+ */
+static void mutation_begin(struct req *r)
+{
+	if (!r->tx)
+		mxs_commit_begin(r->d);
+}
+
 static int mutated(struct req *r, int rc)
 {
 	struct mxs_worker *w = r->c->w;
 
-	if (rc) {
+	if (rc)
 		mxs_changes_clear(&w->changes);
-		return rc;
-	}
-	if (!r->tx)
+	else if (!r->tx)
 		mxs_fire_changes(r->d, &w->changes);
-	return reply_ok(r);
+	if (!r->tx)
+		mxs_commit_end(r->d);
+	return rc ? rc : reply_ok(r);
 }
 
 static int mxs_op_write(struct req *r)
@@ -252,9 +278,10 @@ static int mxs_op_write(struct req *r)
 	if (rc)
 		return rc;
 	off = strlen(v[0]) + 1;
-	return mutated(r, mxs_store_write(r->d->store, r->tx, &r->c->caller,
-					  path, r->p + off, r->len - off,
-					  &r->c->w->changes));
+	mutation_begin(r);
+	rc = mxs_store_write(r->d->store, r->tx, &r->c->caller, path,
+			     r->p + off, r->len - off, &r->c->w->changes);
+	return mutated(r, rc);
 }
 
 typedef int (*store_path_fn)(struct mxs_store *, struct mxs_txn *,
@@ -267,8 +294,11 @@ static int path_mutation(struct req *r, store_path_fn fn)
 	char path[PATH_BUF];
 	int rc = node_name(r, onearg(r), path, sizeof(path), false);
 
-	return rc ? rc : mutated(r, fn(r->d->store, r->tx, &r->c->caller,
-				       path, &r->c->w->changes));
+	if (rc)
+		return rc;
+	mutation_begin(r);
+	rc = fn(r->d->store, r->tx, &r->c->caller, path, &r->c->w->changes);
+	return mutated(r, rc);
 }
 
 static int mxs_op_mkdir(struct req *r)
@@ -307,9 +337,10 @@ static int mxs_op_set_perms(struct req *r)
 	rc = node_name(r, r->p, path, sizeof(path), false);
 	if (rc)
 		goto out;
-	rc = mutated(r, mxs_store_set_perms(r->d->store, r->tx,
-					    &r->c->caller, path, perms, n,
-					    &r->c->w->changes));
+	mutation_begin(r);
+	rc = mxs_store_set_perms(r->d->store, r->tx, &r->c->caller, path,
+				 perms, n, &r->c->w->changes);
+	rc = mutated(r, rc);
 out:
 	free(perms);
 	return rc;
@@ -349,6 +380,18 @@ static int mxs_op_watch(struct req *r)
 	return 0;
 }
 
+/*
+ * After removing watches and before the reply: events that other workers
+ * posted for the removed watches are all in this worker's event queue
+ * (the removal waited, on the registry lock, for every firing that could
+ * still see them), so they are queued now, ahead of the reply, and none
+ * can follow it.
+ */
+static void forget_watches(struct req *r)
+{
+	mxs_worker_take_events(r->c->w);
+}
+
 static int mxs_op_unwatch(struct req *r)
 {
 	char path[PATH_BUF], *v[2];
@@ -365,7 +408,10 @@ static int mxs_op_unwatch(struct req *r)
 		return -EINVAL;
 	}
 	rc = mxs_watch_remove(r->d->watches, &r->c->wo, path, v[1]);
-	return rc ? rc : reply_ok(r);
+	if (rc)
+		return rc;
+	forget_watches(r);
+	return reply_ok(r);
 }
 
 static struct mxs_conn_tx **find_tx(struct mxs_conn *c, uint32_t id)
@@ -422,9 +468,11 @@ static int mxs_op_transaction_end(struct req *r)
 	*pp = t->next;
 	c->ntxs--;
 	if (arg[0] == 'T') {
+		mxs_commit_begin(r->d);
 		rc = mxs_txn_commit(t->tx, &c->w->changes);
 		if (!rc)
 			mxs_fire_changes(r->d, &c->w->changes);
+		mxs_commit_end(r->d);
 	}
 	mxs_txn_free(t->tx);
 	free(t);
@@ -516,6 +564,7 @@ void mxs_conn_drop_state(struct mxs_conn *c)
 static int mxs_op_reset_watches(struct req *r)
 {
 	mxs_conn_drop_state(r->c);
+	forget_watches(r);
 	return reply_ok(r);
 }
 

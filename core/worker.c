@@ -3,17 +3,18 @@
  * Worker threads: one per CPU, each with its own epoll set, its own
  * connections and an inbox for work from other threads.
  *
- * Inbox and wake protocol (many producers, one consumer: the worker)
- * ------------------------------------------------------------------
- *  producer:  mxs_mpsc_push(inbox, m)
- *             if (xchg(&wake_pending, 1, acq_rel) == 0)   (R1)
- *                     write(evfd, 1)
- *  consumer:  xchg(&wake_pending, 0, acq_rel)             (A1)
- *             pop until empty
+ * Inbox, event queue and wake protocol (many producers, one consumer)
+ * --------------------------------------------------------------------
+ *  producer:  mxs_mpsc_push(inbox or events, m)
+ *             mxs_mpsc_wake(&wake_pending, evfd)  (writes evfd on 0 -> 1)
+ *  consumer:  read(evfd); mxs_mpsc_wake_clear(&wake_pending)
+ *             pop events, then inbox, until empty
  *
- * A producer that finds wake_pending already set knows the worker has not
- * yet cleared it, so the worker's drain (which follows the clear) will see
- * the message: one eventfd write wakes the worker for a whole batch.
+ * One eventfd write wakes the worker for a whole batch (core/mpsc.h says
+ * why none is lost).  The worker may also pop its event queue without
+ * clearing the flag (mxs_worker_take_events, inside a dispatch): a message
+ * pushed after that pop is still covered by the flag's pending eventfd
+ * write.
  *
  * RCU: workers are urcu-qsbr readers.  They are offline while blocked in
  * epoll_wait and announce a quiescent state after each batch, so store
@@ -46,13 +47,28 @@ void mxs_worker_adopt(struct mxs_worker *w)
 
 void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
 {
-	uint64_t one = 1;
-
 	mxs_mpsc_push(&w->inbox, &m->node);
-	/* R1: pairs with A1 in drain_inbox(). */
-	if (__atomic_exchange_n(&w->wake_pending, 1, __ATOMIC_ACQ_REL) == 0)
-		while (write(w->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
+	mxs_mpsc_wake(&w->wake_pending, w->evfd);
+}
+
+void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o)
+{
+	mxs_mpsc_push(&w->events, &o->qnode);
+	mxs_mpsc_wake(&w->wake_pending, w->evfd);
+}
+
+void mxs_worker_take_events(struct mxs_worker *w)
+{
+	struct mxs_mpsc_node *node;
+
+	while ((node = mxs_mpsc_pop(&w->events))) {
+		struct mxs_out *o = caa_container_of(node, struct mxs_out,
+						     qnode);
+		struct mxs_conn *c = o->conn;
+
+		mxs_conn_queue_out_event(c, o);
+		mxs_conn_put(c);
+	}
 }
 
 /* Returns false when the worker must stop.  woken: the eventfd fired. */
@@ -60,13 +76,12 @@ static bool drain_inbox(struct mxs_worker *w, bool woken)
 {
 	struct mxs_mpsc_node *node;
 	uint64_t v;
-	bool run = true;
 
 	if (woken && read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		mxs_log("worker %u: eventfd read: %s", w->id, strerror(errno));
-	/* A1: pairs with R1 in mxs_worker_post(). */
-	__atomic_exchange_n(&w->wake_pending, 0, __ATOMIC_ACQ_REL);
+	mxs_mpsc_wake_clear(&w->wake_pending);
 
+	mxs_worker_take_events(w);
 	while ((node = mxs_mpsc_pop(&w->inbox))) {
 		struct mxs_inbox_msg *m =
 			caa_container_of(node, struct mxs_inbox_msg, node);
@@ -76,17 +91,13 @@ static bool drain_inbox(struct mxs_worker *w, bool woken)
 			if (!mxs_conn_new(w, m->fd, m->seq))
 				close(m->fd);
 			break;
-		case MXS_INBOX_EVENT:
-			mxs_conn_deliver_event(m->conn, m->data, m->len);
-			mxs_conn_put(m->conn);
-			break;
 		case MXS_INBOX_STOP:
-			run = false;
+			w->stopping = true;
 			break;
 		}
 		free(m);
 	}
-	return run;
+	return !w->stopping;
 }
 
 void mxs_worker_bury(struct mxs_worker *w)
@@ -173,9 +184,12 @@ int mxs_workers_start(struct mxs_daemon *d)
 	unsigned int i;
 	int rc;
 
-	d->workers = calloc(d->nworkers, sizeof(*d->workers));
-	if (!d->workers)
+	/* Cache-line aligned: struct mxs_worker keeps what other threads
+	 * write apart from the owner's fields. */
+	if (posix_memalign((void **)&d->workers, MXS_CACHELINE,
+			   d->nworkers * sizeof(*d->workers)))
 		return -ENOMEM;
+	memset(d->workers, 0, d->nworkers * sizeof(*d->workers));
 	for (i = 0; i < d->nworkers; i++) {
 		struct mxs_worker *w = &d->workers[i];
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -184,6 +198,7 @@ int mxs_workers_start(struct mxs_daemon *d)
 		w->d = d;
 		CDS_INIT_LIST_HEAD(&w->conns);
 		mxs_mpsc_init(&w->inbox);
+		mxs_mpsc_init(&w->events);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (w->epfd < 0 || w->evfd < 0 ||
@@ -220,13 +235,18 @@ void mxs_workers_stop(struct mxs_daemon *d)
 		struct mxs_worker *w = &d->workers[i];
 		struct mxs_mpsc_node *node;
 
+		while ((node = mxs_mpsc_pop(&w->events))) {
+			struct mxs_out *o = caa_container_of(
+				node, struct mxs_out, qnode);
+
+			mxs_conn_put(o->conn);
+			free(o);
+		}
 		while ((node = mxs_mpsc_pop(&w->inbox))) {
 			struct mxs_inbox_msg *m = caa_container_of(
 				node, struct mxs_inbox_msg, node);
 
-			if (m->kind == MXS_INBOX_EVENT)
-				mxs_conn_put(m->conn);
-			else if (m->kind == MXS_INBOX_CONN)
+			if (m->kind == MXS_INBOX_CONN)
 				close(m->fd);
 			free(m);
 		}

@@ -34,12 +34,15 @@ size_t mxs_path_domain_prefix(const char *path);
 /* Is child equal to parent or below it?  "/" is the parent of every name. */
 bool mxs_path_is_child(const char *child, const char *parent);
 
-/* Hash of the first len bytes of a path (FNV-1a, mixed): the key of the
- * node index, the transaction maps and the watch registry. */
+/* Hash of the first len bytes of a path (keyed: store/hash.h): the key of
+ * the node index, the transaction maps and the watch registry. */
 unsigned long mxs_path_hash(const char *p, size_t len);
 
 /* Length of the parent's name ("/a/b" -> 2 for "/a"; "/a" -> 1 for "/"). */
 size_t mxs_path_parent_len(const char *path, size_t len);
+
+/* Depth of a path: its number of slashes ("/" and "/a" are 1). */
+size_t mxs_path_depth(const char *path);
 
 #ifdef __cplusplus
 }

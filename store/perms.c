@@ -14,21 +14,34 @@ static bool is_me(const struct mxs_caller *c, uint32_t domid)
 	       (c->target != MXS_NO_TARGET && domid == c->target);
 }
 
-uint32_t mxs_perm_for(const struct mxs_caller *caller,
-		      const struct mxs_perm *perms, unsigned int n)
+uint32_t mxs_perm_for_current(const struct mxs_caller *caller,
+			      const struct mxs_perm *perms, unsigned int n,
+			      mxs_perm_stale_fn stale, const void *arg)
 {
-	uint32_t mask = MXS_PERM_ALL;
+	uint32_t mask = MXS_PERM_ALL, owner;
 	unsigned int i;
 
 	if (caller->readonly)
 		mask &= ~MXS_PERM_WRITE;
-	if (caller->privileged || (n && is_me(caller, perms[0].domid)))
+	if (caller->privileged)
+		return MXS_PERM_ALL & mask;
+	if (!n)
+		return 0;
+	owner = stale && stale(arg, perms[0].domid) ? 0 : perms[0].domid;
+	if (is_me(caller, owner))
 		return MXS_PERM_ALL & mask;
 	for (i = 1; i < n; i++)
 		if (!(perms[i].mode & MXS_PERM_IGNORE) &&
-		    is_me(caller, perms[i].domid))
+		    is_me(caller, perms[i].domid) &&
+		    !(stale && stale(arg, perms[i].domid)))
 			return perms[i].mode & mask;
-	return n ? perms[0].mode & mask : 0;
+	return perms[0].mode & mask;
+}
+
+uint32_t mxs_perm_for(const struct mxs_caller *caller,
+		      const struct mxs_perm *perms, unsigned int n)
+{
+	return mxs_perm_for_current(caller, perms, n, NULL, NULL);
 }
 
 int mxs_perms_parse(const char *s, unsigned int n, struct mxs_perm *perms)

@@ -40,6 +40,17 @@ uint32_t mxs_perm_for(const struct mxs_caller *caller,
 		      const struct mxs_perm *perms, unsigned int n);
 
 /*
+ * The same rule over the current entries only: stale(arg, domid) tells
+ * whether an entry names a domain that is gone (store/store.h, domain
+ * oracle).  A stale owner counts as dom0; other stale entries are skipped.
+ * stale may be NULL (nothing is stale).
+ */
+typedef bool (*mxs_perm_stale_fn)(const void *arg, uint32_t domid);
+uint32_t mxs_perm_for_current(const struct mxs_caller *caller,
+			      const struct mxs_perm *perms, unsigned int n,
+			      mxs_perm_stale_fn stale, const void *arg);
+
+/*
  * Parses `n` NUL-terminated permission strings ("r5", "b0", "n0x10") from
  * `s` into perms.  Domids follow strtol(base 0), as the C daemon.  Returns
  * 0 or -EINVAL.

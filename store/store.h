@@ -7,14 +7,18 @@
  * --------------------
  * - Every function taking a store must be called from a thread registered
  *   with urcu-qsbr and online (rcu_thread_online).  Readers (read,
- *   get_perms, directory, directory_part, can_read) take no lock and never
- *   wait for a writer; what they return is a consistent version of each
- *   node they looked at.
- * - Mutations (write, mkdir, rm, set_perms outside a transaction, and
- *   mxs_txn_commit) serialise on the store's writer lock: the permission
- *   check and the change are atomic.  Replaced node versions and removed
- *   nodes are freed with call_rcu, after every reader has passed a
- *   quiescent state.
+ *   get_perms, directory, directory_part, watch_permitted, dump) take no
+ *   lock and never wait for a writer.  Each such call is one request and
+ *   sees the store as of one point between commits: it samples the last
+ *   published commit once, at its start, and sees all of every commit up
+ *   to it and nothing of later ones (a transaction that removes and
+ *   re-creates a node never makes it missing).  Once a call has seen a
+ *   commit, every call that starts later, on any thread, sees it too.
+ * - Mutations (write, mkdir, rm, set_perms outside a transaction,
+ *   mxs_txn_commit, domain_gone) serialise on the store's writer lock:
+ *   the permission check and the change are atomic, and each is one
+ *   commit.  Replaced node versions and removed nodes are freed with
+ *   call_rcu, after every reader has passed a quiescent state.
  * - A transaction (struct mxs_txn) belongs to one connection and is used by
  *   one thread at a time; operations on it read the live tree through RCU
  *   and record what they saw, changes stay private until commit.  A node
@@ -133,13 +137,62 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 /* Nodes owned by `domid` (accounting for quotas).  Relaxed read. */
 unsigned int mxs_store_domain_nodes(struct mxs_store *st, uint32_t domid);
 
+/*
+ * Domains, as the store sees them (it knows nothing else of domains).
+ *
+ * The daemon may set, once and before the store is shared, an oracle:
+ * fn(arg, domid, &introduced) returns whether domain `domid` exists now
+ * and, if so, sets `introduced` to the value mxs_store_generation()
+ * returned when it was introduced.  It is called by readers on any
+ * thread with no lock held (it must be thread-safe and must not call
+ * into the store), at most once per permission entry looked at.
+ *
+ * With an oracle set, a permission entry naming domain d is stale when
+ * d does not exist, or when d was introduced at a generation >= the one
+ * at which the node's permission list was set (its creation or its last
+ * SET_PERMS): a domain re-created with a reused domid does not inherit
+ * the rights of its predecessor (XSA-322; the C daemon's
+ * chk_domain_generation).  Entries naming dom0 are never stale.  A
+ * stale owner reads as dom0 (the privileged domain); other stale
+ * entries are dropped: in what GET_PERMS shows, in every access check,
+ * in the permissions a new child inherits and in watch permission
+ * checks.  The stored list is not rewritten: the owner index and
+ * mxs_store_domain_nodes still count a node under its stored owner.
+ * Cost: one oracle call per entry (owner included) of each node
+ * checked; none when no oracle is set (socket-only mode, unit tests),
+ * where nothing is ever stale.
+ */
+typedef bool (*mxs_store_domain_fn)(void *arg, uint32_t domid,
+				    uint64_t *introduced);
+void mxs_store_set_domain_oracle(struct mxs_store *st, mxs_store_domain_fn fn,
+				 void *arg);
+
+/* The last generation handed out (relaxed read, no lock). */
+uint64_t mxs_store_generation(struct mxs_store *st);
+
+/*
+ * Domain `domid` was released (the C daemon 4.17's XSA-415 rule): every
+ * node it owns is removed with its subtree, under the writer lock, as
+ * one mutation; the watch changes are appended to ch as RM's are (a
+ * removed top node fires on its path and ancestors, its descendants
+ * exactly, with the permissions they had).  Afterwards
+ * mxs_store_domain_nodes(st, domid) is 0.  Cost: O(nodes removed) via
+ * the owner index, never a walk of the whole tree.  Returns 0, -EINVAL
+ * for dom0 or a reserved domid, -ENOMEM (the store is then unchanged
+ * for the subtree that failed; earlier subtrees stay removed and their
+ * changes stay in ch).
+ */
+int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
+			  struct mxs_changes *ch);
+
 void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out);
 
 /*
  * Consistency check of the whole tree (CONTROL check): every node is in
  * the index under its own path, is its parent's child, and the per-domain
- * counts add up.  Takes the writer lock.  Returns 0 or -EIO and appends a
- * description of each problem to report.
+ * counts and the owner index agree with a recount.  Takes the writer
+ * lock.  Returns 0 or -EIO and appends a description of each problem to
+ * report.
  */
 int mxs_store_check(struct mxs_store *st, struct mxs_buf *report);
 
@@ -164,7 +217,7 @@ void mxs_store_set_strict_conflicts(struct mxs_store *st, bool strict);
 struct mxs_txn *mxs_txn_new(struct mxs_store *st);
 /*
  * Commits: -EAGAIN when any node the transaction read or wrote (or found
- * missing) has changed since; otherwise the changes become visible at once
+ * missing) has changed since; otherwise the changes become visible
  * and their watch changes are appended to ch.  The transaction is finished
  * either way; free it with mxs_txn_free.
  */

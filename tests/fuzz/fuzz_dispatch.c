@@ -39,6 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	rcu_register_thread();
 	d.trace_fd = -1;
 	pthread_mutex_init(&d.trace_lock, NULL);
+	pthread_mutex_init(&d.commit_lock, NULL);
 	d.nworkers = 1;
 	d.workers = &w;
 	d.store = mxs_store_new();
@@ -48,6 +49,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	w.d = &d;
 	CDS_INIT_LIST_HEAD(&w.conns);
 	mxs_mpsc_init(&w.inbox);
+	mxs_mpsc_init(&w.events);
 	w.epfd = epoll_create1(0);
 	w.evfd = eventfd(0, EFD_NONBLOCK);
 	mxs_worker_adopt(&w);

@@ -96,13 +96,14 @@ class Daemon:
     _live = []
 
     def __init__(self, binary=None, workers=2, extra_args=(), env=None,
-                 name='mxs'):
+                 name='mxs', nofile=None):
         self.binary = binary or daemon_path()
         if not self.binary:
             raise RuntimeError('no daemon: pass --daemon PATH or set MXS_DAEMON')
         self.workers = workers
         self.extra_args = list(extra_args)
         self.env = env
+        self.nofile = nofile  # RLIMIT_NOFILE of the daemon, if set
         self.dir = tempfile.mkdtemp(prefix=name + '-')
         self.socket = os.path.join(self.dir, 'socket')
         self.log_path = os.path.join(self.dir, 'stderr.log')
@@ -121,7 +122,7 @@ class Daemon:
         self._log = open(self.log_path, 'wb')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
-                                     env=env, preexec_fn=_die_with_parent)
+                                     env=env, preexec_fn=self._preexec)
         Daemon._live.append(self)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -142,6 +143,19 @@ class Daemon:
                 raise RuntimeError('daemon socket %s never came up' % self.socket)
             time.sleep(0.05)
         return self
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.nofile:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (self.nofile, self.nofile))
+
+    def cpu_seconds(self):
+        """User + system CPU time the running daemon has used."""
+        with open('/proc/%d/stat' % self.proc.pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
     def stop(self, sig=signal.SIGTERM):
         """Stops the daemon; returns its exit status (negative: signal).
@@ -402,6 +416,43 @@ def standalone_daemon(args, name, workers=4, extra_args=()):
             opts + [os.environ.get('TSAN_OPTIONS', '')]).strip()
     return Daemon(daemon, workers=workers, env=env, extra_args=extra_args,
                   name=name + ('-tsan' if args.tsan else ''))
+
+
+def control_check(d, failures):
+    """CONTROL check on a new connection; a failure is appended."""
+    with d.connect() as c:
+        try:
+            c.request(CONTROL, b'check\0')
+        except XsError as e:
+            failures.append('CONTROL check: %s' % e)
+
+
+def run_checked(d, body, log_tail=None):
+    """Runs a plain-script test: starts d, calls body(d, failures), which
+    appends what went wrong, then stops d and adds what problems() finds
+    (exit status, sanitizer reports) and whether it died.  Prints each
+    failure, with the daemon's stderr (its last log_tail bytes if given),
+    or PASS.  Returns the exit code: 0 or 1."""
+    failures = []
+    try:
+        d.start()
+        body(d, failures)
+        if not d.alive():
+            failures.append('daemon died')
+    except Exception as e:
+        failures.append('%r' % (e,))
+    finally:
+        d.stop()
+        log = d.log()
+        failures += d.problems()
+        d.cleanup()
+    if not failures:
+        print('PASS')
+        return 0
+    print('daemon stderr:\n' + (log[-log_tail:] if log_tail else log))
+    for f in failures:
+        print('FAIL: ' + f)
+    return 1
 
 
 def run_unittest(module_doc=''):

@@ -13,7 +13,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mxsfixture as fx  # noqa: E402
-from mxsfixture import CONTROL, XsError  # noqa: E402
 
 
 def main():
@@ -23,13 +22,12 @@ def main():
     ap.add_argument('--domains', type=int, default=300)
     args = ap.parse_args()
 
-    failures = []
     for extra in ([], ['--strict-conflicts']):
         d = fx.standalone_daemon(args, 'mxs-boot', extra_args=extra)
         if d is None:
             return fx.SKIP
-        try:
-            d.start()
+
+        def body(d, failures):
             r = subprocess.run([args.xsboot, '--socket', d.socket,
                                 '--domains', str(args.domains),
                                 '--clients', '4',
@@ -45,25 +43,10 @@ def main():
                 left = [x for x in c.directory('/local/domain') if x != '0']
                 if left:
                     failures.append('domains left: %r' % left[:5])
-                try:
-                    c.request(CONTROL, b'check\0')
-                except XsError as e:
-                    failures.append('CONTROL check: %s' % e)
-            if not d.alive():
-                failures.append('daemon died')
-        except Exception as e:
-            failures.append('%r' % (e,))
-        finally:
-            d.stop()
-            log = d.log()
-            failures += d.problems()
-            d.cleanup()
-        if failures:
-            print('daemon stderr:\n' + log)
-            break
-    for f in failures:
-        print('FAIL: ' + f)
-    return 1 if failures else 0
+            fx.control_check(d, failures)
+        if fx.run_checked(d, body):
+            return 1
+    return 0
 
 
 if __name__ == '__main__':

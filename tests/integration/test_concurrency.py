@@ -83,9 +83,8 @@ def main():
     d = fx.standalone_daemon(args, 'mxs-conc', workers=args.workers)
     if d is None:
         return fx.SKIP
-    failures = []
-    try:
-        d.start()
+
+    def body(d, failures):
         with d.connect() as c:
             for k in range(COUNTERS):
                 c.write('/conc/c%d' % k, '0')
@@ -133,22 +132,7 @@ def main():
             if counts['n'] != counts['want']:
                 failures.append('watcher saw %d events, want %d'
                                 % (counts['n'], counts['want']))
-        if not d.alive():
-            failures.append('daemon died')
-    except Exception as e:
-        failures.append('%r' % (e,))
-    finally:
-        d.stop()
-        log = d.log()
-        failures += d.problems()  # exit status, sanitizer reports
-        d.cleanup()
-    if failures:
-        print('daemon stderr:\n' + log)
-        for f in failures:
-            print('FAIL: ' + f)
-        return 1
-    print('PASS')
-    return 0
+    return fx.run_checked(d, body)
 
 
 if __name__ == '__main__':

@@ -75,9 +75,9 @@ def main():
     d = fx.standalone_daemon(args, 'mxs-fanout', workers=args.workers)
     if d is None:
         return fx.SKIP
-    failures, errors = [], []
-    try:
-        d.start()
+    errors = []
+
+    def body(d, failures):
         ready = threading.Semaphore(0)
         start = threading.Event()
         ws = [threading.Thread(target=watcher,
@@ -97,25 +97,10 @@ def main():
         for t in wr + ws:
             t.join()
         failures += errors
-        if not d.alive():
-            failures.append('daemon died')
         print('%d writers x %d writes, %d watchers, %d events checked' % (
             args.writers, args.writes, args.watchers,
             args.writers * args.writes * args.watchers))
-    except Exception as e:
-        failures.append('%r' % (e,))
-    finally:
-        d.stop()
-        log = d.log()
-        failures += d.problems()
-        d.cleanup()
-    if failures:
-        print('daemon stderr:\n' + log)
-        for f in failures:
-            print('FAIL: ' + f)
-        return 1
-    print('PASS')
-    return 0
+    return fx.run_checked(d, body)
 
 
 if __name__ == '__main__':

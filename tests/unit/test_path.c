@@ -131,6 +131,16 @@ static void test_canonical(void **state)
 	assert_int_equal(mxs_path_canonical("x", 7, out, 18), 0);
 	assert_string_equal(out, "/local/domain/7/x");
 	assert_int_equal(mxs_path_canonical("/abc", 7, out, 4), -EINVAL);
+	assert_int_equal(mxs_path_canonical("/abc", 7, out, 5), 0);
+	assert_string_equal(out, "/abc");
+	/* Every digit of the widest domids. */
+	assert_int_equal(mxs_path_canonical("a", 32752, out, sizeof(out)), 0);
+	assert_string_equal(out, "/local/domain/32752/a");
+	assert_int_equal(mxs_path_canonical("a", 4294967295u, out,
+					    sizeof(out)), 0);
+	assert_string_equal(out, "/local/domain/4294967295/a");
+	assert_int_equal(mxs_path_canonical("a", 10, out, sizeof(out)), 0);
+	assert_string_equal(out, "/local/domain/10/a");
 }
 
 static void test_is_child(void **state)

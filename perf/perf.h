@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The load generator's pieces, shared by build/mxs-perf and build/xsboot.
+ *
+ * A connection (struct mxs_perf_conn) is a byte stream to a daemon through
+ * a transport: today the Unix socket; a guest ring (tests/xensim/xensim.h,
+ * one xensim_evq per generator thread serving thousands of guests) plugs in
+ * as a second struct mxs_perf_transport.  Everything above the transport
+ * (framing, request/reply matching, scenarios, statistics) sees only the
+ * byte stream and the poller, so a scenario runs unchanged over rings.
+ *
+ * Threading: a connection and a poller belong to one thread at a time.
+ * struct mxs_perf_lat is per thread; merge after the threads joined.
+ * Functions return 0 or -errno unless they say otherwise.
+ */
+#ifndef MXS_PERF_PERF_H
+#define MXS_PERF_PERF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mxs/protocol.h"
+
+#define MXS_PERF_IN_CAP (64u * 1024u)
+#define MXS_PERF_OUT_CAP (64u * 1024u)
+
+struct mxs_perf_transport;
+struct mxs_perf_poller;
+
+struct mxs_perf_conn {
+	const struct mxs_perf_transport *t;
+	void *priv;      /* the transport's (a ring guest) */
+	int fd;          /* the socket transport's file descriptor */
+	uint32_t id;     /* index among the run's connections */
+	uint32_t next_req;
+	/* Received bytes not yet consumed: in[in_off, in_len). */
+	size_t in_off, in_len;
+	/* Requests queued by mxs_perf_queue, sent by mxs_perf_flush. */
+	size_t out_len;
+	char in[MXS_PERF_IN_CAP];
+	char out[MXS_PERF_OUT_CAP];
+};
+
+struct mxs_perf_transport {
+	const char *name;
+	/* Opens c to target (a socket path).  c is zeroed apart from t, id. */
+	int (*open)(struct mxs_perf_conn *c, const char *target);
+	/* Sends all n bytes; may block. */
+	int (*send)(struct mxs_perf_conn *c, const void *p, size_t n);
+	/* Receives at most n bytes: > 0 bytes, 0 nothing available (only
+	 * when !wait), -EPIPE on EOF, -errno. */
+	ssize_t (*recv)(struct mxs_perf_conn *c, void *p, size_t n, bool wait);
+	void (*close)(struct mxs_perf_conn *c);
+	/* A poller: which of the connections added to it may have bytes. */
+	struct mxs_perf_poller *(*poller_new)(void);
+	int (*poller_add)(struct mxs_perf_poller *p, struct mxs_perf_conn *c);
+	/* Fills ready[] (at most max); returns the count, 0 on timeout. */
+	int (*poller_wait)(struct mxs_perf_poller *p,
+			   struct mxs_perf_conn **ready, int max,
+			   int timeout_ms);
+	void (*poller_free)(struct mxs_perf_poller *p);
+};
+
+extern const struct mxs_perf_transport mxs_perf_socket;
+
+/* Opens connection id of a run; NULL and errno on failure. */
+struct mxs_perf_conn *mxs_perf_conn_open(const struct mxs_perf_transport *t,
+					 const char *target, uint32_t id);
+void mxs_perf_conn_close(struct mxs_perf_conn *c);
+
+/*
+ * Framing.  mxs_perf_queue appends one request (payload a[0..alen) then
+ * b[0..blen), b may be NULL) to c->out and returns its req_id, or -ENOBUFS
+ * when c->out cannot hold it; mxs_perf_flush sends c->out.
+ * mxs_perf_fill receives what the transport has (waiting if asked);
+ * mxs_perf_next takes one complete message from c->in: 1 with *h and
+ * *body (NUL-terminated in place, valid until the next fill), 0 when no
+ * complete message is buffered, -EPROTO on an oversized one.
+ */
+int64_t mxs_perf_queue(struct mxs_perf_conn *c, uint32_t type, uint32_t tx,
+		       const void *a, size_t alen, const void *b, size_t blen);
+int mxs_perf_flush(struct mxs_perf_conn *c);
+int mxs_perf_fill(struct mxs_perf_conn *c, bool wait);
+int mxs_perf_next(struct mxs_perf_conn *c, struct mxs_msg_hdr *h, char **body);
+
+/*
+ * One blocking request: sends it, waits for its reply, skipping watch
+ * events (counted in *events if events is not NULL).  Returns 0 with the
+ * reply in *h / *body, -errno of an error reply (-EAGAIN, -ENOENT...), or
+ * -EPIPE / -EPROTO / -errno of the transport when the connection broke.
+ */
+int mxs_perf_call(struct mxs_perf_conn *c, uint32_t type, uint32_t tx,
+		  const char *path, const void *val, size_t vlen,
+		  struct mxs_msg_hdr *h, char **body, uint64_t *events);
+
+/* The errno an error reply names ("EAGAIN" -> EAGAIN), EIO if unknown. */
+int mxs_perf_errno(const char *name);
+
+/* Per-request latencies in nanoseconds (capped at 2^32-1). */
+struct mxs_perf_lat {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* Monotonic time in nanoseconds. */
+uint64_t mxs_perf_now_ns(void);
+/* Records one sample; samples beyond MXS_PERF_LAT_MAX are dropped. */
+void mxs_perf_lat_add(struct mxs_perf_lat *l, uint64_t ns);
+/* Moves src's samples to the end of dst. */
+int mxs_perf_lat_merge(struct mxs_perf_lat *dst, struct mxs_perf_lat *src);
+/* Sorts l; then q-quantile in microseconds (q in [0, 1]). */
+void mxs_perf_lat_sort(struct mxs_perf_lat *l);
+double mxs_perf_lat_us(const struct mxs_perf_lat *l, double q);
+void mxs_perf_lat_free(struct mxs_perf_lat *l);
+#define MXS_PERF_LAT_MAX (16u * 1024u * 1024u)
+
+/* utime + stime of pid in seconds (/proc/<pid>/stat); -1 if unreadable
+ * or pid <= 0. */
+double mxs_perf_cpu_s(pid_t pid);
+
+/*
+ * The toolstack boot storm over connections of one transport (perf/boot.c,
+ * the xsboot scenario): `clients` threads build `domains` domains' trees
+ * the way libxl does (one transaction each, retried on EAGAIN), read each
+ * back, then tear every domain down (one transaction each).
+ */
+struct mxs_perf_boot {
+	/* in */
+	const struct mxs_perf_transport *t;
+	const char *target;
+	int domains, clients;
+	pid_t pid; /* daemon, for CPU seconds; 0: none */
+	/* out */
+	double build_s, check_s, teardown_s, cpu_s;
+	uint64_t requests, eagain, errors;
+	struct mxs_perf_lat lat; /* every request of the three phases */
+};
+
+/* Runs the three phases; 0 (look at errors), or -errno. */
+int mxs_perf_boot_run(struct mxs_perf_boot *b);
+
+#endif

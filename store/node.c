@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live tree: node versions, the index and the child lists.
+ *
+ * Contract.  Nodes are found through one RCU hash table keyed by full
+ * path (cds_lfht) and list their children in an RCU singly linked list in
+ * creation order (DIRECTORY answers in that order, as the C daemon).
+ * Readers (any thread online with urcu-qsbr) take no lock and never wait:
+ * they sample a snapshot (the last published commit) once per request and
+ * see, per node, whether it was alive at that commit (born/died) and its
+ * version at that commit (the chain of immutable versions).  The one
+ * writer (the caller of every mutation here holds st->wlock) stamps
+ * everything a commit changes with the commit's seq, links fully built
+ * nodes and versions with release stores, and publishes the seq last
+ * (STORE_SEQ_R1): a reader sees all of a commit or none of it.  Removed
+ * nodes stay linked until a grace period after their removal was
+ * published (no snapshot older than it remains), then are unlinked
+ * without touching their next_sib and freed after another grace period.
+ * Superseded versions are freed after a grace period.  Labels: see
+ * store/node.h.
+ */
+#include "store/node.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/alloc.h"
+#include "store/path.h"
+
+#ifdef MXS_TSAN
+char mxs_rcu_gp_token;
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Node versions                                                        */
+
+struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
+				    unsigned int nperms, const void *value,
+				    size_t vlen)
+{
+	struct mxs_nodeval *v;
+
+	v = mxs_malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
+	if (!v)
+		return NULL;
+	v->gen = gen;
+	v->meta_gen = gen;
+	v->perms_gen = MXS_GEN_NONE;
+	v->nperms = nperms;
+	v->vlen = (uint32_t)vlen;
+	v->perms = (struct mxs_perm *)(v + 1);
+	v->value = (char *)(v->perms + nperms);
+	if (nperms)
+		memcpy(v->perms, perms, nperms * sizeof(*perms));
+	if (vlen)
+		memcpy(v->value, value, vlen);
+	v->value[vlen] = '\0';
+	return v;
+}
+
+struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
+{
+	struct mxs_nodeval *v = mxs_nodeval_new(gen, o->perms, o->nperms,
+						o->value, o->vlen);
+
+	if (v)
+		v->perms_gen = o->perms_gen;
+	return v;
+}
+
+void mxs_nodeval_free_rcu(struct rcu_head *h)
+{
+	mxs_rcu_reclaim_begin();
+	free(caa_container_of(h, struct mxs_nodeval, rcu));
+}
+
+/* Frees the node and the two newest versions (older ones are already
+ * queued, see struct mxs_nodeval). */
+static void node_free_rcu(struct rcu_head *h)
+{
+	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
+
+	mxs_rcu_reclaim_begin();
+	free(n->val->older);
+	free(n->val);
+	free(n);
+}
+
+/*
+ * Owner accounting: the count (relaxed: quotas read it without the lock)
+ * and the owner index.  Caller: writer lock.
+ */
+void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n)
+{
+	uint32_t slot = mxs_owner_slot(mxs_nodeval_owner(n->val));
+
+	n->own_slot = slot;
+	n->own_prev = NULL;
+	n->own_next = st->own_head[slot];
+	if (n->own_next)
+		n->own_next->own_prev = n;
+	st->own_head[slot] = n;
+	__atomic_fetch_add(&st->owned[slot], 1, __ATOMIC_RELAXED);
+}
+
+static void own_unlink(struct mxs_store *st, struct mxs_node *n)
+{
+	if (n->own_prev)
+		n->own_prev->own_next = n->own_next;
+	else
+		st->own_head[n->own_slot] = n->own_next;
+	if (n->own_next)
+		n->own_next->own_prev = n->own_prev;
+	__atomic_fetch_sub(&st->owned[n->own_slot], 1, __ATOMIC_RELAXED);
+}
+
+/* Stamps a version about to be installed: its generation, and the
+ * generation of its permission list if this version set it. */
+static void version_stamp(struct mxs_store *st, struct mxs_nodeval *v)
+{
+	v->gen = v->meta_gen = mxs_store_gen_next(st);
+	if (v->perms_gen == MXS_GEN_NONE)
+		v->perms_gen = v->gen;
+}
+
+/* ------------------------------------------------------------------ */
+/* Index                                                                */
+
+struct key {
+	const char *p;
+	size_t len;
+};
+
+static int node_match(struct cds_lfht_node *hn, const void *arg)
+{
+	const struct key *k = arg;
+	struct mxs_node *n = caa_container_of(hn, struct mxs_node, hnode);
+
+	/* STORE_NODE_A1: pairs with STORE_NODE_R1 in mxs_node_create(): the
+	 * path compared below is written. */
+	if (!__atomic_load_n(&n->published, __ATOMIC_ACQUIRE))
+		return 0;
+	return n->pathlen == k->len && memcmp(n->path, k->p, k->len) == 0;
+}
+
+struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
+			       size_t len, uint64_t s)
+{
+	struct key k = { p, len };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *hn;
+
+	/* Several lives of one path are linked only while a removed one
+	 * waits to be unlinked: usually the first match is it. */
+	cds_lfht_lookup(st->index, mxs_path_hash(p, len), node_match, &k, &it);
+	for (hn = cds_lfht_iter_get_node(&it); hn;
+	     cds_lfht_next_duplicate(st->index, node_match, &k, &it),
+	     hn = cds_lfht_iter_get_node(&it)) {
+		struct mxs_node *n = caa_container_of(hn, struct mxs_node,
+						      hnode);
+
+		if (mxs_node_visible(n, s))
+			return n;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commits and reclamation: caller holds st->wlock.                    */
+
+/* call_rcu callback: a grace period has passed since the probe was
+ * queued, so no reader holds a snapshot older than probe->seq. */
+static void grace_passed(struct rcu_head *h)
+{
+	struct mxs_grace *g = caa_container_of(h, struct mxs_grace, rcu);
+
+	mxs_rcu_reclaim_begin();
+	/* STORE_GRACE_R1: pairs with STORE_GRACE_A1 in grace_collect(). */
+	__atomic_store_n(&g->done, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Takes the finished probes off the head of the queue (in order: a
+ * later one finishing first waits for the ones before) and returns the
+ * newest commit that no reader's snapshot is older than.
+ */
+static uint64_t grace_collect(struct mxs_store *st)
+{
+	struct mxs_grace *g;
+
+	/* STORE_GRACE_A1: pairs with STORE_GRACE_R1 in grace_passed(): the
+	 * callback is done with the probe. */
+	while ((g = st->grace_head) &&
+	       __atomic_load_n(&g->done, __ATOMIC_ACQUIRE)) {
+		st->safe_seq = g->seq;
+		st->grace_head = g->next;
+		if (!st->grace_head)
+			st->grace_tail = NULL;
+		free(g);
+	}
+	return st->safe_seq;
+}
+
+/* Unlinks a removed node from the index and its parent's children. */
+static void node_unlink(struct mxs_store *st, struct mxs_node *d)
+{
+	struct mxs_node *p = d->parent;
+
+	cds_lfht_del(st->index, &d->hnode);
+	/* d->next_sib stays valid for readers standing on d.
+	 * STORE_KIDS_R1 as in mxs_node_create(). */
+	if (d->prev_sib)
+		mxs_rcu_publish(d->prev_sib->next_sib, d->next_sib);
+	else
+		mxs_rcu_publish(p->kids_head, d->next_sib);
+	if (d->next_sib)
+		d->next_sib->prev_sib = d->prev_sib;
+	else
+		p->kids_tail = d->prev_sib;
+	call_rcu(&d->rcu, node_free_rcu);
+}
+
+void mxs_store_commit_begin(struct mxs_store *st)
+{
+	uint64_t safe = grace_collect(st);
+
+	/* The graveyard is in removal order; a node's children were
+	 * removed with it or before it, so they go first. */
+	while (st->grave_head && st->grave_head->died <= safe) {
+		struct mxs_node *d = st->grave_head;
+
+		st->grave_head = d->grave_next;
+		if (!st->grave_head)
+			st->grave_tail = NULL;
+		node_unlink(st, d);
+	}
+	st->wseq = st->seq + 1;
+}
+
+void mxs_store_commit_end(struct mxs_store *st)
+{
+	/* STORE_SEQ_R1: pairs with STORE_SEQ_A1 in mxs_store_snap():
+	 * everything stamped wseq is linked. */
+	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
+	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
+	/*
+	 * A commit that removed nodes queues a probe: they are unlinked at
+	 * the first commit after its grace period.  If the probe cannot be
+	 * allocated, a later commit's probe covers them (later, that's all).
+	 */
+	if (st->grave_tail && st->grave_tail->died == st->seq) {
+		struct mxs_grace *g = mxs_malloc(sizeof(*g));
+
+		if (g) {
+			g->seq = st->seq;
+			g->done = 0;
+			g->next = NULL;
+			if (st->grace_tail)
+				st->grace_tail->next = g;
+			else
+				st->grace_head = g;
+			st->grace_tail = g;
+			call_rcu(&g->rcu, grace_passed);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Live mutations: caller holds st->wlock.                             */
+
+/*
+ * Installs v as n's newest version at this commit.  Older snapshots keep
+ * the version before; a version installed earlier in the same commit was
+ * never visible to anyone and is replaced.
+ */
+static void node_publish(struct mxs_store *st, struct mxs_node *n,
+			 struct mxs_nodeval *v)
+{
+	struct mxs_nodeval *cur = n->val, *gone;
+
+	v->seq = st->wseq;
+	if (cur->seq == st->wseq) {
+		v->older = cur->older;
+		gone = cur;
+	} else {
+		v->older = cur;
+		gone = cur->older; /* no snapshot from now on reaches it */
+	}
+	/* STORE_VAL_R1: pairs with STORE_VAL_A1 in mxs_node_val_at(): v is
+	 * fully built, older included. */
+	mxs_rcu_publish(n->val, v);
+	if (gone)
+		call_rcu(&gone->rcu, mxs_nodeval_free_rcu);
+}
+
+/*
+ * n's children changed: a new generation.  A version this commit already
+ * installed is invisible to every reader until the commit is published,
+ * so it takes the generation in place; otherwise n's spare (reserved by
+ * mxs_node_reserve_touch) becomes the new version.  Never allocates.
+ */
+static void node_touch(struct mxs_store *st, struct mxs_node *n)
+{
+	struct mxs_nodeval *v = n->spare;
+
+	if (n->val->seq == st->wseq) {
+		n->val->gen = mxs_store_gen_next(st);
+		return;
+	}
+	if (!v)
+		abort(); /* a mutation without its reservation: a bug */
+	n->spare = NULL;
+	v->gen = mxs_store_gen_next(st);
+	v->meta_gen = n->val->meta_gen; /* only the children changed */
+	node_publish(st, n, v);
+}
+
+int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved)
+{
+	if (n->spare)
+		return 0;
+	if (mxs_nodevec_push(reserved, n))
+		return -ENOMEM;
+	n->spare = mxs_nodeval_dup(n->val, 0);
+	if (n->spare)
+		return 0;
+	reserved->n--;
+	return -ENOMEM;
+}
+
+void mxs_node_release_spares(struct mxs_nodevec *reserved)
+{
+	while (reserved->n) {
+		struct mxs_node *n = reserved->v[--reserved->n];
+
+		free(n->spare);
+		n->spare = NULL;
+	}
+	free(reserved->v);
+	reserved->v = NULL;
+	reserved->cap = 0;
+}
+
+struct mxs_node *mxs_node_alloc(const char *path, size_t len)
+{
+	struct mxs_node *n = mxs_malloc(sizeof(*n) + len + 1);
+
+	if (n) {
+		memcpy(n->path, path, len);
+		n->path[len] = '\0';
+		n->pathlen = (uint32_t)len;
+	}
+	return n;
+}
+
+void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
+		     struct mxs_node *n, struct mxs_nodeval *v)
+{
+	size_t len = n->pathlen;
+	const char *path = n->path;
+
+	n->base = (uint32_t)mxs_path_parent_len(path, len);
+	n->base += n->base > 1; /* skip the '/' unless the parent is root */
+	n->kids_head = n->kids_tail = n->next_sib = NULL;
+	n->parent = parent;
+	n->born = st->wseq;
+	n->died = MXS_SEQ_ALIVE;
+	n->grave_next = NULL;
+	n->spare = NULL;
+	version_stamp(st, v);
+	v->seq = st->wseq;
+	v->older = NULL;
+	n->val = v;
+	cds_lfht_node_init(&n->hnode);
+	/* STORE_NODE_R1: pairs with STORE_NODE_A1 in node_match(). */
+	__atomic_store_n(&n->published, 1, __ATOMIC_RELEASE);
+	/* Link at the tail of the parent's children.  STORE_KIDS_R1: pairs
+	 * with STORE_KIDS_A1 in the readers' list walks: n is built. */
+	n->prev_sib = parent->kids_tail;
+	if (parent->kids_tail)
+		mxs_rcu_publish(parent->kids_tail->next_sib, n);
+	else
+		mxs_rcu_publish(parent->kids_head, n);
+	parent->kids_tail = n;
+	cds_lfht_add(st->index, mxs_path_hash(path, len), &n->hnode);
+	mxs_count_add(&st->nodes, 1);
+	mxs_node_own_link(st, n);
+	node_touch(st, parent);
+}
+
+void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
+		     struct mxs_nodeval *v)
+{
+	bool moved = mxs_nodeval_owner(n->val) != mxs_nodeval_owner(v);
+
+	version_stamp(st, v);
+	node_publish(st, n, v);
+	if (moved) {
+		own_unlink(st, n);
+		mxs_node_own_link(st, n);
+	}
+}
+
+int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
+{
+	if (nv->n == nv->cap) {
+		size_t cap = nv->cap ? nv->cap * 2 : 16;
+		struct mxs_node **p = mxs_realloc(nv->v, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		nv->v = p;
+		nv->cap = cap;
+	}
+	nv->v[nv->n++] = n;
+	return 0;
+}
+
+static struct mxs_node *alive_from(struct mxs_node *c)
+{
+	while (c && c->died != MXS_SEQ_ALIVE)
+		c = c->next_sib;
+	return c;
+}
+
+/* The first node of n's subtree in post-order (its deepest first leaf). */
+static struct mxs_node *post_first(struct mxs_node *n)
+{
+	struct mxs_node *c;
+
+	while ((c = alive_from(n->kids_head)))
+		n = c;
+	return n;
+}
+
+/*
+ * A walk in post-order over the parent and sibling links (no stack, no
+ * allocation, no recursion on a depth the client controls: XSA-418), so
+ * children are removed before parents and the graveyard unlinks them
+ * first.
+ */
+void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
+{
+	struct mxs_node *parent = n->parent, *d = post_first(n), *next;
+
+	for (;;) {
+		struct mxs_node *sib = d == n ? NULL : alive_from(d->next_sib);
+
+		next = d == n ? NULL : sib ? post_first(sib) : d->parent;
+		/* Relaxed: published by STORE_SEQ_R1 (mxs_node_visible). */
+		__atomic_store_n(&d->died, st->wseq, __ATOMIC_RELAXED);
+		mxs_count_add(&st->nodes, -1);
+		own_unlink(st, d);
+		if (st->grave_tail)
+			st->grave_tail->grave_next = d;
+		else
+			st->grave_head = d;
+		st->grave_tail = d;
+		if (!next)
+			break;
+		d = next;
+	}
+	node_touch(st, parent);
+}
+
+void mxs_node_drop_all(struct mxs_store *st)
+{
+	struct mxs_nodevec spare = { 0 };
+	struct mxs_node *c, *d;
+
+	mxs_store_commit_begin(st);
+	/* On ENOMEM the tree leaks: the process is ending anyway. */
+	if (mxs_node_reserve_touch(st->root, &spare) == 0)
+		for (c = st->root->kids_head; c; c = c->next_sib)
+			if (c->died == MXS_SEQ_ALIVE)
+				mxs_node_remove(st, c);
+	mxs_store_commit_end(st);
+	mxs_node_release_spares(&spare);
+	while ((d = st->grave_head)) {
+		st->grave_head = d->grave_next;
+		node_unlink(st, d);
+	}
+	st->grave_tail = NULL;
+}
+
+void mxs_node_grace_drain(struct mxs_store *st)
+{
+	grace_collect(st);
+	if (st->grace_head)
+		abort(); /* a probe outlived rcu_barrier(): cannot happen */
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to store/: the live tree's nodes, their versions and the index,
+ * shared by node.c (which alone mutates them), txn.c, store.c and check.c.
+ *
+ * Ordering labels of the live tree (each names one release/acquire pair):
+ *   STORE_NODE_R1/A1   mxs_node.published: a node's path and links are
+ *                      written before the index can match it.
+ *   STORE_VAL_R1/A1    mxs_node.val: a node version is fully built before
+ *                      a reader can load the pointer to it.
+ *   STORE_KIDS_R1/A1   kids_head / next_sib: a child is fully built before
+ *                      a reader walking its parent's list can reach it.
+ *   STORE_SPECIAL_R1/A1 mxs_store.special[]: the permissions of
+ *                      @introduceDomain / @releaseDomain.
+ *   STORE_SEQ_R1/A1    mxs_store.seq: everything a commit stamped is
+ *                      linked before a snapshot can include it.
+ *   STORE_GRACE_R1/A1  mxs_grace.done: a grace period passed since the
+ *                      probe was queued, and its callback is done with it.
+ * The index itself (cds_lfht_add / cds_lfht_lookup) orders with liburcu's
+ * own rcu_assign_pointer / rcu_dereference.
+ */
+#ifndef MXS_STORE_NODE_H
+#define MXS_STORE_NODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include "mxs/protocol.h"
+#include "store/perms.h"
+#include "store/rcu.h"
+#include "store/store.h"
+
+#define MXS_GEN_NONE UINT64_MAX /* generation recorded for a missing node */
+
+/*
+ * Commit sequence numbers.  Every commit (a mutation outside a
+ * transaction, a transaction's commit, a domain's removal) is one step of
+ * st->seq; everything it changes is stamped with that step.  A reader
+ * samples st->seq once (a snapshot S) and sees, per node, the version and
+ * the child links of the newest commit <= S.  MXS_SEQ_WRITER is the
+ * writer's own view (the newest of everything, under the writer lock);
+ * MXS_SEQ_ALIVE the death stamp of a node that is not removed.
+ */
+#define MXS_SEQ_ALIVE UINT64_MAX
+#define MXS_SEQ_WRITER (UINT64_MAX - 1)
+
+/*
+ * One version of a node's contents.  Immutable once published, except
+ * `older`, which only the writer sets, before publishing.  Versions of a
+ * node form a chain from the newest (mxs_node.val) to older ones; only the
+ * newest two are guaranteed allocated (the one before them was handed to
+ * call_rcu when the newest was installed: no reader whose snapshot is
+ * newer than the second one's seq ever goes past it, and older readers
+ * are covered by the grace period).
+ */
+struct mxs_nodeval {
+	struct rcu_head rcu;
+	uint64_t seq;      /* commit that installed this version */
+	struct mxs_nodeval *older; /* STORE_VAL: the version before, or NULL */
+	uint64_t gen;      /* last change of value, permissions or children */
+	uint64_t meta_gen; /* last change of value or permissions */
+	/*
+	 * Generation at which the permission list was set (creation or
+	 * SET_PERMS): the domain oracle's entries introduced later are
+	 * stale (store.h).  MXS_GEN_NONE in a version not yet published:
+	 * set by this version, stamped with gen when it is installed.
+	 */
+	uint64_t perms_gen;
+	uint32_t vlen;
+	uint32_t nperms;
+	struct mxs_perm *perms; /* points into this allocation */
+	char *value;            /* vlen bytes + a NUL, in this allocation */
+};
+
+/*
+ * A node object: one life of a path, from the commit that created it
+ * (born) to the one that removed it (died).  A removed node stays in the
+ * index and in its parent's child list, invisible to snapshots >= died,
+ * until no reader can hold an older snapshot (a grace period after died
+ * was published); then the writer unlinks it and frees it after one more
+ * grace period.  A path removed and created again has two node objects
+ * meanwhile, of which at most one is visible at any snapshot.
+ *
+ * How long a looked-up node stays valid: until the reader's next
+ * quiescent state; its next_sib keeps pointing into the same list (or at
+ * a node unlinked in the same grace period), so a listing goes on.
+ */
+struct mxs_node {
+	struct cds_lfht_node hnode;    /* in st->index, key = path */
+	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
+	struct mxs_node *kids_head;    /* STORE_KIDS: first child */
+	uint64_t born;                 /* set before the node is linked */
+	uint64_t died;                 /* STORE_SEQ: MXS_SEQ_ALIVE or seq */
+	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
+	int published;                 /* STORE_NODE: set before indexing */
+	uint32_t pathlen;
+	uint32_t base; /* offset of the last component in path */
+	uint32_t own_slot; /* the owner slot whose list holds this node */
+	struct mxs_node *prev_sib;     /* writer lock */
+	struct mxs_node *kids_tail;    /* writer lock */
+	struct mxs_node *parent;       /* writer lock */
+	/* Owner index: the live nodes of one owner slot (writer lock). */
+	struct mxs_node *own_next, *own_prev;
+	struct mxs_node *grave_next;   /* writer lock: removed, not unlinked */
+	/* Writer lock: the version reserved for this commit's touch. */
+	struct mxs_nodeval *spare;
+	struct rcu_head rcu;
+	char path[];
+};
+
+/*
+ * A grace-period probe, queued with call_rcu by a commit that removed
+ * nodes: once done, no reader holds a snapshot older than seq, and the
+ * writer may unlink the nodes removed up to seq.
+ */
+struct mxs_grace {
+	struct rcu_head rcu;
+	uint64_t seq;    /* the commit that queued it */
+	int done;        /* STORE_GRACE: set by the callback */
+	struct mxs_grace *next; /* writer lock: queue order */
+};
+
+struct mxs_store {
+	struct cds_lfht *index;
+	pthread_mutex_t wlock; /* serialises all mutations of the live tree */
+	uint64_t gen;          /* writer lock; last generation handed out */
+	/* STORE_SEQ: the last commit visible to readers (release, once per
+	 * commit, after everything the commit changed is linked). */
+	uint64_t seq;
+	uint64_t wseq;         /* writer lock: the commit being applied */
+	struct mxs_node *root;
+	uint64_t nodes;        /* writer lock; relaxed reads */
+	uint64_t commits, conflicts; /* writer lock; relaxed reads */
+	bool strict_conflicts; /* set before use: the C daemon's rule */
+	/* @introduceDomain and @releaseDomain permissions (STORE_SPECIAL). */
+	struct mxs_nodeval *special[2];
+	/* Removed nodes not yet unlinked, oldest first (writer lock). */
+	struct mxs_node *grave_head, *grave_tail;
+	/* Probes in flight, oldest first, and what the finished ones proved:
+	 * every reader's snapshot is >= safe_seq (writer lock). */
+	struct mxs_grace *grace_head, *grace_tail;
+	uint64_t safe_seq;
+	/* Nodes per owning domain: writer lock, relaxed reads. */
+	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
+	/*
+	 * Owner index: per owner slot, the list of the nodes it owns
+	 * (own_next/own_prev), so that everything a domain owns is found in
+	 * O(nodes owned).  Writer lock.  MXS_DOMID_FIRST_RESERVED + 1 heads.
+	 */
+	struct mxs_node **own_head;
+	/* Domain oracle (store.h): set before the store is shared. */
+	mxs_store_domain_fn oracle;
+	void *oracle_arg;
+};
+
+/* Owner-count slot of a domid: reserved ids share the last slot. */
+static inline uint32_t mxs_owner_slot(uint32_t domid)
+{
+	return domid < MXS_DOMID_FIRST_RESERVED ? domid
+						: MXS_DOMID_FIRST_RESERVED;
+}
+
+/* Owner of a version: its first permission entry (dom0 if it has none). */
+static inline uint32_t mxs_nodeval_owner(const struct mxs_nodeval *v)
+{
+	return v->nperms ? v->perms[0].domid : 0;
+}
+
+/*
+ * Counters written under the writer lock and read without it (stats,
+ * quotas): relaxed, a reader only needs some recent value.
+ */
+static inline void mxs_count_add(uint64_t *c, int64_t d)
+{
+	__atomic_fetch_add(c, (uint64_t)d, __ATOMIC_RELAXED);
+}
+
+/* Caller: writer lock.  Relaxed: stats read it without the lock. */
+static inline uint64_t mxs_store_gen_next(struct mxs_store *st)
+{
+	return __atomic_add_fetch(&st->gen, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Reader side of the live tree.  Caller: RCU read side (online); results
+ * valid until its next quiescent state.
+ */
+
+/*
+ * A snapshot: the last published commit.  STORE_SEQ_A1: acquire, pairs
+ * with STORE_SEQ_R1 in mxs_store_commit_end(): every node, version and
+ * child link stamped with a seq <= the snapshot is visible.
+ */
+static inline uint64_t mxs_store_snap(struct mxs_store *st)
+{
+	return __atomic_load_n(&st->seq, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Is n alive at snapshot s?  born is written before n is linked
+ * (STORE_KIDS_R1 / the index publish it); died is read relaxed: for
+ * s >= died, STORE_SEQ_A1 already ordered its store before the reader.
+ */
+static inline bool mxs_node_visible(const struct mxs_node *n, uint64_t s)
+{
+	return n->born <= s && s < __atomic_load_n(&n->died, __ATOMIC_RELAXED);
+}
+
+/*
+ * The version of n at snapshot s (n visible at s).  STORE_VAL_A1:
+ * acquire, pairs with STORE_VAL_R1 in node.c: a version reached is
+ * fully built.
+ */
+static inline struct mxs_nodeval *mxs_node_val_at(struct mxs_node *n,
+						  uint64_t s)
+{
+	struct mxs_nodeval *v = mxs_rcu_deref(n->val);
+
+	while (v && v->seq > s)
+		v = mxs_rcu_deref(v->older);
+	return v;
+}
+
+/* STORE_KIDS_A1: acquire, pairs with STORE_KIDS_R1 in node.c: the child
+ * reached is fully built.  Children of every life, filter with
+ * mxs_node_visible. */
+static inline struct mxs_node *mxs_node_kids(struct mxs_node *n)
+{
+	return mxs_rcu_deref(n->kids_head);
+}
+
+/* STORE_KIDS_A1 as in mxs_node_kids(). */
+static inline struct mxs_node *mxs_node_next(struct mxs_node *c)
+{
+	return mxs_rcu_deref(c->next_sib);
+}
+
+/*
+ * The node object of p[0..len) visible at snapshot s, or NULL; with
+ * MXS_SEQ_WRITER (writer lock held) the live one.
+ */
+struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
+			       size_t len, uint64_t s);
+
+/* A new unpublished version; NULL on ENOMEM.  No lock. */
+struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
+				    unsigned int nperms, const void *value,
+				    size_t vlen);
+struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
+				    uint64_t gen);
+/* call_rcu callback freeing a superseded version. */
+void mxs_nodeval_free_rcu(struct rcu_head *h);
+
+/* The live node of p[0..len) (the writer's view).  Caller: writer lock. */
+static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,
+					       const char *p, size_t len)
+{
+	return mxs_node_find(st, p, len, MXS_SEQ_WRITER);
+}
+
+/*
+ * A commit: begin stamps what follows with the next seq (and unlinks
+ * removed nodes no reader can see any more); end publishes it.  Caller:
+ * writer lock, held from begin to end.
+ */
+void mxs_store_commit_begin(struct mxs_store *st);
+void mxs_store_commit_end(struct mxs_store *st);
+
+/*
+ * Live mutations.  Caller: writer lock, between commit_begin and
+ * commit_end.  Readers see none of them before commit_end, and all of
+ * them after.  None allocates or fails: what they need is allocated
+ * first (mxs_node_alloc, versions, mxs_node_reserve_touch for every node
+ * whose child list changes), so a commit is applied whole or not at all.
+ */
+/* A node object for path[0..len), not linked; NULL on ENOMEM. */
+struct mxs_node *mxs_node_alloc(const char *path, size_t len);
+/* Links n as a new child of parent with version v (both taken over). */
+void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
+		     struct mxs_node *n, struct mxs_nodeval *v);
+/* Replaces n's version with v (taken over). */
+void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
+		     struct mxs_nodeval *v);
+/* Removes n and its subtree at this commit (they stay linked for older
+ * snapshots; unlinked and freed later). */
+void mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
+
+struct mxs_nodevec;
+/*
+ * Reserves the version n's next touch needs (its children change at
+ * this commit) and records n in reserved; 0 or -ENOMEM.  Unused ones are
+ * freed by mxs_node_release_spares.  Caller: writer lock.
+ */
+int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved);
+void mxs_node_release_spares(struct mxs_nodevec *reserved);
+
+/*
+ * Adds a node built outside node.c (the root) to the owner index.  Caller:
+ * writer lock or sole owner of the store.
+ */
+void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n);
+
+/*
+ * Removes every node but the root and unlinks them at once.  Caller:
+ * writer lock, and no reader uses the store any more (mxs_store_free).
+ */
+void mxs_node_drop_all(struct mxs_store *st);
+
+/* Frees the finished probes.  Caller: mxs_store_free, after
+ * rcu_barrier() (every probe is done). */
+void mxs_node_grace_drain(struct mxs_store *st);
+
+/* A growable stack of node pointers (walks).  Not shared. */
+struct mxs_nodevec {
+	struct mxs_node **v;
+	size_t n, cap;
+};
+
+int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n);
+
+#endif
