@@ -20,7 +20,9 @@
  *     duplicated), and neither side ever sees a corrupt ring.
  *
  * Input: a sequence of operations, each an opcode byte and its operand
- * bytes (see the switch).  Lengths are up to 1500, so copies cross the
+ * bytes (see the switch); bit 7 of the opcode makes a read or write ask
+ * mxs_ring_readable / mxs_ring_writable first, so that read and write
+ * are also fuzzed on their own index checks.  Lengths are up to 1500, so copies cross the
  * end of the 1024-byte array and span a whole ring.
  */
 #include <errno.h>
@@ -88,14 +90,16 @@ static void check_daemon(struct fuzz_ring_state *s)
 	}
 }
 
+/* query: ask mxs_ring_writable first (and check the write against it);
+ * otherwise the write alone must detect a corrupt ring. */
 static void do_write(struct fuzz_ring_state *s, struct mxs_ring *r,
-		     uint32_t *pos, uint8_t salt, size_t len)
+		     uint32_t *pos, uint8_t salt, size_t len, bool query)
 {
 	uint8_t *buf = malloc(len ? len : 1);
 	bool was_broken = mxs_ring_is_broken(r);
 	mxs_ring_idx_t before = r->out_prod;
 	ssize_t n;
-	size_t room = mxs_ring_writable(r);
+	size_t room = query ? mxs_ring_writable(r) : MXS_RING_SIZE;
 
 	CHECK(buf);
 	CHECK(room <= MXS_RING_SIZE);
@@ -113,7 +117,7 @@ static void do_write(struct fuzz_ring_state *s, struct mxs_ring *r,
 	} else {
 		CHECK((size_t)n <= len && (size_t)n <= MXS_RING_SIZE);
 		CHECK(r->out_prod == before + (mxs_ring_idx_t)n);
-		if (!s->hostile)
+		if (!s->hostile && query)
 			CHECK((size_t)n == (room < len ? room : len));
 		*pos += (uint32_t)n;
 	}
@@ -121,12 +125,12 @@ static void do_write(struct fuzz_ring_state *s, struct mxs_ring *r,
 }
 
 static void do_read(struct fuzz_ring_state *s, struct mxs_ring *r,
-		    uint32_t *pos, uint8_t salt, size_t len)
+		    uint32_t *pos, uint8_t salt, size_t len, bool query)
 {
 	uint8_t *buf = malloc(len ? len : 1);
 	bool was_broken = mxs_ring_is_broken(r);
 	mxs_ring_idx_t before = r->in_cons;
-	size_t avail = mxs_ring_readable(r);
+	size_t avail = query ? mxs_ring_readable(r) : MXS_RING_SIZE;
 	ssize_t n;
 
 	CHECK(buf);
@@ -142,7 +146,8 @@ static void do_read(struct fuzz_ring_state *s, struct mxs_ring *r,
 		CHECK((size_t)n <= len && (size_t)n <= MXS_RING_SIZE);
 		CHECK(r->in_cons == before + (mxs_ring_idx_t)n);
 		if (!s->hostile) {
-			CHECK((size_t)n == (avail < len ? avail : len));
+			if (query)
+				CHECK((size_t)n == (avail < len ? avail : len));
 			for (ssize_t i = 0; i < n; i++)
 				CHECK(buf[i] == stream_byte(*pos + (uint32_t)i,
 							    salt));
@@ -191,18 +196,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = take(&in, 2) % 1501;
 		uint32_t v;
 
-		switch (op % 12) {
+		switch ((op & 0x7f) % 12) { /* bit 7: query before a copy */
 		case 0: /* guest sends */
-			do_write(&s, &s.g, &s.g_sent, 0, len);
+			do_write(&s, &s.g, &s.g_sent, 0, len, op & 0x80);
 			break;
 		case 1: /* daemon receives */
-			do_read(&s, &s.d, &s.d_rcvd, 0, len);
+			do_read(&s, &s.d, &s.d_rcvd, 0, len, op & 0x80);
 			break;
 		case 2: /* daemon replies */
-			do_write(&s, &s.d, &s.d_sent, 0x80, len);
+			do_write(&s, &s.d, &s.d_sent, 0x80, len, op & 0x80);
 			break;
 		case 3: /* guest receives */
-			do_read(&s, &s.g, &s.g_rcvd, 0x80, len);
+			do_read(&s, &s.g, &s.g_rcvd, 0x80, len, op & 0x80);
 			break;
 		case 4: /* hostile: the guest's producer index */
 			v = take(&in, 4);
