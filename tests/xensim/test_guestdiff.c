@@ -79,7 +79,7 @@ static void host_start(struct host *h, const char *tmp, const char *tag, const c
 	CHECK_RC(xensim_open(h->sim_dir, &h->sim));
 	h->pid = tu_start_xenstored(bin, preload, h->sim_dir, h->run_dir, sub);
 	CHECK(h->pid > 0);
-	CHECK(tu_wait_path(h->sock, 30));
+	CHECK(tu_wait_listening(h->sock, 30));
 	CHECK_RC(xensim_sock_open(h->sock, &h->ts));
 	CHECK_RC(xensim_evq_open(h->sim, &h->q));
 }
