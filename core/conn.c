@@ -99,6 +99,15 @@ void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
 			(unsigned long long)seq, t->name, w->id);
 }
 
+/* A reply (counted by the outstanding quota), not a watch event. */
+static bool out_is_reply(const struct mxs_out *o)
+{
+	struct mxs_msg_hdr hdr;
+
+	memcpy(&hdr, o->data, HDR);
+	return hdr.type != MXS_OP_WATCH_EVENT;
+}
+
 static void drop_output(struct mxs_conn *c)
 {
 	struct mxs_out *o;
@@ -109,6 +118,7 @@ static void drop_output(struct mxs_conn *c)
 	}
 	c->out_tail = &c->out_head;
 	c->out_bytes = 0;
+	__atomic_store_n(&c->out_replies, 0, __ATOMIC_RELAXED);
 }
 
 void mxs_conn_reset_io(struct mxs_conn *c)
@@ -129,7 +139,7 @@ void mxs_conn_drop_state(struct mxs_conn *c)
 		mxs_txn_free(t->tx);
 		free(t);
 	}
-	c->ntxs = 0;
+	__atomic_store_n(&c->ntxs, 0, __ATOMIC_RELAXED);
 }
 
 void mxs_conn_close(struct mxs_conn *c)
@@ -227,6 +237,8 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		memcpy(o->data + HDR, payload, len);
 	mxs_trace_io(c->w->d, c, true, &hdr, o->data + HDR);
 	queue_out(c, o);
+	if (type != MXS_OP_WATCH_EVENT)
+		__atomic_fetch_add(&c->out_replies, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -283,10 +295,26 @@ int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 	return 0;
 }
 
+/*
+ * Input waits while the peer leaves too much output unread: MXS_OUT_LIMIT
+ * bytes, or, for unprivileged domains, more unread replies than the
+ * outstanding quota (the C daemon's rule: requests are delayed, never
+ * dropped).
+ */
+static bool held_by_output(const struct mxs_conn *c)
+{
+	unsigned int limit = mxs_quota_get(&c->w->d->cfg.quota,
+					   MXS_QUOTA_OUTSTANDING);
+
+	return c->out_bytes >= MXS_OUT_LIMIT ||
+	       (limit && c->out_replies >= limit &&
+		!mxs_conn_caller(c)->privileged);
+}
+
 bool mxs_conn_can_serve(const struct mxs_conn *c)
 {
 	return !c->closed && !c->stopped && !c->blocked &&
-	       c->out_bytes < MXS_OUT_LIMIT;
+	       !held_by_output(c);
 }
 
 static void handle_messages(struct mxs_conn *c)
@@ -419,6 +447,9 @@ void mxs_conn_flush(struct mxs_conn *c)
 			}
 			n -= (ssize_t)left;
 			c->out_bytes -= o->len;
+			if (out_is_reply(o))
+				__atomic_fetch_sub(&c->out_replies, 1,
+						   __ATOMIC_RELAXED);
 			c->out_head = o->next;
 			if (!c->out_head)
 				c->out_tail = &c->out_head;
@@ -428,5 +459,5 @@ void mxs_conn_flush(struct mxs_conn *c)
 	if (c->closed || c->stopped)
 		return;
 	c->t->want_send(c, c->out_head != NULL,
-			c->out_bytes >= MXS_OUT_LIMIT || c->blocked);
+			held_by_output(c) || c->blocked);
 }

@@ -28,6 +28,7 @@
 #include <urcu-qsbr.h>
 
 #include "core/mpsc.h"
+#include "core/quota.h"
 
 #include "mxs/protocol.h"
 #include "mxs/ring.h"
@@ -55,6 +56,9 @@ struct mxs_config {
 	uint32_t master_domid; /* whose ring xsd_kva is (--master-domid) */
 	uint32_t priv_domid;   /* privileged besides dom0 (--priv-domid) */
 	const char *dominfo_plugin; /* --dominfo-plugin, or next to us */
+	/* Quotas of unprivileged domains: set from the command line,
+	 * changed at run time by XS_CONTROL quota (core/quota.h). */
+	struct mxs_quotas quota;
 };
 
 /*
@@ -104,6 +108,7 @@ struct mxs_conn_tx {
 	struct mxs_conn_tx *next;
 	uint32_t id;
 	struct mxs_txn *tx;
+	bool over; /* went past the transaction-nodes quota */
 };
 
 struct mxs_conn {
@@ -148,8 +153,13 @@ struct mxs_conn {
 	/* Output queue (owner only). */
 	struct mxs_out *out_head, **out_tail;
 	size_t out_bytes;
+	/* Replies queued and not yet taken by the peer: the outstanding
+	 * quota holds back its input while it has too many.  Written by
+	 * the owner, relaxed; CONTROL quota reads it (relaxed) anywhere. */
+	unsigned int out_replies;
 
-	/* Open transactions (owner only). */
+	/* Open transactions (owner only; ntxs written by the owner,
+	 * relaxed, and read relaxed by CONTROL quota anywhere). */
 	struct mxs_conn_tx *txs;
 	unsigned int ntxs;
 	uint32_t next_txid;

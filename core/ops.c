@@ -88,7 +88,12 @@ static int node_name(const struct req *r, const char *name, char *buf,
 	/* The C daemon applies the 2048-byte limit below a domain's home
 	 * (or to the whole name elsewhere) to every caller, dom0 too. */
 	size_t rel_max = MXS_REL_PATH_MAX;
+	unsigned int pmax = mxs_quota_get(&r->d->cfg.quota,
+					  MXS_QUOTA_PATH_MAX);
 
+	/* The path-max quota (-M) shortens it for unprivileged callers. */
+	if (!r->caller->privileged && pmax && pmax < rel_max)
+		rel_max = pmax;
 	if (!name)
 		return -EINVAL;
 	if (mxs_path_canonical(name, r->caller->domid, buf, sz))
@@ -99,6 +104,11 @@ static int node_name(const struct req *r, const char *name, char *buf,
 }
 
 #define PATH_BUF (MXS_PAYLOAD_MAX + 64)
+
+static unsigned int quota(const struct req *r, enum mxs_quota_id id)
+{
+	return mxs_quota_get(&r->d->cfg.quota, id);
+}
 
 /* ------------------------------------------------------------------ */
 /* Handlers                                                             */
@@ -177,6 +187,8 @@ static int mutated(struct req *r, int rc)
 	return rc ? rc : reply_ok(r);
 }
 
+#define NODE_RECORD_MIN (24 + 8)
+
 static int mxs_op_write(struct req *r)
 {
 	char path[PATH_BUF], *v[1];
@@ -189,6 +201,12 @@ static int mxs_op_write(struct req *r)
 	if (rc)
 		return rc;
 	off = strlen(v[0]) + 1;
+	/* node-size: the C daemon's record of the node (a 24-byte header,
+	 * 8 bytes per permission entry: one at least, the value) must stay
+	 * below the quota (docs/compat.md). */
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_NODE_SIZE),
+			   NODE_RECORD_MIN + (r->len - off) + 1))
+		return -ENOSPC;
 	mutation_begin(r);
 	rc = mxs_store_write(r->d->store, r->tx, r->caller, path,
 			     r->p + off, r->len - off, &r->c->w->changes);
@@ -232,6 +250,8 @@ static int mxs_op_set_perms(struct req *r)
 	if (n < 2)
 		return -EINVAL;
 	n--;
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_PERMS), n))
+		return -ENOSPC;
 	perms = malloc(n * sizeof(*perms));
 	if (!perms)
 		return -ENOMEM;
@@ -278,6 +298,11 @@ static int mxs_op_watch(struct req *r)
 		if (v[0][0] != '/')
 			rel_off = strlen(path) - strlen(v[0]) - 1;
 	}
+	/* As the C daemon: E2BIG once the domain has more watches than the
+	 * quota (so quota + 1 may exist). */
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_WATCHES),
+			   mxs_watches_owner_count(r->d->watches, &r->c->wo)))
+		return -E2BIG;
 	rc = mxs_watch_add(r->d->watches, &r->c->wo, path, v[1], rel_off);
 	if (rc)
 		return rc;
@@ -346,6 +371,10 @@ static int mxs_op_transaction_start(struct req *r)
 	/* No nesting (an unknown tx_id was already ENOENT). */
 	if (r->tx)
 		return -EBUSY;
+	/* As the C daemon: ENOSPC once more than the quota are open. */
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_TRANSACTIONS),
+			   c->ntxs))
+		return -ENOSPC;
 	t = malloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -358,9 +387,10 @@ static int mxs_op_transaction_start(struct req *r)
 	do {
 		t->id = c->next_txid++;
 	} while (t->id == 0 || find_tx(c, t->id));
+	t->over = false;
 	t->next = c->txs;
 	c->txs = t;
-	c->ntxs++;
+	__atomic_fetch_add(&c->ntxs, 1, __ATOMIC_RELAXED);
 	snprintf(id, sizeof(id), "%u", t->id);
 	return mxs_buf_add_str(r->reply, id);
 }
@@ -379,8 +409,10 @@ static int mxs_op_transaction_end(struct req *r)
 	pp = find_tx(c, r->hdr->tx_id);
 	t = *pp;
 	*pp = t->next;
-	c->ntxs--;
-	if (arg[0] == 'T') {
+	__atomic_fetch_sub(&c->ntxs, 1, __ATOMIC_RELAXED);
+	if (arg[0] == 'T' && t->over) {
+		rc = -ENOSPC; /* it went past transaction-nodes */
+	} else if (arg[0] == 'T') {
 		mxs_commit_begin(r->d);
 		rc = mxs_txn_commit(t->tx, &c->w->changes);
 		if (!rc)
@@ -538,6 +570,7 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 			 .hdr = hdr, .p = payload,
 			 .len = hdr->len, .reply = &w->reply,
 			 .reply_type = hdr->type };
+	struct mxs_conn_tx *ctx = NULL;
 	unsigned int flags;
 	int rc;
 
@@ -563,9 +596,19 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 			rc = -ENOENT;
 			goto reply;
 		}
-		r.tx = (*pp)->tx;
+		ctx = *pp;
+		r.tx = ctx->tx;
 	}
 	rc = handlers[hdr->type](&r);
+	/* transaction-nodes: an operation that takes the transaction past
+	 * the quota fails, and so will its commit (docs/compat.md). */
+	if (!rc && ctx && hdr->type != MXS_OP_TRANSACTION_END &&
+	    mxs_quota_over(r.caller, quota(&r, MXS_QUOTA_TXN_NODES),
+			   mxs_txn_nodes(ctx->tx))) {
+		ctx->over = true;
+		mxs_buf_reset(&w->reply);
+		rc = -ENOSPC;
+	}
 reply:
 	if (rc) {
 		const char *e = mxs_errno_name(-rc);
