@@ -178,6 +178,12 @@ static const char *pick_path(int i)
 	return buf;
 }
 
+/* The last requests of each guest and their replies (mxenstored's),
+ * printed when a difference shows up. */
+#define HIST 48
+static char hist[NDOM][HIST][256];
+static int nhist[NDOM];
+
 /* Per guest and host: transaction ids in the order they were started. */
 static uint32_t txids[2][NDOM][8];
 static int ntx[NDOM];
@@ -398,7 +404,18 @@ int main(int argc, char **argv)
 					txids[s][i][slot] = txids[s][i][ntx[i] - 1];
 				ntx[i]--;
 			}
+			{
+				char *hl = hist[i][nhist[i]++ % HIST];
+				int o = snprintf(hl, 256, "s%d.%d op %u tx%d: ", seed, step, type,
+						 slot);
+
+				for (uint32_t k = 0; k < p.len && o < 200; k++)
+					hl[o++] = p.b[k] ? p.b[k] : '|';
+				snprintf(hl + o, (size_t)(256 - o), " -> %.40s", out[0]);
+			}
 			if (strcmp(out[0], out[1])) {
+				for (int k = nhist[i] > HIST ? nhist[i] - HIST : 0; k < nhist[i]; k++)
+					fprintf(stderr, "  %s\n", hist[i][k % HIST]);
 				fprintf(stderr,
 					"seed %d step %d guest %d op %u: mx \"%s\" C \"%s\"\n  request:",
 					seed, step, i + 1, type, out[0], out[1]);
