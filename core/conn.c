@@ -303,12 +303,12 @@ int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
  */
 static bool held_by_output(const struct mxs_conn *c)
 {
-	unsigned int limit = mxs_quota_get(&c->w->d->cfg.quota,
+	const struct mxs_caller *who = mxs_conn_caller(c);
+	unsigned int limit = mxs_quota_for(&c->w->d->cfg.quota, who->domid,
 					   MXS_QUOTA_OUTSTANDING);
 
 	return c->out_bytes >= MXS_OUT_LIMIT ||
-	       (limit && c->out_replies >= limit &&
-		!mxs_conn_caller(c)->privileged);
+	       (limit && c->out_replies >= limit && !who->privileged);
 }
 
 bool mxs_conn_can_serve(const struct mxs_conn *c)

@@ -285,6 +285,10 @@ struct mxs_daemon {
 	 * domain oracle on any thread.
 	 */
 	uint64_t *domseen;
+	/* Ring features of a domain not yet introduced (SET_FEATURE):
+	 * 0 for the defaults, else 1 + the bits; relaxed, cleared at
+	 * release. */
+	uint32_t *domfeat;
 	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
 };
 
@@ -427,6 +431,9 @@ int mxs_domain_resume(struct mxs_daemon *d, uint32_t domid);
 int mxs_domain_set_target(struct mxs_daemon *d, uint32_t domid,
 			  uint32_t target);
 bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid);
+/* The ring features domain domid gets at INTRODUCE (SET_FEATURE's, else
+ * the daemon's).  Any thread. */
+uint32_t mxs_domain_features_for(struct mxs_daemon *d, uint32_t domid);
 /* Owner side of MXS_INBOX_INTRODUCE / MXS_INBOX_RELEASE. */
 void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
 void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m);

@@ -148,13 +148,12 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 	return 0;
 }
 
-/* The store's nodes quota (store.h): the global value, any thread. */
+/* The store's nodes quota (store.h): the domain's value, any thread. */
 static unsigned int node_quota(void *arg, uint32_t domid)
 {
 	struct mxs_daemon *d = arg;
 
-	(void)domid;
-	return mxs_quota_get(&d->cfg.quota, MXS_QUOTA_NODES);
+	return mxs_quota_for(&d->cfg.quota, domid, MXS_QUOTA_NODES);
 }
 
 static char *default_socket(void)

@@ -83,6 +83,83 @@ static void quota_set(unsigned int *slot, unsigned int v)
 	__atomic_store_n(slot, v, __ATOMIC_RELAXED);
 }
 
+void mxs_quota_set_global(struct mxs_quotas *q, enum mxs_quota_id id,
+			  unsigned int v)
+{
+	quota_set(&q->hard[id], v);
+}
+
+int mxs_quota_init_domains(struct mxs_quotas *q)
+{
+	q->dom = calloc(MXS_DOMID_FIRST_RESERVED, sizeof(*q->dom));
+	return q->dom ? 0 : -ENOMEM;
+}
+
+void mxs_quota_fini_domains(struct mxs_quotas *q)
+{
+	unsigned int i;
+
+	if (!q->dom)
+		return;
+	for (i = 0; i < MXS_DOMID_FIRST_RESERVED; i++)
+		free(q->dom[i]);
+	free(q->dom);
+	q->dom = NULL;
+}
+
+static unsigned int *dom_values(const struct mxs_quotas *q, uint32_t domid)
+{
+	if (!q->dom || domid >= MXS_DOMID_FIRST_RESERVED)
+		return NULL;
+	/* QUOTA_A1: pairs with QUOTA_R1 in mxs_quota_set_domain(): the
+	 * array's initial values are seen. */
+	return __atomic_load_n(&q->dom[domid], __ATOMIC_ACQUIRE);
+}
+
+unsigned int mxs_quota_for(const struct mxs_quotas *q, uint32_t domid,
+			   enum mxs_quota_id id)
+{
+	unsigned int *v = dom_values(q, domid);
+	unsigned int own = v ? __atomic_load_n(&v[id], __ATOMIC_RELAXED)
+			     : MXS_QUOTA_GLOBAL;
+
+	return own == MXS_QUOTA_GLOBAL ? mxs_quota_get(q, id) : own;
+}
+
+int mxs_quota_set_domain(struct mxs_quotas *q, uint32_t domid,
+			 enum mxs_quota_id id, unsigned int v)
+{
+	unsigned int *vals = dom_values(q, domid), *expected = NULL, i;
+
+	if (!q->dom || domid >= MXS_DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	if (!vals) {
+		vals = malloc(MXS_QUOTA_COUNT * sizeof(*vals));
+		if (!vals)
+			return -ENOMEM;
+		for (i = 0; i < MXS_QUOTA_COUNT; i++)
+			vals[i] = MXS_QUOTA_GLOBAL;
+		/* QUOTA_R1: pairs with QUOTA_A1 in dom_values(); the loser
+		 * of a race uses the winner's array. */
+		if (!__atomic_compare_exchange_n(&q->dom[domid], &expected,
+						 vals, false, __ATOMIC_RELEASE,
+						 __ATOMIC_ACQUIRE)) {
+			free(vals);
+			vals = expected;
+		}
+	}
+	quota_set(&vals[id], v);
+	return 0;
+}
+
+void mxs_quota_reset_domain(struct mxs_quotas *q, uint32_t domid)
+{
+	unsigned int *vals = dom_values(q, domid), i;
+
+	for (i = 0; vals && i < MXS_QUOTA_COUNT; i++)
+		quota_set(&vals[i], MXS_QUOTA_GLOBAL);
+}
+
 /* The C daemon's get_optval_uint: all digits, at most INT_MAX. */
 static int optval(const char *arg, unsigned int *v)
 {

@@ -30,11 +30,40 @@ enum mxs_quota_id {
 	MXS_QUOTA_COUNT
 };
 
+/* A per-domain value that follows the global one. */
+#define MXS_QUOTA_GLOBAL UINT32_MAX
+
 struct mxs_quotas {
 	unsigned int hard[MXS_QUOTA_COUNT];
 	unsigned int soft_memory; /* logged once per domain when passed */
 	unsigned int watch_event_ms; /* -w watch-event=<s>; 0: none */
+	/*
+	 * Per-domain values (SET_QUOTA <domid>): dom[domid] is NULL (all
+	 * global) or MXS_QUOTA_COUNT values, MXS_QUOTA_GLOBAL where the
+	 * global one applies.  An array is published once (QUOTA_R1,
+	 * release CAS) and read with QUOTA_A1 (acquire); it lives until the
+	 * daemon exits, and a released domain's values are reset to
+	 * MXS_QUOTA_GLOBAL, so a reused domid starts from the globals.
+	 */
+	unsigned int **dom;
 };
+
+/* The per-domain table (NULL dom: globals only).  0 or -ENOMEM. */
+int mxs_quota_init_domains(struct mxs_quotas *q);
+void mxs_quota_fini_domains(struct mxs_quotas *q);
+/* Quota id for domain domid: its own value, else the global one.  Any
+ * thread, no lock. */
+unsigned int mxs_quota_for(const struct mxs_quotas *q, uint32_t domid,
+			   enum mxs_quota_id id);
+/* Sets domid's own value (MXS_QUOTA_GLOBAL: follow the global).  Any
+ * thread.  0 or -ENOMEM. */
+int mxs_quota_set_domain(struct mxs_quotas *q, uint32_t domid,
+			 enum mxs_quota_id id, unsigned int v);
+/* domid is gone: its values follow the globals again. */
+void mxs_quota_reset_domain(struct mxs_quotas *q, uint32_t domid);
+/* Global value (relaxed store). */
+void mxs_quota_set_global(struct mxs_quotas *q, enum mxs_quota_id id,
+			  unsigned int v);
 
 /* The C daemon 4.17's defaults. */
 void mxs_quota_defaults(struct mxs_quotas *q);
