@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -313,8 +314,92 @@ static bool held_by_output(const struct mxs_conn *c)
 
 bool mxs_conn_can_serve(const struct mxs_conn *c)
 {
-	return !c->closed && !c->stopped && !c->blocked &&
+	return !c->closed && !c->stopped && !c->blocked && !c->wrl_until &&
 	       !held_by_output(c);
+}
+
+uint64_t mxs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Requests that count as writes for the rate limit: changes outside a
+ * transaction, and commits. */
+static bool wrl_counts(const struct mxs_msg_hdr *hdr, const char *p)
+{
+	switch (hdr->type) {
+	case MXS_OP_WRITE:
+	case MXS_OP_MKDIR:
+	case MXS_OP_RM:
+	case MXS_OP_SET_PERMS:
+		return hdr->tx_id == 0;
+	case MXS_OP_TRANSACTION_END:
+		return hdr->len >= 1 && p[0] == 'T';
+	default:
+		return false;
+	}
+}
+
+#define WRL_UNIT 1000 /* credit per write */
+
+/*
+ * May c's next write run now?  Refills its credit; if none is left the
+ * connection waits on the worker's delayed list (one reference) until
+ * the credit for one write has come back.  Owner only.
+ */
+static bool wrl_admit(struct mxs_conn *c)
+{
+	uint64_t now = mxs_now_ns();
+	int64_t gain;
+
+	if (!c->wrl_stamp) {
+		c->wrl_stamp = now;
+		c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
+	}
+	gain = (int64_t)((now - c->wrl_stamp) * MXS_WRL_RATE * WRL_UNIT /
+			 1000000000u);
+	if (gain > 0) {
+		c->wrl_credit += gain;
+		if (c->wrl_credit > MXS_WRL_BURST * WRL_UNIT)
+			c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
+		c->wrl_stamp = now;
+	}
+	if (c->wrl_credit >= WRL_UNIT)
+		return true;
+	if (!c->wrl_until) {
+		c->wrl_until = now + (uint64_t)(WRL_UNIT - c->wrl_credit) *
+					     1000000000u /
+					     (MXS_WRL_RATE * WRL_UNIT);
+		mxs_conn_get(c);
+		c->next_delayed = c->w->delayed;
+		c->w->delayed = c;
+		__atomic_store_n(&c->wrl_delays, c->wrl_delays + 1,
+				 __ATOMIC_RELAXED);
+	}
+	return false;
+}
+
+uint64_t mxs_worker_run_delayed(struct mxs_worker *w, uint64_t now)
+{
+	struct mxs_conn **pp = &w->delayed, *c;
+	uint64_t next = 0;
+
+	while ((c = *pp)) {
+		if (c->wrl_until > now && !c->closed) {
+			if (!next || c->wrl_until < next)
+				next = c->wrl_until;
+			pp = &c->next_delayed;
+			continue;
+		}
+		*pp = c->next_delayed;
+		c->wrl_until = 0;
+		mxs_conn_again(c);
+		mxs_conn_put(c);
+	}
+	return next;
 }
 
 static void handle_messages(struct mxs_conn *c)
@@ -342,12 +427,18 @@ static void handle_messages(struct mxs_conn *c)
 			mxs_conn_again(c);
 			break;
 		}
+		/* XSA-206: a domain's writes wait for credit, in order. */
+		if (!mxs_conn_caller(c)->privileged &&
+		    wrl_counts(&hdr, c->in + off + HDR) && !wrl_admit(c))
+			break;
 		c->budget--;
 		memcpy(w->req, c->in + off + HDR, hdr.len);
 		w->req[hdr.len] = '\0';
 		off += HDR + hdr.len;
 		__atomic_store_n(&w->requests, w->requests + 1,
 				 __ATOMIC_RELAXED);
+		if (!mxs_conn_caller(c)->privileged && wrl_counts(&hdr, w->req))
+			c->wrl_credit -= WRL_UNIT;
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
 		w->d->dispatch(c, &hdr, w->req);
 	}

@@ -163,7 +163,7 @@ static int domain_usage(void *arg, uint32_t domid, struct mxs_buf *out)
 	dc = dom->conn;
 	n = snprintf(text, sizeof(text),
 		     "Domain %u:\n%-16s: %8u\n%-16s: %8u\n%-16s: %8u\n"
-		     "%-16s: %8u\n",
+		     "%-16s: %8u\n%-16s: %8llu\n",
 		     domid, "nodes", mxs_store_domain_nodes(d->store, domid),
 		     "watches",
 		     dc ? mxs_watches_owner_count(d->watches, &dc->wo) : 0,
@@ -171,7 +171,13 @@ static int domain_usage(void *arg, uint32_t domid, struct mxs_buf *out)
 		     dc ? __atomic_load_n(&dc->ntxs, __ATOMIC_RELAXED) : 0,
 		     "outstanding",
 		     dc ? __atomic_load_n(&dc->out_replies, __ATOMIC_RELAXED)
-			: 0);
+			: 0,
+		     /* Ours, not the C daemon's: writes the rate limit
+		      * (XSA-206) held back. */
+		     "write-delays",
+		     dc ? (unsigned long long)__atomic_load_n(&dc->wrl_delays,
+							      __ATOMIC_RELAXED)
+			: 0ull);
 	return mxs_buf_add(out, text, (size_t)n + 1);
 }
 

@@ -158,6 +158,19 @@ struct mxs_conn {
 	 * the owner, relaxed; CONTROL quota reads it (relaxed) anywhere. */
 	unsigned int out_replies;
 
+	/*
+	 * Write rate limit (XSA-206, the C daemon's policy; unprivileged
+	 * domains only; owner only): credit in thousandths of a write,
+	 * refilled at MXS_WRL_RATE writes/s up to MXS_WRL_BURST; a write
+	 * with no credit left waits (input held back, never dropped)
+	 * until wrl_until, on the worker's delayed list.
+	 */
+	int64_t wrl_credit;
+	uint64_t wrl_stamp;   /* ns (CLOCK_MONOTONIC) of the last refill */
+	uint64_t wrl_until;   /* ns: held back until then, or 0 */
+	uint64_t wrl_delays;  /* relaxed: writes that had to wait */
+	struct mxs_conn *next_delayed; /* in worker->delayed */
+
 	/* Open transactions (owner only; ntxs written by the owner,
 	 * relaxed, and read relaxed by CONTROL quota anywhere). */
 	struct mxs_conn_tx *txs;
@@ -230,6 +243,7 @@ struct mxs_worker {
 	bool virq;              /* VIRQ_DOM_EXC pending in this batch */
 	struct mxs_conn *notify; /* ring connections to notify */
 	struct mxs_conn *again;  /* input left over by the budget */
+	struct mxs_conn *delayed; /* held back by the write rate limit */
 	unsigned long ndomains;  /* atomic: domains owned (balancing) */
 };
 
@@ -347,6 +361,13 @@ bool mxs_conn_can_serve(const struct mxs_conn *c);
 void mxs_conn_again(struct mxs_conn *c);
 /* A request served elsewhere has been answered: go on with the next. */
 void mxs_conn_unblock(struct mxs_conn *c);
+/* The write rate limit (conn.c): per domain, as the C daemon. */
+#define MXS_WRL_RATE 200   /* writes per second */
+#define MXS_WRL_BURST 10   /* writes at once */
+/* Owner only: the earliest time (ns) a delayed connection of w may go
+ * on, 0 when none waits; due ones are queued to run again. */
+uint64_t mxs_worker_run_delayed(struct mxs_worker *w, uint64_t now);
+uint64_t mxs_now_ns(void);
 /* Drops partial input and queued output (ring reconnection). */
 void mxs_conn_reset_io(struct mxs_conn *c);
 /* Asks for one t->notify at the end of this batch. */
