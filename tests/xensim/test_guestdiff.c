@@ -79,7 +79,7 @@ static void host_start(struct host *h, const char *tmp, const char *tag, const c
 	CHECK_RC(xensim_open(h->sim_dir, &h->sim));
 	h->pid = tu_start_xenstored(bin, preload, h->sim_dir, h->run_dir, sub);
 	CHECK(h->pid > 0);
-	CHECK(tu_wait_path(h->sock, 30));
+	CHECK(tu_wait_listening(h->sock, 30));
 	CHECK_RC(xensim_sock_open(h->sock, &h->ts));
 	CHECK_RC(xensim_evq_open(h->sim, &h->q));
 }
@@ -450,8 +450,19 @@ int main(int argc, char **argv)
 			compare_events(h, 2, "release and introduction");
 		}
 	}
-	for (int s = 0; s < 2; s++)
+	for (int s = 0; s < 2; s++) {
 		CHECK(tu_alive(h[s].pid));
+		for (int i = 0; i < NDOM; i++)
+			xensim_guest_detach(h[s].g[i]);
+		xensim_evq_close(h[s].q);
+		xensim_sock_close(h[s].ts);
+		kill(h[s].pid, SIGTERM);
+		if (s == 0)
+			CHECK(tu_wait(h[s].pid, 10) == 0); /* mxenstored: clean stop */
+		else
+			tu_wait(h[s].pid, 10);
+		xensim_close(h[s].sim);
+	}
 	printf("guestdiff: %d seeds, %d requests over rings, %d differences\n", seeds, sent,
 	       diffs);
 	printf("PASS\n");

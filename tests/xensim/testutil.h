@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -181,6 +183,33 @@ static inline bool tu_wait_path(const char *path, double timeout_s)
 	return true;
 }
 
+/* Until a daemon accepts connections on the Unix socket path: a daemon
+ * that binds before it listens (the reference ones) refuses connections
+ * for a moment after the path appears. */
+static inline bool tu_wait_listening(const char *path, double timeout_s)
+{
+	double end = tu_now() + timeout_s;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return false;
+	strcpy(a.sun_path, path);
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return false;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			close(fd);
+			return true;
+		}
+		close(fd);
+		if (tu_now() > end)
+			return false;
+		usleep(5000);
+	}
+}
+
 static inline bool tu_is_ocaml(const char *bin)
 {
 	const char *base = strrchr(bin, '/');
@@ -270,7 +299,7 @@ static inline pid_t tu_host_start(const char *name, const char *bin,
 	CHECK_RC(xensim_open(simdir, sim));
 	daemon = tu_start_xenstored(bin, preload, simdir, rundir, *tmp);
 	CHECK(daemon > 0);
-	CHECK(tu_wait_path(sockpath, 30));
+	CHECK(tu_wait_listening(sockpath, 30));
 	return daemon;
 }
 
