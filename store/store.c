@@ -407,6 +407,38 @@ static int postorder(const struct pathvec *pre, size_t *post)
 	return 0;
 }
 
+/*
+ * An explicit transaction's own copies below a removed path that its walk
+ * did not reach: the transaction wrote them, then the tree changed under
+ * it (their parent lost them outside), so its child lists no longer lead
+ * there.  They go with the subtree, so that nothing below a removed node
+ * stays readable in the transaction (found by fuzz_txn).  The commit
+ * conflicts anyway; O(entries of the transaction).
+ */
+static int tx_rm_stray_own(struct mxs_txn *tx, const char *path, size_t len,
+			   struct mxs_changes *ch)
+{
+	struct mxs_txe *e;
+	int rc;
+
+	for (e = tx->first; e; e = e->next) {
+		if (!e->own || !e->exists || e->len <= len ||
+		    e->path[len] != '/' || memcmp(e->path, path, len))
+			continue;
+		rc = change_add(tx->st, NULL, ch, e->path, e->len, true,
+				e->val);
+		if (rc)
+			return rc;
+		free(e->val);
+		e->val = NULL;
+		mxs_txe_clear_kids(e);
+		e->exists = false;
+		e->modified = true;
+		e->create_seq = 0;
+	}
+	return 0;
+}
+
 static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		 const char *path, struct mxs_changes *ch)
 {
@@ -458,6 +490,8 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		te->modified = true;
 		te->create_seq = 0;
 	}
+	if (!rc && !tx->implicit)
+		rc = tx_rm_stray_own(tx, path, len, ch);
 	if (!rc) {
 		plen = mxs_path_parent_len(path, len);
 		pe = mxs_txn_own(tx, path, plen);
