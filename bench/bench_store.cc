@@ -200,7 +200,11 @@ void BM_BytesPerNode(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations() * n);
 }
 
-void BM_StoreLookup(benchmark::State &state)
+using StoreQuery = int (*)(mxs_store *, mxs_txn *, const mxs_caller *,
+			   const char *, mxs_buf *);
+
+// One query of a random leaf per iteration.
+void QueryLeaves(benchmark::State &state, StoreQuery query)
 {
 	SizedStore &s = sized(state.range(0));
 	ReaderScope rs;
@@ -209,8 +213,8 @@ void BM_StoreLookup(benchmark::State &state)
 
 	for (auto _ : state) {
 		mxs_buf_reset(&out);
-		benchmark::DoNotOptimize(mxs_store_get_perms(
-			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), &out));
+		benchmark::DoNotOptimize(query(s.st, nullptr, &kDom0,
+					       s.leaves[k.Next()].c_str(), &out));
 		mxs_rcu_quiescent();
 	}
 	mxs_buf_free(&out);
@@ -218,22 +222,14 @@ void BM_StoreLookup(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations());
 }
 
+void BM_StoreLookup(benchmark::State &state)
+{
+	QueryLeaves(state, mxs_store_get_perms);
+}
+
 void BM_StoreRead(benchmark::State &state)
 {
-	SizedStore &s = sized(state.range(0));
-	ReaderScope rs;
-	mxs_buf out = {};
-	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
-
-	for (auto _ : state) {
-		mxs_buf_reset(&out);
-		benchmark::DoNotOptimize(mxs_store_read(
-			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), &out));
-		mxs_rcu_quiescent();
-	}
-	mxs_buf_free(&out);
-	state.counters["nodes"] = (double)s.real_nodes;
-	state.SetItemsProcessed(state.iterations());
+	QueryLeaves(state, mxs_store_read);
 }
 
 void BM_StoreWrite(benchmark::State &state)

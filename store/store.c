@@ -739,52 +739,45 @@ out:
 	return rc;
 }
 
-int mxs_store_read(struct mxs_store *st, struct mxs_txn *tx,
-		   const struct mxs_caller *c, const char *path,
-		   struct mxs_buf *out)
+typedef int (*query_fn)(struct mxs_txn *, const struct mxs_caller *,
+			const char *, struct mxs_buf *);
+
+/* A read request: in tx, or on a throw-away read transaction; either way
+ * one snapshot of the live tree for the whole request. */
+static int query(struct mxs_store *st, struct mxs_txn *tx,
+		 const struct mxs_caller *c, const char *path,
+		 struct mxs_buf *out, query_fn fn)
 {
 	struct read_tx r;
 	struct mxs_txn *t;
 
 	if (tx) {
-		/* One request, one snapshot of the live tree. */
 		tx->snap = mxs_store_snap(st);
-		return do_read(tx, c, path, out);
+		return fn(tx, c, path, out);
 	}
 	t = read_begin(&r, st);
-	return read_end(&r, do_read(t, c, path, out));
+	return read_end(&r, fn(t, c, path, out));
+}
+
+int mxs_store_read(struct mxs_store *st, struct mxs_txn *tx,
+		   const struct mxs_caller *c, const char *path,
+		   struct mxs_buf *out)
+{
+	return query(st, tx, c, path, out, do_read);
 }
 
 int mxs_store_get_perms(struct mxs_store *st, struct mxs_txn *tx,
 			const struct mxs_caller *c, const char *path,
 			struct mxs_buf *out)
 {
-	struct read_tx r;
-	struct mxs_txn *t;
-
-	if (tx) {
-		/* One request, one snapshot of the live tree. */
-		tx->snap = mxs_store_snap(st);
-		return do_get_perms(tx, c, path, out);
-	}
-	t = read_begin(&r, st);
-	return read_end(&r, do_get_perms(t, c, path, out));
+	return query(st, tx, c, path, out, do_get_perms);
 }
 
 int mxs_store_directory(struct mxs_store *st, struct mxs_txn *tx,
 			const struct mxs_caller *c, const char *path,
 			struct mxs_buf *out)
 {
-	struct read_tx r;
-	struct mxs_txn *t;
-
-	if (tx) {
-		/* One request, one snapshot of the live tree. */
-		tx->snap = mxs_store_snap(st);
-		return do_directory(tx, c, path, out);
-	}
-	t = read_begin(&r, st);
-	return read_end(&r, do_directory(t, c, path, out));
+	return query(st, tx, c, path, out, do_directory);
 }
 
 int mxs_store_directory_part(struct mxs_store *st, struct mxs_txn *tx,
