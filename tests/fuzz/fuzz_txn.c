@@ -17,7 +17,7 @@
  * decides it (a write of that path, a removal of it or of an ancestor)
  * must see that operation.  Once the tree changed outside it, the
  * transaction's view is per node as of its first access to that node
- * (docs/compat.md, as in the C xenstored), so a doomed transaction may
+ * (store/store.h, docs/compat.md), so a doomed transaction may
  * see, say, a node under an ancestor it removed: only its commit (EAGAIN)
  * is checked then.
  *
