@@ -29,6 +29,8 @@
 //   BM_CommitConflict           tx read + write, the same node written
 //                               outside the tx before the commit: EAGAIN
 //   BM_WatchMatch/N             one change against N watches, 2 match
+//   BM_DirectoryPartPaging/N    a whole DIRECTORY_PART listing of N
+//                               children in 4 KiB replies
 //
 // A store of N nodes holds N/20 domains of 20 nodes each (a home, name,
 // memory, cpu, device/vif, device/vbd, control, console; 10 of them
@@ -38,9 +40,11 @@
 // iteration, as a worker does per batch.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <unistd.h>
@@ -461,6 +465,56 @@ void BM_WatchMatch(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations());
 }
 
+// Paging through a directory of N children with DIRECTORY_PART in
+// 4 KiB replies (the wire's payload limit), as a client lists a big
+// host's /local/domain: one iteration is the whole listing.  Linear in N
+// when a call costs its reply, quadratic when each call rebuilds the list.
+void BM_DirectoryPartPaging(benchmark::State &state)
+{
+	const int64_t n = state.range(0);
+	ReaderScope rs;
+	mxs_store *st = mxs_store_new();
+	mxs_changes ch = {};
+	mxs_buf out = {};
+	int64_t calls = 0;
+	char path[64];
+
+	if (!st)
+		std::abort();
+	for (int64_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/paging/%lld", (long long)i);
+		if (mxs_store_write(st, nullptr, &kDom0, path, "", 0, &ch))
+			std::abort();
+		mxs_changes_clear(&ch);
+	}
+	free(ch.v);
+	mxs_rcu_quiescent();
+	for (auto _ : state) {
+		size_t off = 0;
+		bool done = false;
+
+		while (!done) {
+			mxs_buf_reset(&out);
+			mxs_store_directory_part(st, nullptr, &kDom0, "/paging",
+						 off, 4096, &out);
+			size_t glen = strlen(out.p) + 1;
+			done = out.len >= glen + 1 && out.p[out.len - 1] == 0 &&
+			       out.p[out.len - 2] == 0;
+			off += out.len - glen - done;
+			calls++;
+		}
+		mxs_rcu_quiescent();
+	}
+	mxs_buf_free(&out);
+	state.counters["calls/iter"] =
+		state.iterations() ? (double)calls / state.iterations() : 0;
+	state.SetItemsProcessed(state.iterations() * n);
+	mxs_rcu_offline();
+	mxs_store_free(st);
+	mxs_rcu_online();
+}
+
+
 void Sized(const char *name, void (*fn)(benchmark::State &), int64_t n)
 {
 	benchmark::RegisterBenchmark(name, fn)
@@ -521,6 +575,12 @@ void Register()
 		->Arg(1000)
 		->Arg(10000)
 		->MinTime(kMin);
+	benchmark::RegisterBenchmark("BM_DirectoryPartPaging",
+				     BM_DirectoryPartPaging)
+		->Arg(1000)
+		->Arg(5000)
+		->MinTime(kMin)
+		->UseRealTime();
 }
 
 } // namespace

@@ -1,27 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Socket connections.  Everything here runs on the owning worker, except
- * mxs_conn_get/put (any thread).
+ * Connections, whatever their transport (struct mxs_transport: the
+ * socket in sock.c, a domain's ring in ringconn.c).  Everything here runs
+ * on the owning worker, except mxs_conn_get/put and mxs_conn_set_caller
+ * (any thread).
  *
  * Requests on one connection are handled strictly in order; replies and
- * watch events are queued in the order they are produced and written with
- * writev.  A client that does not read its replies stops being read once
- * MXS_OUT_LIMIT bytes are queued until it drains them; if watch events
- * (which other clients' changes produce) pile up past MXS_OUT_HARD_LIMIT,
- * the connection is closed: the daemon never buffers without bound.
+ * watch events are queued in the order they are produced and handed to
+ * the transport in one gathered send.  A client that does not read its
+ * replies stops being read once MXS_OUT_LIMIT bytes are queued until it
+ * drains them; if watch events (which other clients' changes produce)
+ * pile up past MXS_OUT_HARD_LIMIT, the connection is closed: the daemon
+ * never buffers without bound.  At most MXS_CONN_BUDGET requests of one
+ * connection run per batch, so one busy peer cannot starve the others or
+ * hold back a grace period; the rest waits on the worker's again list.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "core/daemon.h"
+#include "store/rcu.h"
 
 #define MXS_OUT_LIMIT (1u << 20)
 #define MXS_OUT_HARD_LIMIT (16u << 20)
+#define MXS_CONN_BUDGET 64u
 #define HDR sizeof(struct mxs_msg_hdr)
 
 void mxs_conn_get(struct mxs_conn *c)
@@ -29,79 +33,115 @@ void mxs_conn_get(struct mxs_conn *c)
 	__atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED);
 }
 
+void mxs_conn_release(struct mxs_conn *c)
+{
+	if (c->caller != &c->caller0)
+		free(c->caller);
+	free(c);
+}
+
 void mxs_conn_put(struct mxs_conn *c)
 {
 	/* acq_rel: every use of c by any dropping thread happens before
 	 * the free by the last one. */
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		free(c);
+		mxs_conn_release(c);
 }
 
-static void set_events(struct mxs_conn *c, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = c };
+/* A replaced identity, freed after a grace period. */
+struct caller_box {
+	struct mxs_caller who; /* first: the published pointer */
+	struct rcu_head rcu;
+};
 
-	if (c->epoll_events == events)
-		return;
-	if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
-		c->epoll_events = events;
+static void caller_free_rcu(struct rcu_head *h)
+{
+	mxs_rcu_reclaim_begin();
+	free(caa_container_of(h, struct caller_box, rcu));
 }
 
-struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq)
+int mxs_conn_set_caller(struct mxs_conn *c, const struct mxs_caller *who)
 {
-	struct mxs_conn *c = calloc(1, sizeof(*c));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct caller_box *b = malloc(sizeof(*b)), *old;
 
-	if (!c)
-		return NULL;
+	if (!b)
+		return -ENOMEM;
+	b->who = *who;
+	/* CONN_R1: pairs with CONN_A1 in mxs_conn_caller(): the new
+	 * identity is complete before it is seen.  Acquire side: the old
+	 * one is ours to free once no reader can hold it. */
+	old = (struct caller_box *)__atomic_exchange_n(
+		&c->caller, &b->who, __ATOMIC_ACQ_REL);
+	if (&old->who != &c->caller0)
+		call_rcu(&old->rcu, caller_free_rcu);
+	return 0;
+}
+
+void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
+		   const struct mxs_transport *t, uint64_t seq,
+		   const struct mxs_caller *who)
+{
 	c->w = w;
-	c->fd = fd;
+	c->t = t;
 	c->refs = 1;
 	c->seq = seq;
-	c->caller = (struct mxs_caller){ .domid = 0,
-					 .target = MXS_NO_TARGET,
-					 .privileged = true,
-					 .readonly = false };
+	c->caller0 = *who;
+	c->caller = &c->caller0;
 	c->out_tail = &c->out_head;
 	c->next_txid = 1;
+	c->budget = MXS_CONN_BUDGET;
 	mxs_watch_owner_init(&c->wo, c, seq);
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		goto fail;
-	ev.data.ptr = c;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		goto fail;
-	c->epoll_events = EPOLLIN;
 	cds_list_add_tail(&c->link, &w->conns);
 	w->nconns++;
 	__atomic_fetch_add(&w->d->nconns, 1, __ATOMIC_RELAXED);
 	if (mxs_verbose)
-		mxs_log("connection %llu on worker %u",
-			(unsigned long long)seq, w->id);
-	return c;
-fail:
-	free(c);
-	return NULL;
+		mxs_log("connection %llu (%s) on worker %u",
+			(unsigned long long)seq, t->name, w->id);
 }
 
-void mxs_conn_close(struct mxs_conn *c)
+static void drop_output(struct mxs_conn *c)
 {
 	struct mxs_out *o;
 
-	if (c->closed)
-		return;
-	/* Flush what can go without blocking, as the C daemon does. */
-	mxs_conn_flush(c);
-	c->closed = true;
-	mxs_conn_drop_state(c);
 	while ((o = c->out_head)) {
 		c->out_head = o->next;
 		free(o);
 	}
 	c->out_tail = &c->out_head;
 	c->out_bytes = 0;
-	epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
+}
+
+void mxs_conn_reset_io(struct mxs_conn *c)
+{
+	drop_output(c);
+	c->in_len = 0;
+	c->overflow = false;
+}
+
+/* Its watches and transactions: the state the protocol resets. */
+void mxs_conn_drop_state(struct mxs_conn *c)
+{
+	struct mxs_conn_tx *t;
+
+	mxs_watch_remove_all(c->w->d->watches, &c->wo);
+	while ((t = c->txs)) {
+		c->txs = t->next;
+		mxs_txn_free(t->tx);
+		free(t);
+	}
+	c->ntxs = 0;
+}
+
+void mxs_conn_close(struct mxs_conn *c)
+{
+	if (c->closed)
+		return;
+	/* Flush what can go without blocking, as the C daemon does. */
+	mxs_conn_flush(c);
+	c->closed = true;
+	mxs_conn_drop_state(c);
+	drop_output(c);
+	c->t->close(c);
 	cds_list_del(&c->link);
 	c->w->nconns--;
 	__atomic_fetch_sub(&c->w->d->nconns, 1, __ATOMIC_RELAXED);
@@ -117,6 +157,46 @@ void mxs_conn_mark_dirty(struct mxs_conn *c)
 	c->dirty = true;
 	c->next_dirty = c->w->dirty;
 	c->w->dirty = c;
+}
+
+void mxs_conn_again(struct mxs_conn *c)
+{
+	if (c->again || c->closed)
+		return;
+	c->again = true;
+	mxs_conn_get(c);
+	c->next_again = c->w->again;
+	c->w->again = c;
+}
+
+void mxs_conn_want_notify(struct mxs_conn *c)
+{
+	if (c->moved || c->closed)
+		return;
+	c->moved = true;
+	mxs_conn_get(c);
+	c->next_notify = c->w->notify;
+	c->w->notify = c;
+}
+
+void mxs_worker_notify_all(struct mxs_worker *w)
+{
+	while (w->notify) {
+		struct mxs_conn *c = w->notify;
+
+		w->notify = c->next_notify;
+		c->moved = false;
+		if (!c->closed)
+			c->t->notify(c);
+		mxs_conn_put(c);
+	}
+}
+
+void mxs_conn_unblock(struct mxs_conn *c)
+{
+	c->blocked = false;
+	mxs_conn_mark_dirty(c);
+	mxs_conn_again(c); /* a ring says nothing of what it still holds */
 }
 
 static void queue_out(struct mxs_conn *c, struct mxs_out *o)
@@ -203,6 +283,12 @@ int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 	return 0;
 }
 
+bool mxs_conn_can_serve(const struct mxs_conn *c)
+{
+	return !c->closed && !c->stopped && !c->blocked &&
+	       c->out_bytes < MXS_OUT_LIMIT;
+}
+
 static void handle_messages(struct mxs_conn *c)
 {
 	struct mxs_worker *w = c->w;
@@ -211,30 +297,33 @@ static void handle_messages(struct mxs_conn *c)
 	/* Never nested: it runs from the worker loop only (readable and
 	 * mxs_worker_service_dirty), never from a dispatch, a flush or a
 	 * close, so a request is consumed exactly once. */
-	while (!c->closed && c->out_bytes < MXS_OUT_LIMIT &&
-	       c->in_len - off >= HDR) {
+	while (mxs_conn_can_serve(c) && c->in_len - off >= HDR) {
 		struct mxs_msg_hdr hdr;
 
 		memcpy(&hdr, c->in + off, HDR);
 		if (hdr.len > MXS_PAYLOAD_MAX) {
 			/* Violating this is fatal for the connection. */
-			if (mxs_verbose)
-				mxs_log("connection %llu: payload %u too long",
-					(unsigned long long)c->seq, hdr.len);
-			mxs_conn_close(c);
+			mxs_log("connection %llu: payload %u too long",
+				(unsigned long long)c->seq, hdr.len);
+			c->t->fail(c, MXS_RING_ERR_PROTO);
 			break;
 		}
 		if (c->in_len - off < HDR + hdr.len)
 			break;
+		if (!c->budget) {
+			mxs_conn_again(c);
+			break;
+		}
+		c->budget--;
 		memcpy(w->req, c->in + off + HDR, hdr.len);
 		w->req[hdr.len] = '\0';
 		off += HDR + hdr.len;
 		__atomic_store_n(&w->requests, w->requests + 1,
 				 __ATOMIC_RELAXED);
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
-		mxs_dispatch(c, &hdr, w->req);
+		w->d->dispatch(c, &hdr, w->req);
 	}
-	if (c->closed)
+	if (c->closed || c->stopped)
 		return;
 	if (off) {
 		memmove(c->in, c->in + off, c->in_len - off);
@@ -246,16 +335,17 @@ void mxs_conn_readable(struct mxs_conn *c)
 {
 	ssize_t n;
 
+	c->budget = MXS_CONN_BUDGET;
+	handle_messages(c); /* what an earlier batch left */
 	for (;;) {
-		if (c->out_bytes >= MXS_OUT_LIMIT)
+		if (!mxs_conn_can_serve(c) || c->in_len == sizeof(c->in))
 			break;
-		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		n = c->t->recv(c, c->in + c->in_len,
+			       sizeof(c->in) - c->in_len);
+		if (n == -EAGAIN)
+			break;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			mxs_conn_close(c);
+			c->t->fail(c, MXS_RING_ERR_RINGIDX);
 			return;
 		}
 		if (n == 0) {
@@ -266,7 +356,7 @@ void mxs_conn_readable(struct mxs_conn *c)
 		}
 		c->in_len += (size_t)n;
 		handle_messages(c);
-		if (c->closed)
+		if (c->closed || c->stopped)
 			return;
 	}
 	mxs_conn_mark_dirty(c);
@@ -282,17 +372,17 @@ void mxs_worker_service_dirty(struct mxs_worker *w)
 		if (c->closed)
 			continue;
 		mxs_conn_flush(c);
-		if (c->overflow && !c->closed) {
+		if (c->overflow && !c->closed && !c->stopped) {
 			mxs_log("connection %llu: %zu bytes of events unread, "
 				"closing it", (unsigned long long)c->seq,
 				c->out_bytes);
-			mxs_conn_close(c);
+			c->t->fail(c, MXS_RING_ERR_COMM);
 			continue;
 		}
-		/* Requests held back by a full output queue can go on now
-		 * (this may queue output and mark c dirty again). */
-		if (!c->closed && c->out_bytes < MXS_OUT_LIMIT &&
-		    c->in_len >= HDR)
+		/* Requests held back by a full output queue or a blocked
+		 * request can go on now (this may queue output and mark c
+		 * dirty again). */
+		if (mxs_conn_can_serve(c) && c->in_len >= HDR)
 			handle_messages(c);
 	}
 }
@@ -304,25 +394,18 @@ void mxs_conn_flush(struct mxs_conn *c)
 	ssize_t n;
 	int cnt;
 
-	while (c->out_head && !c->closed) {
+	while (c->out_head && !c->closed && !c->stopped) {
 		for (cnt = 0, o = c->out_head; o && cnt < 64; o = o->next) {
 			iov[cnt].iov_base = o->data + o->sent;
 			iov[cnt].iov_len = o->len - o->sent;
 			cnt++;
 		}
-		n = writev(c->fd, iov, cnt);
+		n = c->t->sendv(c, iov, cnt);
+		if (n == 0)
+			break;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
 			/* Peer gone: reading will notice and close. */
-			while ((o = c->out_head)) {
-				c->out_head = o->next;
-				free(o);
-			}
-			c->out_tail = &c->out_head;
-			c->out_bytes = 0;
+			drop_output(c);
 			break;
 		}
 		while (n > 0) {
@@ -342,12 +425,8 @@ void mxs_conn_flush(struct mxs_conn *c)
 			free(o);
 		}
 	}
-	if (c->closed)
+	if (c->closed || c->stopped)
 		return;
-	if (c->out_head)
-		set_events(c, c->out_bytes >= MXS_OUT_LIMIT
-				      ? EPOLLOUT
-				      : EPOLLIN | EPOLLOUT);
-	else
-		set_events(c, EPOLLIN);
+	c->t->want_send(c, c->out_head != NULL,
+			c->out_bytes >= MXS_OUT_LIMIT || c->blocked);
 }

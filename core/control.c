@@ -104,13 +104,18 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 	struct mxs_store_stats st;
 	char *text = NULL;
 	uint64_t reqs = 0;
+	unsigned long doms = 0;
 	unsigned int i;
 	int n, rc = 0;
 
 	mxs_store_get_stats(d->store, &st);
-	for (i = 0; i < d->nworkers; i++)
+	for (i = 0; i < d->nworkers; i++) {
 		reqs += __atomic_load_n(&d->workers[i].requests,
 					__ATOMIC_RELAXED);
+		/* Relaxed: a count, for the report only. */
+		doms += __atomic_load_n(&d->workers[i].ndomains,
+					__ATOMIC_RELAXED);
+	}
 	n = asprintf(&text,
 		     "nodes: %" PRIu64 "\n"
 		     "generation: %" PRIu64 "\n"
@@ -120,10 +125,14 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 		     "connections: %lu\n"
 		     "workers: %u\n"
 		     "requests: %" PRIu64 "\n"
+		     "domains: %lu\n"
+		     "domain sweeps: %" PRIu64 "\n"
 		     "rss: %ld KiB\n",
 		     st.nodes, st.generation, st.commits, st.conflicts,
 		     mxs_watches_count(d->watches),
-		     __atomic_load_n(&d->nconns, __ATOMIC_RELAXED), d->nworkers, reqs, rss_kib());
+		     __atomic_load_n(&d->nconns, __ATOMIC_RELAXED), d->nworkers,
+		     reqs, doms,
+		     __atomic_load_n(&d->sweeps, __ATOMIC_RELAXED), rss_kib());
 	if (n < 0)
 		return -ENOMEM;
 	if (argc == 1) {

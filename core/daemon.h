@@ -22,11 +22,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <sys/uio.h>
+
 #include <urcu/list.h>
+#include <urcu-qsbr.h>
 
 #include "core/mpsc.h"
 
 #include "mxs/protocol.h"
+#include "mxs/ring.h"
 #include "store/buf.h"
 #include "store/perms.h"
 #include "store/store.h"
@@ -34,6 +38,9 @@
 
 struct mxs_daemon;
 struct mxs_worker;
+struct mxs_conn;
+struct mxs_domain;
+struct mxs_dominfo;
 
 struct mxs_config {
 	const char *socket_path;
@@ -45,6 +52,35 @@ struct mxs_config {
 	bool output_pid;
 	bool verbose;
 	bool strict_conflicts;
+	uint32_t master_domid; /* whose ring xsd_kva is (--master-domid) */
+	uint32_t priv_domid;   /* privileged besides dom0 (--priv-domid) */
+	const char *dominfo_plugin; /* --dominfo-plugin, or next to us */
+};
+
+/*
+ * How a connection moves bytes: the socket (core/sock.c) or a domain's
+ * ring page and event channel (core/ringconn.c).  Framing, ordering,
+ * output queues, watches and transactions are shared code (conn.c) above
+ * it.  Every function runs on the owning worker.
+ */
+struct mxs_transport {
+	const char *name;
+	/* Bytes copied into buf (> 0), -EAGAIN when nothing is there now,
+	 * 0 when the peer has gone (socket EOF), other -errno: broken. */
+	ssize_t (*recv)(struct mxs_conn *c, void *buf, size_t len);
+	/* Bytes taken from iov (0 when full), or -errno: peer gone. */
+	ssize_t (*sendv)(struct mxs_conn *c, const struct iovec *iov,
+			 int cnt);
+	/* Output is (still) queued, or input is held back (stalled):
+	 * arrange to be called again when the peer makes room. */
+	void (*want_send)(struct mxs_conn *c, bool out_queued, bool stalled);
+	/* Tell the peer that indices moved (at most once per batch). */
+	void (*notify)(struct mxs_conn *c);
+	/* The peer broke the protocol (error: MXS_RING_ERR_*): stop
+	 * serving it. */
+	void (*fail)(struct mxs_conn *c, uint32_t error);
+	/* Release the transport's resources (the connection is closed). */
+	void (*close)(struct mxs_conn *c);
 };
 
 /*
@@ -73,16 +109,35 @@ struct mxs_conn_tx {
 struct mxs_conn {
 	struct cds_list_head link; /* in worker->conns; owner only */
 	struct mxs_worker *w;      /* owner; never changes */
+	const struct mxs_transport *t; /* never changes */
+	struct mxs_domain *dom;    /* ring connections: their domain */
 	unsigned long refs;        /* atomic; the owner holds one while open */
-	int fd;
-	uint32_t epoll_events;
+	int fd;                    /* socket transport */
+	uint32_t epoll_events;     /* socket transport */
 	bool closed;               /* owner only */
+	bool stopped;              /* broke the protocol: not served */
+	bool blocked;              /* a request is being served elsewhere
+				      (INTRODUCE, RELEASE): later ones wait */
+	bool moved;                /* ring indices moved in this batch */
+	bool again;                /* in worker->again */
+	unsigned int budget;       /* requests left in this batch */
+	struct mxs_conn *next_notify; /* in worker->notify */
+	struct mxs_conn *next_again;  /* in worker->again */
+	struct mxs_conn *next_served; /* worker.c run_again() only */
 	struct mxs_conn *next_dead; /* in worker->graveyard */
 	struct mxs_conn *next_dirty; /* in worker->dirty */
 	bool dirty;                /* output or held-back input to service */
 	bool overflow;             /* events exceeded the hard output limit */
 	uint64_t seq;              /* creation order */
-	struct mxs_caller caller;
+	/*
+	 * Who is asking.  Read by other workers (watch permission checks),
+	 * so never modified in place: SET_TARGET publishes a new one
+	 * (CONN_R1, release) and frees the old after a grace period;
+	 * readers load it with mxs_conn_caller() (CONN_A1, acquire) and
+	 * use it until their next quiescent state.  Initially &caller0.
+	 */
+	struct mxs_caller *caller;
+	struct mxs_caller caller0;
 	struct mxs_watch_owner wo; /* its watches (registry) */
 
 	/* Input (owner only): bytes received, parsed from the front.  Room
@@ -100,7 +155,13 @@ struct mxs_conn {
 	uint32_t next_txid;
 };
 
-enum mxs_inbox_kind { MXS_INBOX_CONN, MXS_INBOX_STOP };
+enum mxs_inbox_kind {
+	MXS_INBOX_CONN,      /* a new socket connection */
+	MXS_INBOX_STOP,
+	MXS_INBOX_INTRODUCE, /* serve dom here, then answer conn */
+	MXS_INBOX_RELEASE,   /* release dom, then answer conn if any */
+	MXS_INBOX_REPLY,     /* the answer to conn's blocked request */
+};
 
 /* A message to a worker from another thread. */
 struct mxs_inbox_msg {
@@ -108,6 +169,13 @@ struct mxs_inbox_msg {
 	enum mxs_inbox_kind kind;
 	int fd;                /* MXS_INBOX_CONN */
 	uint64_t seq;          /* MXS_INBOX_CONN */
+	struct mxs_conn *conn; /* REPLY; INTRODUCE, RELEASE: the
+				  requester or NULL.  Holds a reference. */
+	struct mxs_domain *dom; /* INTRODUCE, RELEASE */
+	struct mxs_msg_hdr hdr; /* INTRODUCE, RELEASE, REPLY: the request
+				   (REPLY: type is the reply's type) */
+	size_t len;            /* REPLY payload */
+	char data[];
 };
 
 #define MXS_CACHELINE 64
@@ -140,6 +208,19 @@ struct mxs_worker {
 	char req[MXS_PAYLOAD_MAX + 1]; /* current request payload + NUL */
 	struct mxs_changes changes;
 	uint64_t requests;      /* relaxed reads by CONTROL memreport */
+	struct mxs_dominfo *dominfo; /* this worker's plugin handle */
+
+	/* Event channels of this worker's domains (core/ringconn.c). */
+	void *xce;              /* xenevtchn_handle, or NULL: sockets only */
+	void *xgt;              /* xengnttab_handle */
+	int xce_fd;
+	struct mxs_conn **ports; /* local port -> ring connection */
+	size_t nports;
+	uint32_t virq_port;     /* VIRQ_DOM_EXC, bound on worker 0 only */
+	bool virq;              /* VIRQ_DOM_EXC pending in this batch */
+	struct mxs_conn *notify; /* ring connections to notify */
+	struct mxs_conn *again;  /* input left over by the budget */
+	unsigned long ndomains;  /* atomic: domains owned (balancing) */
 };
 
 _Static_assert(offsetof(struct mxs_worker, wake_pending) %
@@ -163,23 +244,47 @@ struct mxs_daemon {
 	 */
 	pthread_mutex_t commit_lock __attribute__((aligned(MXS_CACHELINE)));
 	struct mxs_config cfg __attribute__((aligned(MXS_CACHELINE)));
+	/* Runs one request (mxs_dispatch; set before the workers run):
+	 * connections call up through it, never into ops.c directly. */
+	void (*dispatch)(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+			 char *payload);
 	struct mxs_store *store;
 	struct mxs_watches *watches;
 	struct mxs_worker *workers;
 	unsigned int nworkers;
 	int listen_fd;
-	uint64_t conn_seq; /* main thread */
+	uint64_t conn_seq; /* atomic: connection numbers, creation order */
 	unsigned long nconns; /* atomic */
 	/* Trace file (-T, CONTROL logfile/log): one write per line. */
 	pthread_mutex_t trace_lock;
 	int trace_fd;
 	char *trace_path;
 	bool trace_on;
+	/* Domains (core/domain.c). */
+	bool domains;           /* event channels and grants available */
+	struct mxs_domain **domtab; /* domid -> domain (RCU: DOMTAB_R1/A1) */
+	uint8_t *domresv;       /* domid being introduced; dom_lock */
+	pthread_mutex_t dom_lock;   /* introduce/release; domlist */
+	struct cds_list_head domlist; /* introduced domains */
+	/*
+	 * Domains known to exist (XSA-322): domseen[domid] is 1 + the store
+	 * generation at which the daemon first learned that the domain
+	 * exists (its introduction, or a SET_PERMS naming it while the
+	 * hypervisor knew it), 0 when unknown; cleared when it is released
+	 * or found gone.  Atomic (DOMSEEN_R1/A1); read by the store's
+	 * domain oracle on any thread.
+	 */
+	uint64_t *domseen;
+	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
 };
 
-/* worker.c */
+/* worker.c: the worker loop (the top layer). */
 int mxs_workers_start(struct mxs_daemon *d);
 void mxs_workers_stop(struct mxs_daemon *d);
+/* Frees the connections closed during the last batch. */
+void mxs_worker_bury(struct mxs_worker *w);
+
+/* inbox.c: a worker's inbox and event queue. */
 /* Any thread: queue m for w and wake w (at most one wake per batch). */
 void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m);
 /* Any thread: hand the watch event o (o->conn set, one reference held)
@@ -192,13 +297,50 @@ void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o);
  * pushes are complete by then).
  */
 void mxs_worker_take_events(struct mxs_worker *w);
+/* The worker running on this thread, or NULL. */
 struct mxs_worker *mxs_worker_self(void);
-/* Test harnesses: run a worker's connections on the calling thread. */
+/* Makes w the calling thread's worker (worker threads; test harnesses
+ * that run a worker's connections on their own thread). */
 void mxs_worker_adopt(struct mxs_worker *w);
-/* Frees the connections closed during the last batch. */
-void mxs_worker_bury(struct mxs_worker *w);
 
-/* conn.c: owner-worker only, unless stated. */
+/* conn.c: connections, framing and their queues; owner-worker only,
+ * unless stated.  The lowest layer but logging: it calls up only
+ * through the transport's functions and d->dispatch. */
+/* Drops c's watches and transactions (RESET_WATCHES, close, ring
+ * reset). */
+void mxs_conn_drop_state(struct mxs_conn *c);
+/* Common set-up of a connection with transport t and identity who. */
+void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
+		   const struct mxs_transport *t, uint64_t seq,
+		   const struct mxs_caller *who);
+/* Frees what the connection still owns; the last mxs_conn_put. */
+void mxs_conn_release(struct mxs_conn *c);
+/* The caller identity (CONN_A1); valid until the next quiescent state.
+ * Any thread, online for RCU. */
+static inline const struct mxs_caller *mxs_conn_caller(
+	const struct mxs_conn *c)
+{
+	/* CONN_A1: pairs with CONN_R1 in mxs_conn_set_caller(). */
+	return __atomic_load_n(&c->caller, __ATOMIC_ACQUIRE);
+}
+/* Replaces the identity (SET_TARGET); any thread, online for RCU.
+ * The old one is freed after a grace period. */
+int mxs_conn_set_caller(struct mxs_conn *c, const struct mxs_caller *who);
+/* May c's next request run now (not closed, stopped, blocked or
+ * held back by unread output)? */
+bool mxs_conn_can_serve(const struct mxs_conn *c);
+/* Queues c for the next batch (input left in its buffer). */
+void mxs_conn_again(struct mxs_conn *c);
+/* A request served elsewhere has been answered: go on with the next. */
+void mxs_conn_unblock(struct mxs_conn *c);
+/* Drops partial input and queued output (ring reconnection). */
+void mxs_conn_reset_io(struct mxs_conn *c);
+/* Asks for one t->notify at the end of this batch. */
+void mxs_conn_want_notify(struct mxs_conn *c);
+/* End of a batch: notify every ring connection that moved. */
+void mxs_worker_notify_all(struct mxs_worker *w);
+
+/* sock.c */
 struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq);
 void mxs_conn_get(struct mxs_conn *c);         /* any thread */
 void mxs_conn_put(struct mxs_conn *c);         /* any thread */
@@ -227,12 +369,68 @@ void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o);
 int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 			 const char *token);
 
-/* ops.c */
+/* ringconn.c: ring connections and the worker's event channels. */
+/* Opens w's event-channel and grant handles (its fd joins w's epoll
+ * set).  -errno when the host has none (sockets only). */
+int mxs_worker_evtchn_open(struct mxs_worker *w);
+void mxs_worker_evtchn_close(struct mxs_worker *w);
+/* A ring connection for dom, whose page is mapped and whose port is
+ * bound (dom->port) on w.  NULL and errno on failure. */
+struct mxs_conn *mxs_ringconn_new(struct mxs_worker *w,
+				  struct mxs_domain *dom);
+/* Binds c's domain to a new port (a repeated INTRODUCE).  0 or
+ * -errno (then no port is bound).  Owner only. */
+int mxs_ringconn_rebind(struct mxs_conn *c, uint32_t remote_port);
+/* One wake of the event-channel fd: drains every pending port, serves
+ * each ring (budget per batch), flushes, unmasks, re-checks each ring
+ * after the unmask.  Owner only. */
+void mxs_worker_rings_run(struct mxs_worker *w);
+/* Serves c's ring once (reconnection, input, output).  Owner only. */
+void mxs_ringconn_serve(struct mxs_conn *c);
+/* After a batch: is there ring work no notification will announce? */
+bool mxs_ringconn_has_work(struct mxs_conn *c);
+
+/* domain.c: the domain table and the domain lifecycle. */
+int mxs_domains_init(struct mxs_daemon *d);
+/* Opens the domain-info plugin for each worker (cfg.dominfo_plugin, else
+ * next to the executable, else the installed one) and, with it, the
+ * store's domain oracle.  Main thread, before the workers run; without
+ * it domain death goes unnoticed (logged) and no entry is ever stale. */
+void mxs_domains_plugin(struct mxs_daemon *d);
+void mxs_domains_fini(struct mxs_daemon *d);
+/* dom0 (the master domain) from /proc/xen/xsd_kva and xsd_port:
+ * introduced on a worker (no @introduceDomain).  Main thread. */
+int mxs_domains_dom0(struct mxs_daemon *d);
+/* SET_PERMS naming domids: note those the hypervisor knows (w's plugin
+ * handle), before the store sets the list.  -ENOENT when the owner
+ * does not exist (the C daemon's answer), else 0.  Owner worker. */
+int mxs_domains_note_perms(struct mxs_worker *w, const struct mxs_perm *p,
+			   unsigned int n);
+/* Domain ops, on the requester's worker.  0: answered in r (reply
+ * queued already, or the requester is blocked until the owning worker
+ * answers); -errno: the error to send. */
+int mxs_domain_introduce(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+			 uint32_t domid, uint32_t port);
+int mxs_domain_release(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
+		       uint32_t domid);
+int mxs_domain_resume(struct mxs_daemon *d, uint32_t domid);
+int mxs_domain_set_target(struct mxs_daemon *d, uint32_t domid,
+			  uint32_t target);
+bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid);
+/* Owner side of MXS_INBOX_INTRODUCE / MXS_INBOX_RELEASE. */
+void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
+void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
+/* VIRQ_DOM_EXC on worker 0: one getinfolist sweep; dying and vanished
+ * domains are released on their owners. */
+void mxs_domains_sweep(struct mxs_worker *w);
+
+/* ops.c: request handling.  The daemon's d->dispatch. */
 void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		  char *payload);
-const char *mxs_op_name(uint32_t type);
+
 /*
- * Commit order.  Every change of the live store runs as
+ * events.c: watch-event delivery.  Commit order: every change of the
+ * live store runs as
  *   mxs_commit_begin(d); <store mutation or commit>;
  *   mxs_fire_changes(d, ch); mxs_commit_end(d);
  * begin takes d->commit_lock and first queues the events other workers
@@ -244,7 +442,9 @@ const char *mxs_op_name(uint32_t type);
 void mxs_commit_begin(struct mxs_daemon *d);
 void mxs_commit_end(struct mxs_daemon *d);
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);
-void mxs_conn_drop_state(struct mxs_conn *c);
+/* A special watch (@introduceDomain, @releaseDomain) fires from worker
+ * w, as one commit of its own. */
+void mxs_fire_special(struct mxs_worker *w, const char *name);
 
 /* control.c */
 int mxs_control(struct mxs_conn *c, char **argv, unsigned int argc,

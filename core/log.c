@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "mxs/protocol-names.h"
 
 bool mxs_verbose;
 static bool to_stderr = true;

@@ -43,7 +43,11 @@ static void usage(FILE *f)
 "      --workers <n>       worker threads (default: online CPUs),\n"
 "      --strict-conflicts  a commit fails when anything it touched changed,\n"
 "                          including children added to a node whose child\n"
-"                          list it never read (the C xenstored's rule).\n");
+"                          list it never read (the C xenstored's rule),\n"
+"  -m, --master-domid <d>  the domain whose ring xsd_kva maps (default 0),\n"
+"  -p, --priv-domid <d>    a domain privileged like dom0,\n"
+"      --dominfo-plugin <file>  the domain-info plugin (default: next to\n"
+"                          this program, else the installed one).\n");
 }
 
 static int parse_args(int argc, char **argv, struct mxs_config *cfg)
@@ -59,6 +63,9 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "strict-conflicts", no_argument, NULL, 'S' + 256 },
+		{ "master-domid", required_argument, NULL, 'm' },
+		{ "priv-domid", required_argument, NULL, 'p' },
+		{ "dominfo-plugin", required_argument, NULL, 'd' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -66,7 +73,8 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 	int o;
 
 	cfg->workers = ncpu > 0 ? (unsigned int)ncpu : 1;
-	while ((o = getopt_long(argc, argv, "NDF:PT:VH", opts, NULL)) != -1) {
+	cfg->priv_domid = 0;
+	while ((o = getopt_long(argc, argv, "NDF:PT:VHm:p:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'N': cfg->no_fork = true; break;
 		case 'D': cfg->no_domain_init = true; break;
@@ -77,6 +85,22 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		case 'H': usage(stdout); exit(0);
 		case 's': cfg->socket_path = optarg; break;
 		case 'S' + 256: cfg->strict_conflicts = true; break;
+		case 'd' + 256: cfg->dominfo_plugin = optarg; break;
+		case 'm':
+		case 'p': {
+			/* As the C daemon: a number below the reserved ids. */
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || v >= MXS_DOMID_FIRST_RESERVED) {
+				fprintf(stderr, "bad domid %s\n", optarg);
+				return -EINVAL;
+			}
+			if (o == 'm')
+				cfg->master_domid = (uint32_t)v;
+			else
+				cfg->priv_domid = (uint32_t)v;
+			break;
+		}
 		case 'w':
 			cfg->workers = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || cfg->workers < 1 || cfg->workers > 1024) {
@@ -109,25 +133,32 @@ static char *default_socket(void)
 	return p;
 }
 
+/*
+ * The socket appears under its name only once it listens (bound and
+ * listening under "<path>.new", then renamed): a client that sees the
+ * name never gets ECONNREFUSED.
+ */
 static int open_socket(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, n;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
+	n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.new", path);
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
 		fprintf(stderr, "socket path too long: %s\n", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path);
+	unlink(addr.sun_path);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(fd, 1024) < 0) {
+	    chmod(addr.sun_path, 0600) < 0 || listen(fd, 1024) < 0 ||
+	    rename(addr.sun_path, path) < 0) {
 		int e = errno;
 
 		fprintf(stderr, "cannot listen on %s: %s\n", path, strerror(e));
+		unlink(addr.sun_path);
 		close(fd);
 		return -e;
 	}
@@ -294,7 +325,9 @@ static void accept_loop(struct mxs_daemon *d, int sigfd)
 				}
 				m->kind = MXS_INBOX_CONN;
 				m->fd = fd;
-				m->seq = ++d->conn_seq;
+				/* Relaxed: a unique, increasing number. */
+				m->seq = __atomic_add_fetch(&d->conn_seq, 1,
+							    __ATOMIC_RELAXED);
 				mxs_worker_post(&d->workers[next], m);
 				next = (next + 1) % d->nworkers;
 			}
@@ -314,9 +347,6 @@ int main(int argc, char **argv)
 	mxs_log_init(d.cfg.no_fork, d.cfg.verbose);
 	pthread_mutex_init(&d.trace_lock, NULL);
 	pthread_mutex_init(&d.commit_lock, NULL);
-	if (!d.cfg.no_domain_init)
-		mxs_log("dom0 ring initialisation is not built yet: serving "
-			"the Unix socket only (as with -D)");
 	if (!d.cfg.socket_path) {
 		sock = default_socket();
 		if (!sock)
@@ -363,6 +393,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mxs_store_set_strict_conflicts(d.store, d.cfg.strict_conflicts);
+	if (mxs_domains_init(&d)) {
+		mxs_log("out of memory at start-up");
+		return 1;
+	}
 	d.nworkers = d.cfg.workers;
 	/* The main thread does not read the store while workers run. */
 	mxs_rcu_offline();
@@ -371,13 +405,25 @@ int main(int argc, char **argv)
 		mxs_log("cannot start workers: %s", strerror(-rc));
 		return 1;
 	}
+	if (!d.cfg.no_domain_init) {
+		if (!d.domains)
+			mxs_log("no event channels: dom0's ring is not served "
+				"(socket only, as with -D)");
+		else if (mxs_domains_dom0(&d)) {
+			mxs_log("cannot initialise dom0's ring");
+			mxs_workers_stop(&d);
+			return 1;
+		}
+	}
 	if (d.cfg.no_fork)
-		mxs_log("listening on %s with %u workers",
-			d.cfg.socket_path, d.nworkers);
+		mxs_log("listening on %s with %u workers%s",
+			d.cfg.socket_path, d.nworkers,
+			d.domains ? " and event channels" : "");
 
 	accept_loop(&d, sigfd);
 
 	mxs_workers_stop(&d);
+	mxs_domains_fini(&d);
 	close(d.listen_fd);
 	unlink(d.cfg.socket_path);
 	mxs_rcu_online();

@@ -12,10 +12,12 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "mxs/protocol-names.h"
 #include "store/path.h"
 
 struct req {
 	struct mxs_conn *c;
+	const struct mxs_caller *caller; /* c's, for this request */
 	struct mxs_daemon *d;
 	const struct mxs_msg_hdr *hdr;
 	char *p;      /* payload, NUL at p[len] */
@@ -27,33 +29,11 @@ struct req {
 
 typedef int (*op_fn)(struct req *r);
 
-static const char *const op_names[MXS_OP_COUNT] = {
-#define X(NAME, name, num, args, flags, doc) [num] = #NAME,
-	MXS_OPS(X)
-#undef X
-};
-
 static const unsigned int op_flags[MXS_OP_COUNT] = {
 #define X(NAME, name, num, args, flags, doc) [num] = (flags),
 	MXS_OPS(X)
 #undef X
 };
-
-const char *mxs_op_name(uint32_t type)
-{
-	return type < MXS_OP_COUNT ? op_names[type] : "UNKNOWN";
-}
-
-static const char *errno_name(int e)
-{
-	switch (e) {
-#define X(E) case E: return #E;
-		MXS_ERRORS(X)
-#undef X
-	default:
-		return "EINVAL"; /* as the C daemon: untranslatable */
-	}
-}
 
 /* ------------------------------------------------------------------ */
 /* Argument parsing, with the C daemon's rules.                        */
@@ -111,7 +91,7 @@ static int node_name(const struct req *r, const char *name, char *buf,
 
 	if (!name)
 		return -EINVAL;
-	if (mxs_path_canonical(name, r->c->caller.domid, buf, sz))
+	if (mxs_path_canonical(name, r->caller->domid, buf, sz))
 		return -EINVAL;
 	if (!mxs_path_valid(buf, allow_special, rel_max))
 		return -EINVAL;
@@ -119,75 +99,6 @@ static int node_name(const struct req *r, const char *name, char *buf,
 }
 
 #define PATH_BUF (MXS_PAYLOAD_MAX + 64)
-
-/* ------------------------------------------------------------------ */
-/* Watches                                                              */
-
-struct fire_ctx {
-	struct mxs_daemon *d;
-	struct mxs_worker *self;
-	const struct mxs_change *ch;
-};
-
-/*
- * Registry callback (shared registry lock and d->commit_lock held): one
- * event, built once; queued directly on this worker's connections, handed
- * to the owner's event queue otherwise.  Both happen under the commit
- * lock, so each connection gets the events of commits in commit order.
- */
-static void deliver(void *arg, const struct mxs_watch *w, const char *path)
-{
-	struct fire_ctx *f = arg;
-	struct mxs_conn *c = w->owner->ctx;
-	struct mxs_out *o;
-
-	if (!mxs_store_watch_permitted(f->d->store, &c->caller, path,
-				       f->ch->perms, f->ch->nperms))
-		return;
-	o = mxs_out_event_new(mxs_watch_event_path(w, path), w->token);
-	if (!o)
-		return;
-	if (c->w == f->self) {
-		mxs_conn_queue_out_event(c, o);
-		return;
-	}
-	mxs_conn_get(c);
-	o->conn = c;
-	mxs_worker_post_event(c->w, o);
-}
-
-void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
-{
-	struct fire_ctx f = { d, mxs_worker_self(), NULL };
-	size_t i;
-
-	for (i = 0; i < ch->n; i++) {
-		f.ch = &ch->v[i];
-		mxs_watches_fire(d->watches, ch->v[i].path, ch->v[i].exact,
-				 deliver, &f);
-	}
-	mxs_changes_clear(ch);
-}
-
-void mxs_commit_begin(struct mxs_daemon *d)
-{
-	struct mxs_worker *self = mxs_worker_self();
-
-	pthread_mutex_lock(&d->commit_lock);
-	/*
-	 * Events that other workers posted here came from commits applied
-	 * before this one (posted under this lock, so complete now): they
-	 * go to their connections before anything this commit queues
-	 * directly.
-	 */
-	if (self)
-		mxs_worker_take_events(self);
-}
-
-void mxs_commit_end(struct mxs_daemon *d)
-{
-	pthread_mutex_unlock(&d->commit_lock);
-}
 
 /* ------------------------------------------------------------------ */
 /* Handlers                                                             */
@@ -207,7 +118,7 @@ static int path_query(struct req *r, store_query_fn fn)
 	char path[PATH_BUF];
 	int rc = node_name(r, onearg(r), path, sizeof(path), false);
 
-	return rc ? rc : fn(r->d->store, r->tx, &r->c->caller, path,
+	return rc ? rc : fn(r->d->store, r->tx, r->caller, path,
 			    r->reply);
 }
 
@@ -236,7 +147,7 @@ static int mxs_op_directory_part(struct req *r)
 	rc = node_name(r, v[0], path, sizeof(path), false);
 	if (rc)
 		return rc;
-	return mxs_store_directory_part(r->d->store, r->tx, &r->c->caller,
+	return mxs_store_directory_part(r->d->store, r->tx, r->caller,
 					path, (unsigned int)atoi(v[1]),
 					MXS_PAYLOAD_MAX, r->reply);
 }
@@ -279,7 +190,7 @@ static int mxs_op_write(struct req *r)
 		return rc;
 	off = strlen(v[0]) + 1;
 	mutation_begin(r);
-	rc = mxs_store_write(r->d->store, r->tx, &r->c->caller, path,
+	rc = mxs_store_write(r->d->store, r->tx, r->caller, path,
 			     r->p + off, r->len - off, &r->c->w->changes);
 	return mutated(r, rc);
 }
@@ -297,7 +208,7 @@ static int path_mutation(struct req *r, store_path_fn fn)
 	if (rc)
 		return rc;
 	mutation_begin(r);
-	rc = fn(r->d->store, r->tx, &r->c->caller, path, &r->c->w->changes);
+	rc = fn(r->d->store, r->tx, r->caller, path, &r->c->w->changes);
 	return mutated(r, rc);
 }
 
@@ -325,10 +236,12 @@ static int mxs_op_set_perms(struct req *r)
 	if (!perms)
 		return -ENOMEM;
 	rc = mxs_perms_parse(r->p + strlen(r->p) + 1, n, perms);
+	if (!rc)
+		rc = mxs_domains_note_perms(r->c->w, perms, n);
 	if (rc)
 		goto out;
 	if (r->p[0] == '@') {
-		rc = mxs_store_set_special_perms(r->d->store, &r->c->caller,
+		rc = mxs_store_set_special_perms(r->d->store, r->caller,
 						 r->p, perms, n);
 		if (!rc)
 			rc = reply_ok(r);
@@ -338,7 +251,7 @@ static int mxs_op_set_perms(struct req *r)
 	if (rc)
 		goto out;
 	mutation_begin(r);
-	rc = mxs_store_set_perms(r->d->store, r->tx, &r->c->caller, path,
+	rc = mxs_store_set_perms(r->d->store, r->tx, r->caller, path,
 				 perms, n, &r->c->w->changes);
 	rc = mutated(r, rc);
 out:
@@ -403,7 +316,7 @@ static int mxs_op_unwatch(struct req *r)
 		if (strlen(v[0]) >= sizeof(path))
 			return -EINVAL;
 		strcpy(path, v[0]);
-	} else if (mxs_path_canonical(v[0], r->c->caller.domid, path,
+	} else if (mxs_path_canonical(v[0], r->caller->domid, path,
 				      sizeof(path))) {
 		return -EINVAL;
 	}
@@ -479,6 +392,7 @@ static int mxs_op_transaction_end(struct req *r)
 	return rc ? rc : reply_ok(r);
 }
 
+/* A domid argument as the C daemon 4.17 reads it (atoi). */
 static int parse_domid(const char *s, uint32_t *domid)
 {
 	if (!s)
@@ -503,27 +417,39 @@ static int mxs_op_is_domain_introduced(struct req *r)
 {
 	uint32_t domid;
 	int rc = parse_domid(onearg(r), &domid);
+	bool yes;
 
 	if (rc)
 		return rc;
-	/* Socket-only daemon: only dom0 (ourselves) is known; DOMID_SELF
-	 * (0x7ff0) is always introduced, as in the C daemon. */
-	return mxs_buf_add(r->reply,
-			   domid == 0 || domid == MXS_DOMID_SELF ? "T" : "F", 2);
+	/* DOMID_SELF is always introduced, as in the C daemon; so is
+	 * dom0 when we serve no rings (socket-only host). */
+	yes = domid == MXS_DOMID_SELF ||
+	      mxs_domain_introduced(r->d, domid) ||
+	      (domid == 0 && !r->d->domains);
+	return mxs_buf_add(r->reply, yes ? "T" : "F", 2);
 }
 
-/*
- * Domain operations need the ring and domain layer (rings/, the next
- * capability).  Arguments are checked as the C daemon does; a well-formed
- * request is answered ENOSYS: this build has no domain connections.
- */
+/* The reply comes from the owning worker (core/domain.c). */
+static int deferred(struct req *r, int rc)
+{
+	if (!rc)
+		r->reply_type = UINT32_MAX;
+	return rc;
+}
+
+/* domid, gfn (ignored: the grant is what we map), port. */
 static int mxs_op_introduce(struct req *r)
 {
 	char *v[3];
+	uint32_t port;
 
 	if (get_strings(r, v, 3) < 3)
 		return -EINVAL;
-	return -ENOSYS;
+	port = (uint32_t)atoi(v[2]);
+	if (port == 0)
+		return -EINVAL;
+	return deferred(r, mxs_domain_introduce(r->c, r->hdr,
+						(uint32_t)atoi(v[0]), port));
 }
 
 static int mxs_op_release(struct req *r)
@@ -531,34 +457,29 @@ static int mxs_op_release(struct req *r)
 	uint32_t domid;
 	int rc = parse_domid(onearg(r), &domid);
 
-	return rc ? rc : -ENOSYS;
+	return rc ? rc : deferred(r, mxs_domain_release(r->c, r->hdr, domid));
 }
 
 static int mxs_op_resume(struct req *r)
 {
-	return mxs_op_release(r); /* same arguments, same answer for now */
+	uint32_t domid;
+	int rc = parse_domid(onearg(r), &domid);
+
+	if (!rc)
+		rc = mxs_domain_resume(r->d, domid);
+	return rc ? rc : reply_ok(r);
 }
 
 static int mxs_op_set_target(struct req *r)
 {
 	char *v[2];
+	int rc;
 
 	if (get_strings(r, v, 2) < 2)
 		return -EINVAL;
-	return -ENOSYS;
-}
-
-void mxs_conn_drop_state(struct mxs_conn *c)
-{
-	struct mxs_conn_tx *t;
-
-	mxs_watch_remove_all(c->w->d->watches, &c->wo);
-	while ((t = c->txs)) {
-		c->txs = t->next;
-		mxs_txn_free(t->tx);
-		free(t);
-	}
-	c->ntxs = 0;
+	rc = mxs_domain_set_target(r->d, (uint32_t)atoi(v[0]),
+				   (uint32_t)atoi(v[1]));
+	return rc ? rc : reply_ok(r);
 }
 
 static int mxs_op_reset_watches(struct req *r)
@@ -613,7 +534,8 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		  char *payload)
 {
 	struct mxs_worker *w = c->w;
-	struct req r = { .c = c, .d = w->d, .hdr = hdr, .p = payload,
+	struct req r = { .c = c, .caller = mxs_conn_caller(c), .d = w->d,
+			 .hdr = hdr, .p = payload,
 			 .len = hdr->len, .reply = &w->reply,
 			 .reply_type = hdr->type };
 	unsigned int flags;
@@ -630,7 +552,7 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 		goto reply;
 	}
 	flags = op_flags[hdr->type];
-	if ((flags & MXS_OPF_PRIV) && !c->caller.privileged) {
+	if ((flags & MXS_OPF_PRIV) && !r.caller->privileged) {
 		rc = -EACCES;
 		goto reply;
 	}
@@ -646,7 +568,7 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 	rc = handlers[hdr->type](&r);
 reply:
 	if (rc) {
-		const char *e = errno_name(-rc);
+		const char *e = mxs_errno_name(-rc);
 
 		mxs_conn_queue(c, MXS_OP_ERROR, hdr->req_id, hdr->tx_id, e,
 			       strlen(e) + 1);

@@ -19,6 +19,14 @@
  * RCU: workers are urcu-qsbr readers.  They are offline while blocked in
  * epoll_wait and announce a quiescent state after each batch, so store
  * pointers are never held across a batch.
+ *
+ * One batch: the inbox; socket events; the event-channel fd (every
+ * pending port, core/ringconn.c); connections left over by their request
+ * budget; replies flushed; each ring peer notified at most once; then,
+ * on worker 0, the VIRQ_DOM_EXC sweep.  After a batch that did work the
+ * worker polls without sleeping for up to SPIN_POLLS empty rounds (a
+ * thread wake-up costs ~100 ring operations), then blocks: an idle
+ * worker never spins.
  */
 #include <errno.h>
 #include <sched.h>
@@ -28,48 +36,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <xenevtchn.h>
+#include <xen/xen.h>
+
 #include "core/daemon.h"
+#include "core/domain.h"
+#include "core/dominfo.h"
 #include "store/rcu.h"
 
 #define EVENTS_PER_WAIT 64
-
-static __thread struct mxs_worker *self;
-
-struct mxs_worker *mxs_worker_self(void)
-{
-	return self;
-}
-
-void mxs_worker_adopt(struct mxs_worker *w)
-{
-	self = w;
-}
-
-void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
-{
-	mxs_mpsc_push(&w->inbox, &m->node);
-	mxs_mpsc_wake(&w->wake_pending, w->evfd);
-}
-
-void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o)
-{
-	mxs_mpsc_push(&w->events, &o->qnode);
-	mxs_mpsc_wake(&w->wake_pending, w->evfd);
-}
-
-void mxs_worker_take_events(struct mxs_worker *w)
-{
-	struct mxs_mpsc_node *node;
-
-	while ((node = mxs_mpsc_pop(&w->events))) {
-		struct mxs_out *o = caa_container_of(node, struct mxs_out,
-						     qnode);
-		struct mxs_conn *c = o->conn;
-
-		mxs_conn_queue_out_event(c, o);
-		mxs_conn_put(c);
-	}
-}
+#define SPIN_POLLS 32
 
 /* Returns false when the worker must stop.  woken: the eventfd fired. */
 static bool drain_inbox(struct mxs_worker *w, bool woken)
@@ -94,6 +70,18 @@ static bool drain_inbox(struct mxs_worker *w, bool woken)
 		case MXS_INBOX_STOP:
 			w->stopping = true;
 			break;
+		case MXS_INBOX_INTRODUCE:
+			mxs_domain_serve_here(w, m);
+			break;
+		case MXS_INBOX_RELEASE:
+			mxs_domain_release_here(w, m);
+			break;
+		case MXS_INBOX_REPLY:
+			mxs_conn_queue(m->conn, m->hdr.type, m->hdr.req_id,
+				       m->hdr.tx_id, m->data, m->len);
+			mxs_conn_unblock(m->conn);
+			mxs_conn_put(m->conn);
+			break;
 		}
 		free(m);
 	}
@@ -110,19 +98,55 @@ void mxs_worker_bury(struct mxs_worker *w)
 	}
 }
 
+/* Serves the connections whose input the request budget left over (or
+ * that a ring re-check or an unblock queued).  Returns how many. */
+static unsigned int run_again(struct mxs_worker *w)
+{
+	struct mxs_conn *list = w->again, *done = NULL, *c;
+	unsigned int n = 0;
+
+	w->again = NULL;
+	while ((c = list)) {
+		list = c->next_again;
+		c->again = false;
+		if (!c->closed) {
+			if (c->dom)
+				mxs_ringconn_serve(c);
+			else
+				mxs_conn_readable(c);
+		}
+		c->next_served = done; /* our reference, for the re-check */
+		done = c;
+		n++;
+	}
+	mxs_worker_service_dirty(w);
+	while ((c = done)) {
+		done = c->next_served;
+		if (c->dom && !c->again && mxs_ringconn_has_work(c))
+			mxs_conn_again(c);
+		mxs_conn_put(c);
+	}
+	return n;
+}
+
 static void *worker_main(void *arg)
 {
 	struct mxs_worker *w = arg;
 	struct epoll_event ev[EVENTS_PER_WAIT];
+	unsigned int spin = 0;
 	bool run = true;
 	int n, i;
 
-	self = w;
+	mxs_worker_adopt(w);
 	rcu_register_thread();
 	while (run) {
-		mxs_rcu_offline();
-		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, -1);
-		mxs_rcu_online();
+		bool sleep = !w->again && !spin, woken = false, rings = false;
+
+		if (sleep)
+			mxs_rcu_offline();
+		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, sleep ? -1 : 0);
+		if (sleep)
+			mxs_rcu_online();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -137,14 +161,16 @@ static void *worker_main(void *arg)
 		 * watcher before that request's reply, as with a single-
 		 * threaded daemon.
 		 */
-		for (i = 0; i < n && ev[i].data.ptr; i++)
-			;
-		run = drain_inbox(w, i < n) && run;
+		for (i = 0; i < n; i++) {
+			woken |= !ev[i].data.ptr;
+			rings |= ev[i].data.ptr == &w->xce_fd;
+		}
+		run = drain_inbox(w, woken) && run;
 		for (i = 0; i < n; i++) {
 			struct mxs_conn *c = ev[i].data.ptr;
 
-			if (!c)
-				continue; /* eventfd: drained above */
+			if (!c || ev[i].data.ptr == &w->xce_fd)
+				continue; /* drained above, or below */
 			if (c->closed)
 				continue;
 			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -152,15 +178,33 @@ static void *worker_main(void *arg)
 			if (!c->closed && (ev[i].events & EPOLLOUT))
 				mxs_conn_mark_dirty(c);
 		}
+		if (rings)
+			mxs_worker_rings_run(w);
+		n += (int)run_again(w);
 		mxs_worker_service_dirty(w);
+		mxs_worker_notify_all(w);
+		if (w->virq) {
+			w->virq = false;
+			mxs_domains_sweep(w);
+		}
 		mxs_worker_bury(w);
 		mxs_rcu_quiescent();
+		spin = n > 0 ? SPIN_POLLS : spin ? spin - 1 : 0;
 	}
 	/* Orderly stop: close what this worker owns. */
 	while (!cds_list_empty(&w->conns))
 		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
 						    link));
 	drain_inbox(w, true); /* drop events queued to closed connections */
+	mxs_worker_service_dirty(w);
+	mxs_worker_notify_all(w);
+	while (w->again) {
+		struct mxs_conn *c = w->again;
+
+		w->again = c->next_again;
+		c->again = false;
+		mxs_conn_put(c);
+	}
 	mxs_worker_bury(w);
 	rcu_unregister_thread();
 	return NULL;
@@ -179,6 +223,35 @@ static void pin(struct mxs_worker *w)
 	(void)pthread_setaffinity_np(w->thread, sizeof(set), &set);
 }
 
+/*
+ * Every worker gets its own event-channel handle, worker 0 also
+ * VIRQ_DOM_EXC.  Without event channels (no Xen, no simulator) the
+ * daemon serves sockets only.
+ */
+static void open_evtchns(struct mxs_daemon *d)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < d->nworkers && !rc; i++)
+		rc = mxs_worker_evtchn_open(&d->workers[i]);
+	if (!rc) {
+		rc = xenevtchn_bind_virq(d->workers[0].xce, VIRQ_DOM_EXC);
+		if (rc < 0)
+			rc = -errno;
+		else
+			d->workers[0].virq_port = (uint32_t)rc, rc = 0;
+	}
+	if (rc) {
+		mxs_log("no event channels (%s): serving the socket only",
+			strerror(-rc));
+		for (i = 0; i < d->nworkers; i++)
+			mxs_worker_evtchn_close(&d->workers[i]);
+		return;
+	}
+	d->domains = true;
+}
+
 int mxs_workers_start(struct mxs_daemon *d)
 {
 	unsigned int i;
@@ -190,6 +263,7 @@ int mxs_workers_start(struct mxs_daemon *d)
 			   d->nworkers * sizeof(*d->workers)))
 		return -ENOMEM;
 	memset(d->workers, 0, d->nworkers * sizeof(*d->workers));
+	d->dispatch = mxs_dispatch;
 	for (i = 0; i < d->nworkers; i++) {
 		struct mxs_worker *w = &d->workers[i];
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -204,6 +278,13 @@ int mxs_workers_start(struct mxs_daemon *d)
 		if (w->epfd < 0 || w->evfd < 0 ||
 		    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
 			return -errno;
+	}
+	open_evtchns(d);
+	if (d->domains)
+		mxs_domains_plugin(d);
+	for (i = 0; i < d->nworkers; i++) {
+		struct mxs_worker *w = &d->workers[i];
+
 		rc = pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc)
 			return -rc;
@@ -246,10 +327,18 @@ void mxs_workers_stop(struct mxs_daemon *d)
 			struct mxs_inbox_msg *m = caa_container_of(
 				node, struct mxs_inbox_msg, node);
 
+			if (m->conn)
+				mxs_conn_put(m->conn);
 			if (m->kind == MXS_INBOX_CONN)
 				close(m->fd);
+			else if (m->kind == MXS_INBOX_INTRODUCE &&
+				 !m->dom->conn)
+				free(m->dom); /* never served */
 			free(m);
 		}
+		mxs_worker_evtchn_close(w);
+		if (w->dominfo)
+			mxs_dominfo_unload(w->dominfo);
 		close(w->epfd);
 		close(w->evfd);
 		mxs_buf_free(&w->reply);

@@ -3,16 +3,17 @@
  * Byte-stream I/O on a xenstore ring page; contract in rings/ring.h.
  *
  * Labelled acquire/release pairs (a label names both ends):
- *   A1/R1  producer index: bytes written before R1 (producer) are
- *          visible after A1 (consumer).
- *   A2/R2  consumer index: the consumer's copy-out before R2 is done
- *          before the producer, after A2, overwrites that space.
- *   A3/R3  connection = RECONNECT: the guest's last ring accesses come
- *          before the daemon's reset.
- *   A4/R4  connection = CONNECTED: the daemon's reset (zeroed indices,
- *          its last ring accesses) comes before the guest's restart.
- *   A5/R5  error field.
- *   A6/R6  server_features.
+ *   RING_A1/R1  producer index: bytes written before RING_R1 (producer)
+ *               are visible after RING_A1 (consumer).
+ *   RING_A2/R2  consumer index: the consumer's copy-out before RING_R2 is
+ *               done before the producer, after RING_A2, overwrites it.
+ *   RING_A3/R3  connection = RECONNECT: the guest's last ring accesses
+ *               come before the daemon's reset.
+ *   RING_A4/R4  connection = CONNECTED: the daemon's reset (zeroed
+ *               indices, its last ring accesses) comes before the
+ *               guest's restart.
+ *   RING_A5/R5  error field.
+ *   RING_A6/R6  server_features.
  * Relaxed accesses carry a comment saying why nothing is ordered.
  */
 #include "rings/ring.h"
@@ -31,17 +32,27 @@ static inline bool ring_broken(const struct mxs_ring *r)
 	return __atomic_load_n(&r->broken, __ATOMIC_RELAXED);
 }
 
-/* prod - cons > MXS_RING_SIZE: stop serving this ring.  Only the daemon
- * reports it in the page (error belongs to the server). */
-static ssize_t ring_corrupt(struct mxs_ring *r)
+/* Stop serving this ring.  Only the daemon reports it in the page
+ * (error belongs to the server). */
+static void ring_break(struct mxs_ring *r, uint32_t error)
 {
 	if (r->role == MXS_RING_DAEMON)
-		/* R5: pairs with A5 in mxs_ring_error(). */
-		__atomic_store_n(&r->page->error, MXS_RING_ERR_RINGIDX,
-				 __ATOMIC_RELEASE);
+		/* RING_R5: pairs with RING_A5 in mxs_ring_error(). */
+		__atomic_store_n(&r->page->error, error, __ATOMIC_RELEASE);
 	/* Relaxed: see ring_broken(). */
 	__atomic_store_n(&r->broken, true, __ATOMIC_RELAXED);
+}
+
+/* prod - cons > MXS_RING_SIZE. */
+static ssize_t ring_corrupt(struct mxs_ring *r)
+{
+	ring_break(r, MXS_RING_ERR_RINGIDX);
 	return -EIO;
+}
+
+void mxs_ring_set_error(struct mxs_ring *r, uint32_t error)
+{
+	ring_break(r, error);
 }
 
 void mxs_ring_init(struct mxs_ring *r, struct mxs_ring_page *p,
@@ -84,7 +95,7 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len)
 
 	if (ring_broken(r))
 		return -EIO;
-	/* A1: pairs with R1 in the peer's mxs_ring_write(): the bytes up to
+	/* RING_A1: pairs with RING_R1 in the peer's mxs_ring_write(): the bytes up to
 	 * prod are complete.  Loaded once; only the local copy is used. */
 	prod = __atomic_load_n(r->in_prod_p, __ATOMIC_ACQUIRE);
 	avail = in_avail(r, prod);
@@ -98,7 +109,7 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len)
 	memcpy(buf, r->in_buf + off, first);
 	memcpy((char *)buf + first, r->in_buf, n - first); /* wrapped part */
 	r->in_cons += n;
-	/* R2: pairs with A2 in the peer's mxs_ring_write(): our copy is
+	/* RING_R2: pairs with RING_A2 in the peer's mxs_ring_write(): our copy is
 	 * done before it reuses the space. */
 	__atomic_store_n(r->in_cons_p, r->in_cons, __ATOMIC_RELEASE);
 	return (ssize_t)n;
@@ -110,7 +121,7 @@ size_t mxs_ring_readable(struct mxs_ring *r)
 
 	if (ring_broken(r))
 		return 0;
-	/* A1: as in mxs_ring_read(). */
+	/* RING_A1: as in mxs_ring_read(). */
 	avail = in_avail(r, __atomic_load_n(r->in_prod_p, __ATOMIC_ACQUIRE));
 	if (avail > MXS_RING_SIZE) {
 		ring_corrupt(r);
@@ -133,7 +144,7 @@ ssize_t mxs_ring_write(struct mxs_ring *r, const void *buf, size_t len)
 
 	if (ring_broken(r))
 		return -EIO;
-	/* A2: pairs with R2 in the peer's mxs_ring_read(): the space before
+	/* RING_A2: pairs with RING_R2 in the peer's mxs_ring_read(): the space before
 	 * cons has been copied out.  Loaded once. */
 	cons = __atomic_load_n(r->out_cons_p, __ATOMIC_ACQUIRE);
 	used = out_used(r, cons);
@@ -147,7 +158,7 @@ ssize_t mxs_ring_write(struct mxs_ring *r, const void *buf, size_t len)
 	memcpy(r->out_buf + off, buf, first);
 	memcpy(r->out_buf, (const char *)buf + first, n - first);
 	r->out_prod += n;
-	/* R1: pairs with A1 in the peer's mxs_ring_read(): the bytes are
+	/* RING_R1: pairs with RING_A1 in the peer's mxs_ring_read(): the bytes are
 	 * complete before the index that exposes them. */
 	__atomic_store_n(r->out_prod_p, r->out_prod, __ATOMIC_RELEASE);
 	return (ssize_t)n;
@@ -159,7 +170,7 @@ size_t mxs_ring_writable(struct mxs_ring *r)
 
 	if (ring_broken(r))
 		return 0;
-	/* A2: as in mxs_ring_write(). */
+	/* RING_A2: as in mxs_ring_write(). */
 	used = out_used(r, __atomic_load_n(r->out_cons_p, __ATOMIC_ACQUIRE));
 	if (used > MXS_RING_SIZE) {
 		ring_corrupt(r);
@@ -183,52 +194,52 @@ void mxs_ring_reset(struct mxs_ring *r)
 	__atomic_store_n(&r->broken, false, __ATOMIC_RELAXED);
 	if (r->role != MXS_RING_DAEMON)
 		return;
-	/* Relaxed: R4 below publishes the zeroed indices and error. */
+	/* Relaxed: RING_R4 below publishes the zeroed indices and error. */
 	__atomic_store_n(&p->req_cons, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->req_prod, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->rsp_cons, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->rsp_prod, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->error, MXS_RING_ERR_NONE, __ATOMIC_RELAXED);
-	/* R4: pairs with A4 in mxs_ring_connected(). */
+	/* RING_R4: pairs with RING_A4 in mxs_ring_connected(). */
 	__atomic_store_n(&p->connection, MXS_RING_CONNECTED, __ATOMIC_RELEASE);
 }
 
 bool mxs_ring_reconnect_requested(const struct mxs_ring *r)
 {
-	/* A3: pairs with R3 in mxs_ring_request_reconnect(). */
+	/* RING_A3: pairs with RING_R3 in mxs_ring_request_reconnect(). */
 	return __atomic_load_n(&r->page->connection, __ATOMIC_ACQUIRE) ==
 	       MXS_RING_RECONNECT;
 }
 
 void mxs_ring_set_features(struct mxs_ring *r, uint32_t features)
 {
-	/* R6: pairs with A6 in mxs_ring_features(). */
+	/* RING_R6: pairs with RING_A6 in mxs_ring_features(). */
 	__atomic_store_n(&r->page->server_features, features,
 			 __ATOMIC_RELEASE);
 }
 
 uint32_t mxs_ring_features(const struct mxs_ring *r)
 {
-	/* A6: pairs with R6 in mxs_ring_set_features(). */
+	/* RING_A6: pairs with RING_R6 in mxs_ring_set_features(). */
 	return __atomic_load_n(&r->page->server_features, __ATOMIC_ACQUIRE);
 }
 
 void mxs_ring_request_reconnect(struct mxs_ring *r)
 {
-	/* R3: pairs with A3 in mxs_ring_reconnect_requested(). */
+	/* RING_R3: pairs with RING_A3 in mxs_ring_reconnect_requested(). */
 	__atomic_store_n(&r->page->connection, MXS_RING_RECONNECT,
 			 __ATOMIC_RELEASE);
 }
 
 bool mxs_ring_connected(const struct mxs_ring *r)
 {
-	/* A4: pairs with R4 in mxs_ring_reset(). */
+	/* RING_A4: pairs with RING_R4 in mxs_ring_reset(). */
 	return __atomic_load_n(&r->page->connection, __ATOMIC_ACQUIRE) ==
 	       MXS_RING_CONNECTED;
 }
 
 uint32_t mxs_ring_error(const struct mxs_ring *r)
 {
-	/* A5: pairs with R5 in ring_corrupt(). */
+	/* RING_A5: pairs with RING_R5 in ring_break(). */
 	return __atomic_load_n(&r->page->error, __ATOMIC_ACQUIRE);
 }

@@ -24,15 +24,17 @@
  *                                        this struct in progress).
  *   mxs_ring_reconnect_requested, mxs_ring_error, mxs_ring_connected,
  *   mxs_ring_request_reconnect, mxs_ring_is_broken: any thread.
+ *   mxs_ring_set_error:                  the reader or the writer.
  *
  *   Ordering: a producer copies its bytes, then publishes its producer
- *   index with a release store (R1); the consumer loads it with an
- *   acquire load (A1) before copying the bytes out.  The consumer
- *   publishes its consumer index with a release store (R2) after its
- *   copy; the producer loads it with an acquire load (A2) before reusing
- *   that space.  Hence no byte is read before it is written, nor
- *   overwritten before it is read.  A3..A6 / R3..R6 (ring.c) order the
- *   reconnection handshake, the error field and the feature bits.
+ *   index with a release store (RING_R1); the consumer loads it with an
+ *   acquire load (RING_A1) before copying the bytes out.  The consumer
+ *   publishes its consumer index with a release store (RING_R2) after its
+ *   copy; the producer loads it with an acquire load (RING_A2) before
+ *   reusing that space.  Hence no byte is read before it is written, nor
+ *   overwritten before it is read.  RING_A3..A6 / RING_R3..R6 (ring.c)
+ *   order the reconnection handshake, the error field and the feature
+ *   bits.
  *
  *   Progress: every function is wait-free (a bounded copy, a few atomic
  *   loads and stores; no loop waits for the other side).  The caller
@@ -84,8 +86,8 @@ struct mxs_ring {
 
 	/* The ring this side consumes (req[] for the daemon). */
 	const char *in_buf;
-	mxs_ring_idx_t *in_prod_p; /* peer's producer index: load only (A1) */
-	mxs_ring_idx_t *in_cons_p; /* our consumer index: store only (R2) */
+	mxs_ring_idx_t *in_prod_p; /* peer's producer index: load only (RING_A1) */
+	mxs_ring_idx_t *in_cons_p; /* our consumer index: store only (RING_R2) */
 	/* Reader's shadow of *in_cons_p, the only copy we trust.
 	 * Invariant on a healthy ring: in_cons <= peer prod <= in_cons + 1024
 	 * (u32 arithmetic); byte i is in_buf[i & 1023]. */
@@ -93,8 +95,8 @@ struct mxs_ring {
 
 	/* The ring this side produces (rsp[] for the daemon). */
 	char *out_buf;
-	mxs_ring_idx_t *out_cons_p; /* peer's consumer index: load only (A2) */
-	mxs_ring_idx_t *out_prod_p; /* our producer index: store only (R1) */
+	mxs_ring_idx_t *out_cons_p; /* peer's consumer index: load only (RING_A2) */
+	mxs_ring_idx_t *out_prod_p; /* our producer index: store only (RING_R1) */
 	/* Writer's shadow of *out_prod_p.
 	 * Invariant: peer cons <= out_prod <= peer cons + 1024. */
 	mxs_ring_idx_t out_prod;
@@ -133,7 +135,7 @@ size_t mxs_ring_writable(struct mxs_ring *r);
 bool mxs_ring_is_broken(const struct mxs_ring *r);
 
 /* Daemon: zeroes the four indices and the error field, then stores
- * connection = CONNECTED (R4), and clears the broken flag.  The caller
+ * connection = CONNECTED (RING_R4), and clears the broken flag.  The caller
  * has dropped partial packets and queued replies first (REFERENCE
  * "Reconnection") and notifies the guest afterwards.
  * Guest: after mxs_ring_connected() returned true, restarts its own
@@ -141,24 +143,30 @@ bool mxs_ring_is_broken(const struct mxs_ring *r);
  * Exclusive on r. */
 void mxs_ring_reset(struct mxs_ring *r);
 
-/* Daemon: did the guest store connection = RECONNECT (A3)? */
+/* Daemon: did the guest store connection = RECONNECT (RING_A3)? */
 bool mxs_ring_reconnect_requested(const struct mxs_ring *r);
 
-/* Daemon: stores server_features (R6), e.g. MXS_RING_DAEMON_FEATURES,
+/* Daemon: stores server_features (RING_R6), e.g. MXS_RING_DAEMON_FEATURES,
  * before the domain is introduced to the guest.  Exclusive on r. */
 void mxs_ring_set_features(struct mxs_ring *r, uint32_t features);
 
-/* Guest: server_features as advertised (A6). */
+/* Guest: server_features as advertised (RING_A6). */
 uint32_t mxs_ring_features(const struct mxs_ring *r);
 
-/* Guest: asks for a reconnection (connection = RECONNECT, R3) after it
+/* Guest: asks for a reconnection (connection = RECONNECT, RING_R3) after it
  * stopped using the ring; then it waits for mxs_ring_connected(). */
 void mxs_ring_request_reconnect(struct mxs_ring *r);
 
-/* Guest: has the daemon stored connection = CONNECTED (A4)? */
+/* Guest: has the daemon stored connection = CONNECTED (RING_A4)? */
 bool mxs_ring_connected(const struct mxs_ring *r);
 
-/* The page's error field (MXS_RING_ERR_*, A5). */
+/* Daemon: reports a protocol violation the ring layer cannot see (a
+ * header longer than the payload limit: MXS_RING_ERR_PROTO) in the
+ * error field (RING_R5) and marks r broken until mxs_ring_reset().  Reader or
+ * writer. */
+void mxs_ring_set_error(struct mxs_ring *r, uint32_t error);
+
+/* The page's error field (MXS_RING_ERR_*, RING_A5). */
 uint32_t mxs_ring_error(const struct mxs_ring *r);
 
 #ifdef __cplusplus

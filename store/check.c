@@ -5,8 +5,8 @@
  * Contract.  mxs_store_check takes the writer lock, so it sees the live
  * tree between two commits; mxs_store_dump takes no lock and reads the
  * tree at one snapshot (STORE_SEQ_A1, STORE_VAL_A1, STORE_KIDS_A1), so it
- * shows all of a concurrent commit or none of it.  Both are iterative: no recursion on a depth a client
- * controls (XSA-418).
+ * shows all of a concurrent commit or none of it.  Both are iterative:
+ * no recursion on a depth a client controls (XSA-418).
  */
 #include "store/store.h"
 
@@ -46,6 +46,13 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 			problems++;
 		}
 		for (c = n->kids_head; c; c = c->next_sib) {
+			if (!c->next_sib && n->kids_head->prev_sib != c) {
+				len = snprintf(line, sizeof(line),
+					       "node %.200s: last child "
+					       "lost\n", n->path);
+				mxs_buf_add(report, line, (size_t)len);
+				problems++;
+			}
 			if (c->parent != n ||
 			    mxs_path_parent_len(c->path, c->pathlen) !=
 				    n->pathlen ||
@@ -83,8 +90,7 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 
 		for (n = st->own_head[i]; n; n = n->own_next) {
 			listed++;
-			if (n->own_slot == i &&
-			    mxs_owner_slot(mxs_nodeval_owner(n->val)) == i &&
+			if (mxs_owner_slot(mxs_nodeval_owner(n->val)) == i &&
 			    (!n->own_next || n->own_next->own_prev == n))
 				continue;
 			len = snprintf(line, sizeof(line),

@@ -22,6 +22,7 @@
 #include "store/node.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,12 @@
 #ifdef MXS_TSAN
 char mxs_rcu_gp_token;
 #endif
+
+void mxs_store_bug(const char *file, int line, const char *why)
+{
+	fprintf(stderr, "%s:%d: store bug: %s\n", file, line, why);
+	abort();
+}
 
 /* ------------------------------------------------------------------ */
 /* Node versions                                                        */
@@ -47,6 +54,7 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 	v->gen = gen;
 	v->meta_gen = gen;
 	v->perms_gen = MXS_GEN_NONE;
+	v->kids = NULL;
 	v->nperms = nperms;
 	v->vlen = (uint32_t)vlen;
 	v->perms = (struct mxs_perm *)(v + 1);
@@ -69,10 +77,17 @@ struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
 	return v;
 }
 
+void mxs_nodeval_free(struct mxs_nodeval *v)
+{
+	if (v)
+		free(v->kids);
+	free(v);
+}
+
 void mxs_nodeval_free_rcu(struct rcu_head *h)
 {
 	mxs_rcu_reclaim_begin();
-	free(caa_container_of(h, struct mxs_nodeval, rcu));
+	mxs_nodeval_free(caa_container_of(h, struct mxs_nodeval, rcu));
 }
 
 /* Frees the node and the two newest versions (older ones are already
@@ -82,8 +97,8 @@ static void node_free_rcu(struct rcu_head *h)
 	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
 
 	mxs_rcu_reclaim_begin();
-	free(n->val->older);
-	free(n->val);
+	mxs_nodeval_free(n->val->older);
+	mxs_nodeval_free(n->val);
 	free(n);
 }
 
@@ -95,7 +110,6 @@ void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n)
 {
 	uint32_t slot = mxs_owner_slot(mxs_nodeval_owner(n->val));
 
-	n->own_slot = slot;
 	n->own_prev = NULL;
 	n->own_next = st->own_head[slot];
 	if (n->own_next)
@@ -104,15 +118,19 @@ void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n)
 	__atomic_fetch_add(&st->owned[slot], 1, __ATOMIC_RELAXED);
 }
 
-static void own_unlink(struct mxs_store *st, struct mxs_node *n)
+/* v: the version n was linked with (its owner names the slot). */
+static void own_unlink(struct mxs_store *st, struct mxs_node *n,
+		       const struct mxs_nodeval *v)
 {
+	uint32_t slot = mxs_owner_slot(mxs_nodeval_owner(v));
+
 	if (n->own_prev)
 		n->own_prev->own_next = n->own_next;
 	else
-		st->own_head[n->own_slot] = n->own_next;
+		st->own_head[slot] = n->own_next;
 	if (n->own_next)
 		n->own_next->own_prev = n->own_prev;
-	__atomic_fetch_sub(&st->owned[n->own_slot], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&st->owned[slot], 1, __ATOMIC_RELAXED);
 }
 
 /* Stamps a version about to be installed: its generation, and the
@@ -202,26 +220,34 @@ static uint64_t grace_collect(struct mxs_store *st)
 	return st->safe_seq;
 }
 
-/* Unlinks a removed node from the index and its parent's children. */
+/*
+ * Unlinks a removed node from the index and its parent's children.  The
+ * list is singly linked for readers; prev_sib links it backwards for the
+ * writer, the first child's prev_sib being the last child.
+ */
 static void node_unlink(struct mxs_store *st, struct mxs_node *d)
 {
-	struct mxs_node *p = d->parent;
+	struct mxs_node *p = d->parent, *head = p->kids_head;
 
 	cds_lfht_del(st->index, &d->hnode);
 	/* d->next_sib stays valid for readers standing on d.
 	 * STORE_KIDS_R1 as in mxs_node_create(). */
-	if (d->prev_sib)
-		mxs_rcu_publish(d->prev_sib->next_sib, d->next_sib);
-	else
+	if (d == head) {
 		mxs_rcu_publish(p->kids_head, d->next_sib);
-	if (d->next_sib)
-		d->next_sib->prev_sib = d->prev_sib;
-	else
-		p->kids_tail = d->prev_sib;
+		if (d->next_sib)
+			d->next_sib->prev_sib = d->prev_sib; /* the last */
+	} else {
+		mxs_rcu_publish(d->prev_sib->next_sib, d->next_sib);
+		if (d->next_sib)
+			d->next_sib->prev_sib = d->prev_sib;
+		else
+			head->prev_sib = d->prev_sib; /* new last */
+	}
 	call_rcu(&d->rcu, node_free_rcu);
 }
 
-void mxs_store_commit_begin(struct mxs_store *st)
+void mxs_store_commit_begin(struct mxs_store *st,
+			    struct mxs_touches *touches)
 {
 	uint64_t safe = grace_collect(st);
 
@@ -236,6 +262,7 @@ void mxs_store_commit_begin(struct mxs_store *st)
 		node_unlink(st, d);
 	}
 	st->wseq = st->seq + 1;
+	st->touches = touches;
 }
 
 void mxs_store_commit_end(struct mxs_store *st)
@@ -244,6 +271,7 @@ void mxs_store_commit_end(struct mxs_store *st)
 	 * everything stamped wseq is linked. */
 	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
 	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
+	st->touches = NULL;
 	/*
 	 * A commit that removed nodes queues a probe: they are unlinked at
 	 * the first commit after its grace period.  If the probe cannot be
@@ -294,52 +322,90 @@ static void node_publish(struct mxs_store *st, struct mxs_node *n,
 		call_rcu(&gone->rcu, mxs_nodeval_free_rcu);
 }
 
+static int touch_cmp(const void *a, const void *b)
+{
+	const struct mxs_touch *x = a, *y = b;
+
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+int mxs_touches_add(struct mxs_touches *t, struct mxs_node *n)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct mxs_touch *v = mxs_realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n].node = n;
+	t->v[t->n++].val = NULL;
+	return 0;
+}
+
+int mxs_touches_seal(struct mxs_touches *t)
+{
+	size_t i, n = 0;
+
+	/* Sealing again after more adds keeps the versions it has. */
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), touch_cmp);
+	for (i = 0; i < t->n; i++) {
+		if (n && t->v[n - 1].node == t->v[i].node) {
+			if (!t->v[n - 1].val)
+				t->v[n - 1].val = t->v[i].val;
+			else
+				free(t->v[i].val);
+			continue;
+		}
+		t->v[n++] = t->v[i];
+	}
+	t->n = n;
+	for (i = 0; i < t->n; i++)
+		if (!t->v[i].val &&
+		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, 0)))
+			return -ENOMEM;
+	return 0;
+}
+
+void mxs_touches_free(struct mxs_touches *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].val);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
 /*
  * n's children changed: a new generation.  A version this commit already
  * installed is invisible to every reader until the commit is published,
- * so it takes the generation in place; otherwise n's spare (reserved by
- * mxs_node_reserve_touch) becomes the new version.  Never allocates.
+ * so it takes the generation in place; otherwise the version reserved in
+ * the commit's touches becomes the new one.  Never allocates.
  */
 static void node_touch(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_nodeval *v = n->spare;
+	struct mxs_touch key = { n, NULL }, *t;
+	struct mxs_nodeval *v;
 
 	if (n->val->seq == st->wseq) {
 		n->val->gen = mxs_store_gen_next(st);
 		return;
 	}
-	if (!v)
-		abort(); /* a mutation without its reservation: a bug */
-	n->spare = NULL;
+	t = st->touches && st->touches->n
+		    ? bsearch(&key, st->touches->v, st->touches->n,
+			      sizeof(key), touch_cmp)
+		    : NULL;
+	if (!t || !t->val)
+		MXS_STORE_BUG("a touch without its reservation");
+	v = t->val;
+	t->val = NULL;
 	v->gen = mxs_store_gen_next(st);
 	v->meta_gen = n->val->meta_gen; /* only the children changed */
 	node_publish(st, n, v);
-}
-
-int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved)
-{
-	if (n->spare)
-		return 0;
-	if (mxs_nodevec_push(reserved, n))
-		return -ENOMEM;
-	n->spare = mxs_nodeval_dup(n->val, 0);
-	if (n->spare)
-		return 0;
-	reserved->n--;
-	return -ENOMEM;
-}
-
-void mxs_node_release_spares(struct mxs_nodevec *reserved)
-{
-	while (reserved->n) {
-		struct mxs_node *n = reserved->v[--reserved->n];
-
-		free(n->spare);
-		n->spare = NULL;
-	}
-	free(reserved->v);
-	reserved->v = NULL;
-	reserved->cap = 0;
 }
 
 struct mxs_node *mxs_node_alloc(const char *path, size_t len)
@@ -349,7 +415,7 @@ struct mxs_node *mxs_node_alloc(const char *path, size_t len)
 	if (n) {
 		memcpy(n->path, path, len);
 		n->path[len] = '\0';
-		n->pathlen = (uint32_t)len;
+		n->pathlen = (uint16_t)len;
 	}
 	return n;
 }
@@ -360,14 +426,13 @@ void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	size_t len = n->pathlen;
 	const char *path = n->path;
 
-	n->base = (uint32_t)mxs_path_parent_len(path, len);
-	n->base += n->base > 1; /* skip the '/' unless the parent is root */
-	n->kids_head = n->kids_tail = n->next_sib = NULL;
+	size_t base = mxs_path_parent_len(path, len);
+
+	n->base = (uint16_t)(base + (base > 1)); /* '/' unless root's */
+	n->kids_head = n->next_sib = NULL;
 	n->parent = parent;
 	n->born = st->wseq;
 	n->died = MXS_SEQ_ALIVE;
-	n->grave_next = NULL;
-	n->spare = NULL;
 	version_stamp(st, v);
 	v->seq = st->wseq;
 	v->older = NULL;
@@ -377,12 +442,16 @@ void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	__atomic_store_n(&n->published, 1, __ATOMIC_RELEASE);
 	/* Link at the tail of the parent's children.  STORE_KIDS_R1: pairs
 	 * with STORE_KIDS_A1 in the readers' list walks: n is built. */
-	n->prev_sib = parent->kids_tail;
-	if (parent->kids_tail)
-		mxs_rcu_publish(parent->kids_tail->next_sib, n);
-	else
+	if (parent->kids_head) {
+		struct mxs_node *last = parent->kids_head->prev_sib;
+
+		n->prev_sib = last;
+		parent->kids_head->prev_sib = n;
+		mxs_rcu_publish(last->next_sib, n);
+	} else {
+		n->prev_sib = n;
 		mxs_rcu_publish(parent->kids_head, n);
-	parent->kids_tail = n;
+	}
 	cds_lfht_add(st->index, mxs_path_hash(path, len), &n->hnode);
 	mxs_count_add(&st->nodes, 1);
 	mxs_node_own_link(st, n);
@@ -394,12 +463,12 @@ void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
 {
 	bool moved = mxs_nodeval_owner(n->val) != mxs_nodeval_owner(v);
 
+	if (moved)
+		own_unlink(st, n, n->val);
 	version_stamp(st, v);
 	node_publish(st, n, v);
-	if (moved) {
-		own_unlink(st, n);
+	if (moved)
 		mxs_node_own_link(st, n);
-	}
 }
 
 int mxs_nodevec_push(struct mxs_nodevec *nv, struct mxs_node *n)
@@ -451,7 +520,8 @@ void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 		/* Relaxed: published by STORE_SEQ_R1 (mxs_node_visible). */
 		__atomic_store_n(&d->died, st->wseq, __ATOMIC_RELAXED);
 		mxs_count_add(&st->nodes, -1);
-		own_unlink(st, d);
+		own_unlink(st, d, d->val);
+		d->grave_next = NULL;
 		if (st->grave_tail)
 			st->grave_tail->grave_next = d;
 		else
@@ -466,17 +536,19 @@ void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 
 void mxs_node_drop_all(struct mxs_store *st)
 {
-	struct mxs_nodevec spare = { 0 };
+	struct mxs_touches touch = { 0 };
 	struct mxs_node *c, *d;
 
-	mxs_store_commit_begin(st);
 	/* On ENOMEM the tree leaks: the process is ending anyway. */
-	if (mxs_node_reserve_touch(st->root, &spare) == 0)
+	if (mxs_touches_add(&touch, st->root) == 0 &&
+	    mxs_touches_seal(&touch) == 0) {
+		mxs_store_commit_begin(st, &touch);
 		for (c = st->root->kids_head; c; c = c->next_sib)
 			if (c->died == MXS_SEQ_ALIVE)
 				mxs_node_remove(st, c);
-	mxs_store_commit_end(st);
-	mxs_node_release_spares(&spare);
+		mxs_store_commit_end(st);
+	}
+	mxs_touches_free(&touch);
 	while ((d = st->grave_head)) {
 		st->grave_head = d->grave_next;
 		node_unlink(st, d);
@@ -488,5 +560,5 @@ void mxs_node_grace_drain(struct mxs_store *st)
 {
 	grace_collect(st);
 	if (st->grace_head)
-		abort(); /* a probe outlived rcu_barrier(): cannot happen */
+		MXS_STORE_BUG("a grace probe outlived rcu_barrier()");
 }

@@ -10,6 +10,8 @@
  *                      a reader can load the pointer to it.
  *   STORE_KIDS_R1/A1   kids_head / next_sib: a child is fully built before
  *                      a reader walking its parent's list can reach it.
+ *   STORE_KIDLIST_R1/A1 mxs_nodeval.kids: a cached child list is built
+ *                      before another reader can use it.
  *   STORE_SPECIAL_R1/A1 mxs_store.special[]: the permissions of
  *                      @introduceDomain / @releaseDomain.
  *   STORE_SEQ_R1/A1    mxs_store.seq: everything a commit stamped is
@@ -34,6 +36,10 @@
 #include "store/perms.h"
 #include "store/rcu.h"
 #include "store/store.h"
+
+/* An impossible state: says where and why, then aborts (every build). */
+#define MXS_STORE_BUG(why) mxs_store_bug(__FILE__, __LINE__, (why))
+_Noreturn void mxs_store_bug(const char *file, int line, const char *why);
 
 #define MXS_GEN_NONE UINT64_MAX /* generation recorded for a missing node */
 
@@ -75,6 +81,19 @@ struct mxs_nodeval {
 	uint32_t nperms;
 	struct mxs_perm *perms; /* points into this allocation */
 	char *value;            /* vlen bytes + a NUL, in this allocation */
+	/*
+	 * STORE_KIDLIST: the child list at this version, concatenated, built
+	 * by the first DIRECTORY_PART that needs it (NULL until then).  The
+	 * one field a reader writes: every commit that changes a child list
+	 * gives the parent a new version, so the list of a version never
+	 * changes.  Freed with the version.
+	 */
+	struct mxs_kidlist *kids;
+};
+
+struct mxs_kidlist {
+	size_t len;
+	char names[]; /* each NUL-terminated */
 };
 
 /*
@@ -92,26 +111,37 @@ struct mxs_nodeval {
  */
 struct mxs_node {
 	struct cds_lfht_node hnode;    /* in st->index, key = path */
-	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
+	/* Writer lock: previous sibling; the first child's is the last. */
+	struct mxs_node *prev_sib;
+	struct mxs_node *parent;       /* writer lock */
+	/* One use per phase of a life (writer lock, then call_rcu). */
+	union {
+		struct {               /* alive: the owner index */
+			struct mxs_node *own_next, *own_prev;
+		};
+		struct mxs_node *grave_next; /* removed, still linked */
+		struct rcu_head rcu;   /* unlinked, waiting to be freed */
+	};
+	/*
+	 * What readers touch, last and next to the path: a listing reads
+	 * next_sib, born, died, pathlen, base and the name, a few
+	 * contiguous bytes per child.  Kept small: node size is what a
+	 * DIRECTORY of thousands of children costs (docs/design.md).
+	 */
+	int published;                 /* STORE_NODE: set before indexing */
+	uint16_t pathlen;              /* <= MXS_ABS_PATH_MAX */
+	uint16_t base;  /* offset of the last component in path */
+	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
 	struct mxs_node *kids_head;    /* STORE_KIDS: first child */
+	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
 	uint64_t born;                 /* set before the node is linked */
 	uint64_t died;                 /* STORE_SEQ: MXS_SEQ_ALIVE or seq */
-	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
-	int published;                 /* STORE_NODE: set before indexing */
-	uint32_t pathlen;
-	uint32_t base; /* offset of the last component in path */
-	uint32_t own_slot; /* the owner slot whose list holds this node */
-	struct mxs_node *prev_sib;     /* writer lock */
-	struct mxs_node *kids_tail;    /* writer lock */
-	struct mxs_node *parent;       /* writer lock */
-	/* Owner index: the live nodes of one owner slot (writer lock). */
-	struct mxs_node *own_next, *own_prev;
-	struct mxs_node *grave_next;   /* writer lock: removed, not unlinked */
-	/* Writer lock: the version reserved for this commit's touch. */
-	struct mxs_nodeval *spare;
-	struct rcu_head rcu;
 	char path[];
 };
+
+/* The header stays as small as before versioning (docs/design.md). */
+_Static_assert(sizeof(struct mxs_node) <= 96, "mxs_node grew");
+_Static_assert(MXS_ABS_PATH_MAX <= UINT16_MAX, "pathlen is 16 bits");
 
 /*
  * A grace-period probe, queued with call_rcu by a commit that removed
@@ -125,38 +155,63 @@ struct mxs_grace {
 	struct mxs_grace *next; /* writer lock: queue order */
 };
 
+#define MXS_CACHE_LINE 64
+
+/*
+ * Laid out by who touches what: the read-mostly fields every request
+ * reads, then the writer lock, the commit sequence and the writer's
+ * counters on lines of their own, so that writers taking the lock and
+ * bumping generations do not evict what readers load.
+ */
 struct mxs_store {
+	/* Read by every request; set at creation (oracle, strict: before
+	 * the store is shared). */
 	struct cds_lfht *index;
-	pthread_mutex_t wlock; /* serialises all mutations of the live tree */
-	uint64_t gen;          /* writer lock; last generation handed out */
-	/* STORE_SEQ: the last commit visible to readers (release, once per
-	 * commit, after everything the commit changed is linked). */
-	uint64_t seq;
-	uint64_t wseq;         /* writer lock: the commit being applied */
 	struct mxs_node *root;
-	uint64_t nodes;        /* writer lock; relaxed reads */
-	uint64_t commits, conflicts; /* writer lock; relaxed reads */
-	bool strict_conflicts; /* set before use: the C daemon's rule */
 	/* @introduceDomain and @releaseDomain permissions (STORE_SPECIAL). */
 	struct mxs_nodeval *special[2];
-	/* Removed nodes not yet unlinked, oldest first (writer lock). */
+	/* Domain oracle (store.h). */
+	mxs_store_domain_fn oracle;
+	void *oracle_arg;
+	bool strict_conflicts; /* the C daemon's conflict rule */
+
+	/* Serialises all mutations of the live tree. */
+	_Alignas(MXS_CACHE_LINE) pthread_mutex_t wlock;
+
+	/* STORE_SEQ: the last commit visible to readers (release, once per
+	 * commit, after everything the commit changed is linked). */
+	_Alignas(MXS_CACHE_LINE) uint64_t seq;
+
+	/* Writer lock (relaxed reads where noted). */
+	_Alignas(MXS_CACHE_LINE) uint64_t gen; /* last generation; stats */
+	uint64_t wseq;         /* the commit being applied */
+	struct mxs_touches *touches; /* the commit's touches */
+	uint64_t nodes;        /* relaxed reads */
+	uint64_t commits, conflicts; /* relaxed reads */
+	/* Removed nodes not yet unlinked, oldest first. */
 	struct mxs_node *grave_head, *grave_tail;
 	/* Probes in flight, oldest first, and what the finished ones proved:
-	 * every reader's snapshot is >= safe_seq (writer lock). */
+	 * every reader's snapshot is >= safe_seq. */
 	struct mxs_grace *grace_head, *grace_tail;
 	uint64_t safe_seq;
-	/* Nodes per owning domain: writer lock, relaxed reads. */
-	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
 	/*
 	 * Owner index: per owner slot, the list of the nodes it owns
 	 * (own_next/own_prev), so that everything a domain owns is found in
-	 * O(nodes owned).  Writer lock.  MXS_DOMID_FIRST_RESERVED + 1 heads.
+	 * O(nodes owned).  MXS_DOMID_FIRST_RESERVED + 1 heads.
 	 */
 	struct mxs_node **own_head;
-	/* Domain oracle (store.h): set before the store is shared. */
-	mxs_store_domain_fn oracle;
-	void *oracle_arg;
+	/* Nodes per owning domain: relaxed reads (quotas). */
+	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
 };
+
+#define MXS_STORE_LINE(f) (offsetof(struct mxs_store, f) / MXS_CACHE_LINE)
+_Static_assert(MXS_STORE_LINE(oracle_arg) < MXS_STORE_LINE(wlock),
+	       "read-mostly fields share the writer lock's line");
+_Static_assert(sizeof(pthread_mutex_t) <= MXS_CACHE_LINE &&
+	       MXS_STORE_LINE(wlock) < MXS_STORE_LINE(seq),
+	       "the writer lock shares the commit sequence's line");
+_Static_assert(MXS_STORE_LINE(seq) < MXS_STORE_LINE(gen),
+	       "the commit sequence shares the writer counters' line");
 
 /* Owner-count slot of a domid: reserved ids share the last slot. */
 static inline uint32_t mxs_owner_slot(uint32_t domid)
@@ -253,6 +308,8 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 				    size_t vlen);
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
 				    uint64_t gen);
+/* Frees a version and its child list (no reader may hold it). */
+void mxs_nodeval_free(struct mxs_nodeval *v);
 /* call_rcu callback freeing a superseded version. */
 void mxs_nodeval_free_rcu(struct rcu_head *h);
 
@@ -265,18 +322,20 @@ static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,
 
 /*
  * A commit: begin stamps what follows with the next seq (and unlinks
- * removed nodes no reader can see any more); end publishes it.  Caller:
+ * removed nodes no reader can see any more) and takes the sealed
+ * touches the commit's mutations use; end publishes it.  Caller:
  * writer lock, held from begin to end.
  */
-void mxs_store_commit_begin(struct mxs_store *st);
+void mxs_store_commit_begin(struct mxs_store *st,
+			    struct mxs_touches *touches);
 void mxs_store_commit_end(struct mxs_store *st);
 
 /*
  * Live mutations.  Caller: writer lock, between commit_begin and
  * commit_end.  Readers see none of them before commit_end, and all of
  * them after.  None allocates or fails: what they need is allocated
- * first (mxs_node_alloc, versions, mxs_node_reserve_touch for every node
- * whose child list changes), so a commit is applied whole or not at all.
+ * first (mxs_node_alloc, versions, the touches of every node whose child
+ * list changes), so a commit is applied whole or not at all.
  */
 /* A node object for path[0..len), not linked; NULL on ENOMEM. */
 struct mxs_node *mxs_node_alloc(const char *path, size_t len);
@@ -290,14 +349,26 @@ void mxs_node_update(struct mxs_store *st, struct mxs_node *n,
  * snapshots; unlinked and freed later). */
 void mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
 
-struct mxs_nodevec;
 /*
- * Reserves the version n's next touch needs (its children change at
- * this commit) and records n in reserved; 0 or -ENOMEM.  Unused ones are
- * freed by mxs_node_release_spares.  Caller: writer lock.
+ * The versions reserved for the touches of one commit: every live node
+ * whose child list the commit changes gets a new version with a new
+ * generation.  add records a node (no version yet; 0 or -ENOMEM), seal
+ * allocates one version per distinct node (0 or -ENOMEM), free frees
+ * what the commit did not use.  Caller: writer lock.
  */
-int mxs_node_reserve_touch(struct mxs_node *n, struct mxs_nodevec *reserved);
-void mxs_node_release_spares(struct mxs_nodevec *reserved);
+struct mxs_touch {
+	struct mxs_node *node;
+	struct mxs_nodeval *val;
+};
+
+struct mxs_touches {
+	struct mxs_touch *v;
+	size_t n, cap;
+};
+
+int mxs_touches_add(struct mxs_touches *t, struct mxs_node *n);
+int mxs_touches_seal(struct mxs_touches *t);
+void mxs_touches_free(struct mxs_touches *t);
 
 /*
  * Adds a node built outside node.c (the root) to the owner index.  Caller:
@@ -306,7 +377,7 @@ void mxs_node_release_spares(struct mxs_nodevec *reserved);
 void mxs_node_own_link(struct mxs_store *st, struct mxs_node *n);
 
 /*
- * Removes every node but the root and unlinks them at once.  Caller:
+ * Removes every node but the root and unlinks them right away.  Caller:
  * writer lock, and no reader uses the store any more (mxs_store_free).
  */
 void mxs_node_drop_all(struct mxs_store *st);

@@ -6,10 +6,12 @@
  * the C daemon's permission checks (get_node), parent creation and
  * permission inheritance, subtree removal and the watch changes they
  * produce.  Outside a transaction, a mutation runs on an implicit
- * transaction under the writer lock and a read on a throw-away one with
- * no lock.  Readers load node versions with STORE_VAL_A1 and the special
- * nodes' permissions with STORE_SPECIAL_A1; set_special_perms publishes
- * them with STORE_SPECIAL_R1.
+ * transaction under the writer lock and is one commit; a read runs on a
+ * throw-away one with no lock.  Every call that reads is one request: it
+ * samples one snapshot (mxs_store_snap, STORE_SEQ_A1) and reads all of it
+ * at that commit.  Readers load node versions with STORE_VAL_A1 and the
+ * special nodes' permissions with STORE_SPECIAL_A1; set_special_perms
+ * publishes them with STORE_SPECIAL_R1.
  */
 #include "store/store.h"
 
@@ -21,8 +23,8 @@
 #include <string.h>
 
 #include "mxs/protocol.h"
-#include "store/node.h"
 #include "store/alloc.h"
+#include "store/node.h"
 #include "store/path.h"
 #include "store/txn.h"
 
@@ -120,7 +122,12 @@ static int get_node(struct mxs_txn *tx, const struct mxs_caller *c,
 	return (view_perm(tx, c, &a) & need) ? -ENOENT : -EACCES;
 }
 
-static int change_add(struct mxs_store *st, struct mxs_changes *ch,
+/*
+ * Appends a change.  tx may be NULL (a removal outside transactions);
+ * its prepared path copy (tx->ch_path) is taken when it names path.
+ */
+static int change_add(struct mxs_store *st, struct mxs_txn *tx,
+		      struct mxs_changes *ch,
 		      const char *path, size_t len, bool exact,
 		      const struct mxs_nodeval *oldv)
 {
@@ -137,7 +144,13 @@ static int change_add(struct mxs_store *st, struct mxs_changes *ch,
 	}
 	x = &ch->v[ch->n];
 	memset(x, 0, sizeof(*x));
-	x->path = mxs_strndup(path, len);
+	if (tx && tx->ch_path && strlen(tx->ch_path) == len &&
+	    memcmp(tx->ch_path, path, len) == 0) {
+		x->path = tx->ch_path;
+		tx->ch_path = NULL;
+	} else {
+		x->path = mxs_strndup(path, len);
+	}
 	if (!x->path)
 		return -ENOMEM;
 	x->exact = exact;
@@ -237,19 +250,23 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 	int rc = get_node(tx, c, path, MXS_PERM_WRITE, &v);
 
 	if (rc == 0) {
-		struct mxs_txe *te = mxs_txn_own(tx, path, strlen(path));
-		struct mxs_nodeval *nv;
+		struct mxs_nodeval *nv = tx->ready;
 
-		if (!te)
+		/* The version prepared before the lock, if the node is as
+		 * it was then (the thread stayed online: no reuse). */
+		if (nv && v.val == tx->ready_base) {
+			tx->ready = NULL;
+		} else {
+			nv = mxs_nodeval_new(v.val->gen, v.val->perms,
+					     v.val->nperms, val, vlen);
+			if (!nv)
+				return -ENOMEM;
+			nv->perms_gen = v.val->perms_gen; /* the list is kept */
+		}
+		if (!mxs_txn_replace(tx, path, strlen(path), nv)) {
+			free(nv); /* its view was not recorded: ENOMEM */
 			return -ENOMEM;
-		nv = mxs_nodeval_new(te->val->gen, te->val->perms,
-				     te->val->nperms, val, vlen);
-		if (!nv)
-			return -ENOMEM;
-		nv->perms_gen = te->val->perms_gen; /* the list is kept */
-		free(te->val);
-		te->val = nv;
-		te->modified = true;
+		}
 	} else if (rc == -ENOENT) {
 		rc = tx_create(tx, c, path, val, vlen);
 		if (rc)
@@ -257,7 +274,7 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 	} else {
 		return rc;
 	}
-	return change_add(tx->st, ch, path, strlen(path), false, NULL);
+	return change_add(tx->st, tx, ch, path, strlen(path), false, NULL);
 }
 
 static int tx_mkdir(struct mxs_txn *tx, const struct mxs_caller *c,
@@ -271,7 +288,8 @@ static int tx_mkdir(struct mxs_txn *tx, const struct mxs_caller *c,
 	rc = tx_create(tx, c, path, NULL, 0);
 	if (rc)
 		return rc;
-	return change_add(tx->st, ch, path, strlen(path), false, NULL);
+	return change_add(tx->st, tx, ch, path, strlen(path), false,
+			  NULL);
 }
 
 struct pathvec {
@@ -389,6 +407,38 @@ static int postorder(const struct pathvec *pre, size_t *post)
 	return 0;
 }
 
+/*
+ * An explicit transaction's own copies below a removed path that its walk
+ * did not reach: the transaction wrote them, then the tree changed under
+ * it (their parent lost them outside), so its child lists no longer lead
+ * there.  They go with the subtree, so that nothing below a removed node
+ * stays readable in the transaction (found by fuzz_txn).  The commit
+ * conflicts anyway; O(entries of the transaction).
+ */
+static int tx_rm_stray_own(struct mxs_txn *tx, const char *path, size_t len,
+			   struct mxs_changes *ch)
+{
+	struct mxs_txe *e;
+	int rc;
+
+	for (e = tx->first; e; e = e->next) {
+		if (!e->own || !e->exists || e->len <= len ||
+		    e->path[len] != '/' || memcmp(e->path, path, len))
+			continue;
+		rc = change_add(tx->st, NULL, ch, e->path, e->len, true,
+				e->val);
+		if (rc)
+			return rc;
+		free(e->val);
+		e->val = NULL;
+		mxs_txe_clear_kids(e);
+		e->exists = false;
+		e->modified = true;
+		e->create_seq = 0;
+	}
+	return 0;
+}
+
 static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		 const char *path, struct mxs_changes *ch)
 {
@@ -429,7 +479,8 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 			rc = -ENOMEM;
 			break;
 		}
-		rc = change_add(tx->st, ch, p, strlen(p), post[i] != 0, te->val);
+		rc = change_add(tx->st, NULL, ch, p, strlen(p), post[i] != 0,
+				te->val);
 		if (rc)
 			break;
 		free(te->val);
@@ -439,6 +490,8 @@ static int tx_rm(struct mxs_txn *tx, const struct mxs_caller *c,
 		te->modified = true;
 		te->create_seq = 0;
 	}
+	if (!rc && !tx->implicit)
+		rc = tx_rm_stray_own(tx, path, len, ch);
 	if (!rc) {
 		plen = mxs_path_parent_len(path, len);
 		pe = mxs_txn_own(tx, path, plen);
@@ -457,7 +510,6 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 			unsigned int n, struct mxs_changes *ch)
 {
 	struct mxs_view v;
-	struct mxs_txe *te;
 	struct mxs_nodeval *nv;
 	int rc = get_node(tx, c, path, MXS_PERM_WRITE | MXS_PERM_OWNER, &v);
 
@@ -467,19 +519,16 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	if (!c->privileged && v.val->nperms &&
 	    perms[0].domid != owner_current(tx->st, v.val))
 		return -EPERM;
-	te = mxs_txn_own(tx, path, strlen(path));
-	if (!te)
-		return -ENOMEM;
-	rc = change_add(tx->st, ch, path, strlen(path), false, te->val);
+	rc = change_add(tx->st, tx, ch, path, strlen(path), false, v.val);
 	if (rc)
 		return rc;
-	nv = mxs_nodeval_new(te->val->gen, perms, n, te->val->value,
-			     te->val->vlen);
+	nv = mxs_nodeval_new(v.val->gen, perms, n, v.val->value, v.val->vlen);
 	if (!nv)
 		return -ENOMEM;
-	free(te->val);
-	te->val = nv;
-	te->modified = true;
+	if (!mxs_txn_replace(tx, path, strlen(path), nv)) {
+		free(nv); /* its view was not recorded: ENOMEM */
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -498,14 +547,56 @@ struct implicit_tx {
 	size_t mark; /* changes recorded before this operation */
 };
 
+/*
+ * A WRITE prepares outside the lock what does not depend on it: the room
+ * for its change and a copy of the path for it, and, if the node exists
+ * now, its new version with the value copied in (used if the node is
+ * unchanged once the lock is held).  Failures here only mean the work is
+ * done under the lock instead.  Caller: RCU read side.
+ */
+static void implicit_prepare_write(struct mxs_txn *tx, struct mxs_store *st,
+				   const char *path, const void *val,
+				   size_t vlen, struct mxs_changes *ch)
+{
+	uint64_t snap = mxs_store_snap(st);
+	size_t len = strlen(path);
+	struct mxs_node *n = mxs_node_find(st, path, len, snap);
+	const struct mxs_nodeval *base = n ? mxs_node_val_at(n, snap) : NULL;
+
+	if (ch->n == ch->cap) {
+		size_t cap = ch->cap ? ch->cap * 2 : 8;
+		struct mxs_change *v = mxs_realloc(ch->v, cap * sizeof(*v));
+
+		if (v) {
+			ch->v = v;
+			ch->cap = cap;
+		}
+	}
+	tx->ch_path = mxs_strndup(path, len);
+	if (!base)
+		return;
+	tx->ready = mxs_nodeval_new(base->gen, base->perms, base->nperms, val,
+				    vlen);
+	if (tx->ready) {
+		tx->ready->perms_gen = base->perms_gen;
+		tx->ready_base = base;
+	}
+}
+
+/* wpath: a WRITE of wval[0..wlen) to wpath (prepared before the lock),
+ * or NULL. */
 static struct mxs_txn *implicit_begin(struct implicit_tx *im,
 				      struct mxs_store *st,
-				      struct mxs_changes *ch)
+				      struct mxs_changes *ch,
+				      const char *wpath, const void *wval,
+				      size_t wlen)
 {
 	memset(im->buckets, 0, sizeof(im->buckets));
 	mxs_txn_init(&im->tx, st, im->buckets, IMPLICIT_BUCKETS);
 	im->tx.implicit = true;
 	im->ch = ch;
+	if (wpath)
+		implicit_prepare_write(&im->tx, st, wpath, wval, wlen, ch);
 	pthread_mutex_lock(&st->wlock);
 	im->mark = ch->n;
 	return &im->tx;
@@ -598,13 +689,20 @@ static int do_directory(struct mxs_txn *tx, const struct mxs_caller *c,
 	return rc ? rc : mxs_view_children(tx, &v, out);
 }
 
+/*
+ * Paging through a big directory costs the reply, not the list: a live
+ * node's list at the version read is cached in that version
+ * (mxs_view_kidlist); a transaction's own copy builds it per call.
+ */
 static int do_directory_part(struct mxs_txn *tx, const struct mxs_caller *c,
 			     const char *path, size_t off, size_t max,
 			     struct mxs_buf *out)
 {
+	const struct mxs_kidlist *cached = NULL;
 	struct mxs_buf kids = { 0 };
+	const char *list;
 	char gen[32];
-	size_t genlen, len = 0, maxlen;
+	size_t genlen, len = 0, maxlen, total;
 	struct mxs_view v;
 	int rc = get_node(tx, c, path, MXS_PERM_READ, &v);
 
@@ -614,23 +712,27 @@ static int do_directory_part(struct mxs_txn *tx, const struct mxs_caller *c,
 				  v.val->gen) + 1;
 	rc = mxs_buf_add(out, gen, genlen);
 	if (!rc)
+		rc = mxs_view_kidlist(tx, &v, &cached);
+	if (!rc && !cached)
 		rc = mxs_view_children(tx, &v, &kids);
 	if (rc)
 		goto out;
-	if (off >= kids.len) {
+	list = cached ? cached->names : kids.p;
+	total = cached ? cached->len : kids.len;
+	if (off >= total) {
 		rc = mxs_buf_add(out, "", 1);
 		goto out;
 	}
 	maxlen = max > genlen + 1 ? max - genlen - 1 : 0;
-	while (off + len < kids.len) {
-		size_t l = strlen(kids.p + off + len) + 1;
+	while (off + len < total) {
+		size_t l = strlen(list + off + len) + 1;
 
 		if (len + l > maxlen)
 			break;
 		len += l;
 	}
-	rc = mxs_buf_add(out, kids.p + off, len);
-	if (!rc && off + len == kids.len)
+	rc = mxs_buf_add(out, list + off, len);
+	if (!rc && off + len == total)
 		rc = mxs_buf_add(out, "", 1);
 out:
 	mxs_buf_free(&kids);
@@ -714,7 +816,7 @@ int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 		return tx_mutation_rc(tx, tx_write(tx, c, path, val, len,
 							   &tx->changes));
 	}
-	t = implicit_begin(&im, st, ch);
+	t = implicit_begin(&im, st, ch, path, val, len);
 	return implicit_end(&im, tx_write(t, c, path, val, len, ch));
 }
 
@@ -730,7 +832,7 @@ int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
 		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_mkdir(tx, c, path, &tx->changes));
 	}
-	t = implicit_begin(&im, st, ch);
+	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
 	return implicit_end(&im, tx_mkdir(t, c, path, ch));
 }
 
@@ -746,7 +848,7 @@ int mxs_store_rm(struct mxs_store *st, struct mxs_txn *tx,
 		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_rm(tx, c, path, &tx->changes));
 	}
-	t = implicit_begin(&im, st, ch);
+	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
 	return implicit_end(&im, tx_rm(t, c, path, ch));
 }
 
@@ -764,7 +866,7 @@ int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
 		return tx_mutation_rc(tx, tx_set_perms(tx, c, path, perms, n,
 							       &tx->changes));
 	}
-	t = implicit_begin(&im, st, ch);
+	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
 	return implicit_end(&im, tx_set_perms(t, c, path, perms, n, ch));
 }
 
@@ -870,15 +972,14 @@ uint64_t mxs_store_generation(struct mxs_store *st)
 
 /*
  * Records RM's changes for the live subtree of n (leaves first, the top
- * on its path and ancestors, the rest exactly), then removes it.  On
- * ENOMEM nothing is removed and nothing is recorded.  Caller: writer
- * lock.
+ * on its path and ancestors, the rest exactly), then removes it, its
+ * parent's touch reserved in touches (the commit's).  On ENOMEM nothing
+ * is removed and nothing is recorded.  Caller: writer lock, in a commit.
  */
 static int live_rm(struct mxs_store *st, struct mxs_node *n,
-		   struct mxs_changes *ch)
+		   struct mxs_touches *touches, struct mxs_changes *ch)
 {
 	struct mxs_nodevec pre = { 0 }, stack = { 0 }, up = { 0 };
-	struct mxs_nodevec spare = { 0 };
 	size_t mark = ch->n, i;
 	int rc = mxs_nodevec_push(&stack, n);
 
@@ -906,19 +1007,20 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 		       mxs_path_depth(up.v[up.n - 1]->path) >= d) {
 			struct mxs_node *x = up.v[--up.n];
 
-			rc = change_add(st, ch, x->path, x->pathlen, x != n,
+			rc = change_add(st, NULL, ch, x->path, x->pathlen, x != n,
 					x->val);
 		}
 		if (!rc && i < pre.n)
 			rc = mxs_nodevec_push(&up, pre.v[i]);
 	}
 	if (!rc)
-		rc = mxs_node_reserve_touch(n->parent, &spare);
+		rc = mxs_touches_add(touches, n->parent);
+	if (!rc)
+		rc = mxs_touches_seal(touches);
 	if (!rc)
 		mxs_node_remove(st, n);
 	else
 		changes_truncate(ch, mark);
-	mxs_node_release_spares(&spare);
 	free(pre.v);
 	free(stack.v);
 	free(up.v);
@@ -928,13 +1030,14 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 			  struct mxs_changes *ch)
 {
+	struct mxs_touches touches = { 0 };
 	struct mxs_node *n;
 	int rc = 0;
 
 	if (domid == 0 || domid >= MXS_DOMID_FIRST_RESERVED)
 		return -EINVAL;
 	pthread_mutex_lock(&st->wlock);
-	mxs_store_commit_begin(st);
+	mxs_store_commit_begin(st, &touches);
 	/*
 	 * As the C daemon's walk from the root: a node of domid goes as the
 	 * top of a removal unless an ancestor of it is domid's too (then it
@@ -947,10 +1050,11 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 		for (a = n->parent; a; a = a->parent)
 			if (mxs_nodeval_owner(a->val) == domid)
 				top = a;
-		rc = live_rm(st, top, ch);
+		rc = live_rm(st, top, &touches, ch);
 	}
 	mxs_store_commit_end(st);
 	pthread_mutex_unlock(&st->wlock);
+	mxs_touches_free(&touches);
 	return rc;
 }
 
@@ -968,7 +1072,11 @@ void mxs_store_get_stats(struct mxs_store *st, struct mxs_store_stats *out)
 struct mxs_store *mxs_store_new(void)
 {
 	static const struct mxs_perm dom0_none = { 0, MXS_PERM_NONE };
-	struct mxs_store *st = mxs_calloc(1, sizeof(*st));
+	/* Aligned: the cache-line layout of struct mxs_store. */
+	struct mxs_store *st = aligned_alloc(MXS_CACHE_LINE,
+					     (sizeof(*st) + MXS_CACHE_LINE - 1) /
+						     MXS_CACHE_LINE *
+						     MXS_CACHE_LINE);
 	struct mxs_node *root;
 	const struct mxs_caller priv = { 0, MXS_NO_TARGET, true, false };
 	struct mxs_changes ch = { 0 };
@@ -976,6 +1084,7 @@ struct mxs_store *mxs_store_new(void)
 
 	if (!st)
 		goto nomem;
+	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->wlock, NULL);
 	st->index = cds_lfht_new(1024, 1024, 0,
 				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
@@ -987,12 +1096,10 @@ struct mxs_store *mxs_store_new(void)
 	root->pathlen = 1;
 	root->base = 1;
 	root->parent = NULL;
-	root->kids_head = root->kids_tail = root->next_sib = NULL;
+	root->kids_head = root->next_sib = NULL;
 	root->prev_sib = NULL;
 	root->born = 0;
 	root->died = MXS_SEQ_ALIVE;
-	root->grave_next = NULL;
-	root->spare = NULL;
 	st->wseq = MXS_SEQ_ALIVE;
 	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
@@ -1045,8 +1152,8 @@ void mxs_store_free(struct mxs_store *st)
 	mxs_rcu_online();
 	mxs_node_grace_drain(st);
 	cds_lfht_destroy(st->index, NULL);
-	free(st->root->val->older); /* older ones went to call_rcu */
-	free(st->root->val);
+	mxs_nodeval_free(st->root->val->older); /* older: call_rcu'd */
+	mxs_nodeval_free(st->root->val);
 	free(st->root);
 	for (i = 0; i < 2; i++)
 		free(st->special[i]);

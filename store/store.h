@@ -104,7 +104,11 @@ int mxs_store_directory_part(struct mxs_store *st, struct mxs_txn *tx,
 			     const struct mxs_caller *c, const char *path,
 			     size_t off, size_t max, struct mxs_buf *out);
 
-/* Mutations (writer lock, or private to tx).  Changes are appended to ch. */
+/*
+ * Mutations (writer lock, or private to tx).  Changes are appended to ch.
+ * Outside a transaction each is one commit: applied whole, or on an error
+ * (-ENOMEM included) not at all, ch as it was.
+ */
 int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 		    const struct mxs_caller *c, const char *path,
 		    const void *val, size_t len, struct mxs_changes *ch);
@@ -217,8 +221,9 @@ void mxs_store_set_strict_conflicts(struct mxs_store *st, bool strict);
 struct mxs_txn *mxs_txn_new(struct mxs_store *st);
 /*
  * Commits: -EAGAIN when any node the transaction read or wrote (or found
- * missing) has changed since; otherwise the changes become visible
- * and their watch changes are appended to ch.  The transaction is finished
+ * missing) has changed since; -ENOMEM, with nothing changed, when memory
+ * runs out; otherwise all its changes become visible as one commit and
+ * their watch changes are appended to ch.  The transaction is finished
  * either way; free it with mxs_txn_free.
  */
 int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch);

@@ -67,14 +67,10 @@ static struct mxs_txe *txe_add(struct mxs_txn *tx, const char *p, size_t len,
 
 	if (tx->nentries >= tx->nbuckets && tx_grow(tx))
 		return NULL;
-	e = mxs_calloc(1, sizeof(*e));
+	e = mxs_calloc(1, sizeof(*e) + len + 1); /* the path follows */
 	if (!e)
 		return NULL;
-	e->path = mxs_malloc(len + 1);
-	if (!e->path) {
-		free(e);
-		return NULL;
-	}
+	e->path = (char *)(e + 1);
 	memcpy(e->path, p, len);
 	e->path[len] = '\0';
 	e->len = len;
@@ -175,11 +171,14 @@ void mxs_txn_release(struct mxs_txn *tx)
 		free(e->kids);
 		free(e->gone);
 		free(e->val);
-		free(e->path);
 		free(e);
 	}
 	tx->first = tx->last = NULL;
 	tx->nentries = 0;
+	free(tx->ready);
+	tx->ready = NULL;
+	free(tx->ch_path);
+	tx->ch_path = NULL;
 	mxs_changes_clear(&tx->changes);
 	free(tx->changes.v);
 	tx->changes.v = NULL;
@@ -301,10 +300,64 @@ struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len)
 	return te;
 }
 
-int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
-			 struct mxs_buf *out)
+struct mxs_txe *mxs_txn_replace(struct mxs_txn *tx, const char *p,
+				size_t len, struct mxs_nodeval *nv)
 {
-	struct mxs_node *c, *live;
+	struct mxs_txe *te = mxs_txe_find(tx, p, len);
+
+	if (!te || (te->own && !te->exists))
+		return NULL; /* not looked at, or missing: a bug */
+	if (!te->own) {
+		te->own = true;
+		te->exists = true;
+		te->live_kids = true;
+	}
+	free(te->val);
+	te->val = nv;
+	te->modified = true;
+	return te;
+}
+
+/*
+ * Appends the names of parent's children visible at snap, except those
+ * in gone[0..ngone).  The hot loop of DIRECTORY: the reply is built in
+ * locals, so that the relaxed load of each child's death stamp does not
+ * make the compiler store the buffer's length back every time.
+ */
+static int list_kids(struct mxs_node *parent, uint64_t snap, char **gone,
+		     size_t ngone, struct mxs_buf *out)
+{
+	size_t len = out->len, cap = out->cap;
+	char *p = out->p;
+	struct mxs_node *c;
+	int rc = 0;
+
+	for (c = mxs_node_kids(parent); c; c = mxs_node_next(c)) {
+		size_t l = (size_t)(c->pathlen - c->base) + 1;
+
+		if (!mxs_node_visible(c, snap) ||
+		    (ngone && names_find(gone, ngone, c->path + c->base,
+					 l - 1) >= 0))
+			continue;
+		if (len + l > cap) {
+			out->len = len;
+			rc = mxs_buf_reserve(out, l);
+			if (rc)
+				break;
+			p = out->p;
+			cap = out->cap;
+		}
+		memcpy(p + len, c->path + c->base, l);
+		len += l;
+	}
+	out->len = len;
+	return rc;
+}
+
+int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
+		      struct mxs_buf *out)
+{
+	struct mxs_node *live;
 	size_t i;
 	int rc;
 
@@ -313,41 +366,73 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 		live = v->te->live_kids ? mxs_node_find(tx->st, v->te->path,
 							v->te->len, tx->snap)
 					: NULL;
-		for (c = live ? mxs_node_kids(live) : NULL; c;
-		     c = mxs_node_next(c)) {
-				if (!mxs_node_visible(c, tx->snap))
-					continue;
-				if (names_find(v->te->gone, v->te->ngone,
-					       c->path + c->base,
-					       c->pathlen - c->base) >= 0)
-					continue;
-				if ((rc = mxs_buf_add(out, c->path + c->base,
-						      c->pathlen - c->base +
-							      1)))
-					return rc;
-			}
+		if (live && (rc = list_kids(live, tx->snap, v->te->gone,
+					    v->te->ngone, out)))
+			return rc;
 		for (i = 0; i < v->te->nkids; i++)
 			if ((rc = mxs_buf_add_str(out, v->te->kids[i])))
 				return rc;
 		return 0;
 	}
-	if (!v->live)
+	return v->live ? list_kids(v->live, tx->snap, NULL, 0, out) : 0;
+}
+
+int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
+		     const struct mxs_kidlist **out)
+{
+	/* The cache is the one field of a version readers write. */
+	struct mxs_nodeval *val = (struct mxs_nodeval *)v->val;
+	struct mxs_kidlist *k, *none = NULL;
+	struct mxs_buf b = { 0 };
+	int rc;
+
+	*out = NULL;
+	if (v->te || !v->live)
 		return 0;
-	for (c = mxs_node_kids(v->live); c; c = mxs_node_next(c))
-		if (mxs_node_visible(c, tx->snap) &&
-		    (rc = mxs_buf_add(out, c->path + c->base,
-				      c->pathlen - c->base + 1)))
-			return rc;
-	return 0;
+	/* STORE_KIDLIST_A1: pairs with STORE_KIDLIST_R1 below (another
+	 * reader's): the list is built. */
+	k = __atomic_load_n(&val->kids, __ATOMIC_ACQUIRE);
+	if (k) {
+		*out = k;
+		return 0;
+	}
+	rc = list_kids(v->live, tx->snap, NULL, 0, &b);
+	k = rc ? NULL : mxs_malloc(sizeof(*k) + b.len);
+	if (k) {
+		k->len = b.len;
+		if (b.len)
+			memcpy(k->names, b.p, b.len);
+		/* STORE_KIDLIST_R1: pairs with STORE_KIDLIST_A1 above.  A
+		 * reader that loses the race uses the winner's list. */
+		if (!__atomic_compare_exchange_n(&val->kids, &none, k, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			free(k);
+			k = none;
+		}
+		*out = k;
+	} else if (!rc) {
+		rc = -ENOMEM;
+	}
+	mxs_buf_free(&b);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* Applying a transaction to the live tree (writer lock held).         */
 
+/* One change of the live tree, with everything it needs allocated. */
+struct apply_step {
+	struct mxs_txe *e;
+	struct mxs_nodeval *nv; /* the version to install (e->exists) */
+	struct mxs_node *nn;    /* the node object to link (a creation) */
+};
+
+/* Parents before children, siblings in creation order. */
 static int apply_cmp(const void *a, const void *b)
 {
-	const struct mxs_txe *x = *(const struct mxs_txe *const *)a;
-	const struct mxs_txe *y = *(const struct mxs_txe *const *)b;
+	const struct mxs_txe *x = ((const struct apply_step *)a)->e;
+	const struct mxs_txe *y = ((const struct apply_step *)b)->e;
 	size_t dx = mxs_path_depth(x->path), dy = mxs_path_depth(y->path);
 
 	if (dx != dy)
@@ -357,17 +442,10 @@ static int apply_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* One change of the live tree, with everything it needs allocated. */
-struct apply_step {
-	struct mxs_txe *e;
-	struct mxs_nodeval *nv; /* the version to install (e->exists) */
-	struct mxs_node *nn;    /* the node object to link (a creation) */
-};
-
 struct apply_plan {
 	struct apply_step *v;
 	size_t n;
-	struct mxs_nodevec spares; /* nodes whose touch is reserved */
+	struct mxs_touches touches; /* nodes whose children change */
 };
 
 static void plan_free(struct apply_plan *p)
@@ -379,7 +457,7 @@ static void plan_free(struct apply_plan *p)
 		free(p->v[i].nn);
 	}
 	free(p->v);
-	mxs_node_release_spares(&p->spares);
+	mxs_touches_free(&p->touches);
 }
 
 /*
@@ -391,40 +469,36 @@ static void plan_free(struct apply_plan *p)
 static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 {
 	struct mxs_store *st = tx->st;
-	struct mxs_txe **v, *e;
+	struct mxs_txe *e;
 	size_t n = 0, i;
 	int rc = 0;
 
 	memset(p, 0, sizeof(*p));
-	v = mxs_malloc((tx->nentries + 1) * sizeof(*v));
-	if (!v)
+	for (e = tx->first; e; e = e->next)
+		n += e->own && (e->modified || e->create_seq);
+	p->v = mxs_calloc(n + 1, sizeof(*p->v));
+	if (!p->v)
 		return -ENOMEM;
 	for (e = tx->first; e; e = e->next)
 		if (e->own && (e->modified || e->create_seq))
-			v[n++] = e;
-	qsort(v, n, sizeof(*v), apply_cmp);
-	p->v = mxs_calloc(n + 1, sizeof(*p->v));
-	if (!p->v) {
-		free(v);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n && !rc; i++) {
-		struct apply_step *sp = &p->v[p->n++];
+			p->v[p->n++].e = e;
+	qsort(p->v, p->n, sizeof(*p->v), apply_cmp);
+	for (i = 0; i < p->n && !rc; i++) {
+		struct apply_step *sp = &p->v[i];
 		struct mxs_node *live, *parent;
 		size_t plen;
 
-		sp->e = e = v[i];
+		e = sp->e;
 		live = mxs_node_lookup(st, e->path, e->len);
 		/* A removal changes the parent's children. */
 		if (live && (!e->exists || e->create_seq))
-			rc = mxs_node_reserve_touch(live->parent, &p->spares);
+			rc = mxs_touches_add(&p->touches, live->parent);
 		if (rc || !e->exists)
 			continue;
-		sp->nv = mxs_nodeval_dup(e->val, 0);
-		if (!sp->nv) {
-			rc = -ENOMEM;
-			break;
-		}
+		/* The transaction's own copy becomes the version: moved,
+		 * not copied (the transaction ends with this commit). */
+		sp->nv = e->val;
+		e->val = NULL;
 		if (live && !e->create_seq)
 			continue;
 		/* A creation: its node, and its parent's touch (a parent
@@ -437,7 +511,7 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		plen = mxs_path_parent_len(e->path, e->len);
 		parent = mxs_node_lookup(st, e->path, plen);
 		if (parent) {
-			rc = mxs_node_reserve_touch(parent, &p->spares);
+			rc = mxs_touches_add(&p->touches, parent);
 		} else {
 			struct mxs_txe *pe = mxs_txe_find(tx, e->path, plen);
 
@@ -445,7 +519,8 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 				rc = -EIO; /* an orphan: cannot happen */
 		}
 	}
-	free(v);
+	if (!rc)
+		rc = mxs_touches_seal(&p->touches);
 	if (rc)
 		plan_free(p);
 	return rc;
@@ -480,7 +555,7 @@ static void plan_apply(struct mxs_store *st, struct apply_plan *p)
 		parent = mxs_node_lookup(st, e->path,
 					 mxs_path_parent_len(e->path, e->len));
 		if (!parent || !sp->nn)
-			abort(); /* plan_prepare saw otherwise: a bug */
+			MXS_STORE_BUG("plan_prepare saw another tree");
 		mxs_node_create(st, parent, sp->nn, sp->nv);
 		sp->nn = NULL;
 		sp->nv = NULL;
@@ -494,7 +569,7 @@ int mxs_txn_apply(struct mxs_txn *tx)
 
 	if (rc)
 		return rc;
-	mxs_store_commit_begin(tx->st);
+	mxs_store_commit_begin(tx->st, &plan.touches);
 	plan_apply(tx->st, &plan);
 	mxs_store_commit_end(tx->st);
 	plan_free(&plan);

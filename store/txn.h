@@ -64,6 +64,14 @@ struct mxs_txn {
 	bool norecord;    /* read outside a transaction: record nothing */
 	bool own_buckets; /* buckets were malloc'ed (not on the stack) */
 	bool failed;      /* out of memory: commit must fail */
+	/*
+	 * Prepared before the writer lock (implicit WRITE): the new version
+	 * of the node, valid if the node's version is still ready_base, and
+	 * a copy of the path for the change record.
+	 */
+	struct mxs_nodeval *ready;
+	const struct mxs_nodeval *ready_base;
+	char *ch_path;
 	struct mxs_changes changes; /* explicit transactions: until commit */
 };
 
@@ -95,16 +103,32 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 /* Gives the transaction its own copy of p; NULL on ENOMEM.  Caller: RCU
  * read side. */
 struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len);
+/*
+ * Makes nv (taken over) the own copy of p, which the transaction has
+ * looked at and found: its value or permissions change, its children
+ * stay what they are.  NULL if p was not looked at (a bug).
+ */
+struct mxs_txe *mxs_txn_replace(struct mxs_txn *tx, const char *p,
+				size_t len, struct mxs_nodeval *nv);
 /* Appends the child names of a view, each NUL-terminated.  Caller: RCU
  * read side. */
 int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 		      struct mxs_buf *out);
 
 /*
+ * The cached child list of a live view's version, built on first use
+ * (*out NULL for a transaction's own copy: use mxs_view_children).
+ * 0 or -ENOMEM.  Caller: RCU read side.
+ */
+int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
+		     const struct mxs_kidlist **out);
+
+/*
  * Applies the own copies to the live tree as one commit: everything it
  * needs is allocated first, so it changes all of the tree or, on -ENOMEM
- * (or -EIO for an inconsistent transaction), nothing.  Caller: writer
- * lock.
+ * (or -EIO for an inconsistent transaction), nothing.  The own copies
+ * become the new versions (moved): the transaction is over either way.
+ * Caller: writer lock.
  */
 int mxs_txn_apply(struct mxs_txn *tx);
 

@@ -47,6 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!d.store || !d.watches)
 		abort();
 	w.d = &d;
+	d.dispatch = mxs_dispatch;
 	CDS_INIT_LIST_HEAD(&w.conns);
 	mxs_mpsc_init(&w.inbox);
 	mxs_mpsc_init(&w.events);

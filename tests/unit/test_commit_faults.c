@@ -76,101 +76,122 @@ static struct mxs_txn *make_txn(struct mxs_store *st)
 	return tx;
 }
 
-static void test_commit_faults(void **state)
+/* The operations under test, each on a store built by build_tree. */
+enum op { OP_COMMIT, OP_WRITE, OP_RM, OP_DOMAIN_GONE, OP_N };
+
+static int run_op(struct mxs_store *st, enum op op, struct mxs_txn *tx,
+		  struct mxs_changes *ch)
 {
-	struct mxs_store *st = *state;
-	struct mxs_changes ch = { 0 };
-	struct picture before;
+	switch (op) {
+	case OP_COMMIT:
+		return mxs_txn_commit(tx, ch);
+	case OP_WRITE:
+		return mxs_store_write(st, NULL, &dom0, "/w/1/2/3", "v", 1, ch);
+	case OP_RM:
+		return mxs_store_rm(st, NULL, &dom0, "/c", ch);
+	default:
+		return mxs_store_domain_gone(st, 5, ch);
+	}
+}
+
+/* What each operation must have done once it succeeded. */
+static void assert_done(struct mxs_store *st, enum op op)
+{
+	switch (op) {
+	case OP_COMMIT:
+		assert_value(st, NULL, &dom0, "/a/x", "new");
+		assert_value(st, NULL, &dom0, "/r/x/k", "new");
+		assert_read_err(st, NULL, &dom0, "/c", -ENOENT);
+		assert_dir(st, NULL, &dom0, "/n/p", "q");
+		assert_int_equal(mxs_store_domain_nodes(st, 5), 1);
+		break;
+	case OP_WRITE:
+		assert_value(st, NULL, &dom0, "/w/1/2/3", "v");
+		break;
+	case OP_RM:
+		assert_read_err(st, NULL, &dom0, "/c", -ENOENT);
+		assert_dir(st, NULL, &dom0, "/", "tool,a,r");
+		break;
+	default:
+		assert_read_err(st, NULL, &dom0, "/a/y/z", -ENOENT);
+		assert_int_equal(mxs_store_domain_nodes(st, 5), 0);
+		break;
+	}
+}
+
+/*
+ * Fails allocation n of the operation, for n = 0, 1, ... until one run
+ * has no failure left to inject: each failed run must leave the store as
+ * it was; a run whose failure hit a best-effort allocation (the grace
+ * probe, the WRITE's preparation outside the lock) must succeed whole.
+ */
+static void fault_every_allocation(enum op op)
+{
 	long n;
-	int rc = -ENOMEM;
 
-	build_tree(st);
-	take(st, &before);
-	for (n = 0; rc; n++) {
-		struct mxs_txn *tx = make_txn(st);
+	for (n = 0;; n++) {
+		struct mxs_store *st = mxs_store_new();
+		struct mxs_changes ch = { 0 };
+		struct mxs_txn *tx = NULL;
+		struct picture before;
 		bool fired;
+		int rc;
 
+		assert_non_null(st);
+		build_tree(st);
+		if (op == OP_DOMAIN_GONE)
+			unit_set_perms(st, "/a/y", "n5");
+		if (op == OP_COMMIT)
+			tx = make_txn(st);
+		take(st, &before);
 		mxs_store_fail_after(n);
-		rc = mxs_txn_commit(tx, &ch);
+		rc = run_op(st, op, tx, &ch);
 		fired = mxs_store_fault_fired();
 		mxs_store_fail_after(-1);
 		mxs_txn_free(tx);
-		if (rc == 0)
-			break; /* past the last allocation, or a best-effort
-				* one (the grace probe, store/node.c) */
-		assert_int_equal(rc, -ENOMEM);
-		assert_true(fired);
-		assert_int_equal(ch.n, 0);
-		assert_same(st, &before);
+		if (rc == 0) {
+			assert_true(ch.n > 0);
+			assert_done(st, op);
+			assert_true(mxs_store_generation(st) > before.gen);
+			unit_check(st);
+		} else {
+			assert_int_equal(rc, -ENOMEM);
+			assert_true(fired);
+			assert_int_equal(ch.n, 0);
+			assert_same(st, &before);
+		}
+		unit_changes_free(&ch);
+		mxs_buf_free(&before.dump);
+		mxs_store_free(st);
 		mxs_rcu_quiescent();
+		if (!fired)
+			break;
 	}
-	print_message("commit: %ld allocations, each failed once\n", n);
-	assert_true(n > 5); /* the injection did reach the commit */
-	/* The successful commit did all of it. */
-	assert_value(st, NULL, &dom0, "/a/x", "new");
-	assert_value(st, NULL, &dom0, "/r/x/k", "new");
-	assert_read_err(st, NULL, &dom0, "/c", -ENOENT);
-	assert_dir(st, NULL, &dom0, "/n/p", "q");
-	assert_int_equal(mxs_store_domain_nodes(st, 5), 1);
-	assert_true(mxs_store_generation(st) > before.gen);
-	assert_true(ch.n > 0);
-	unit_changes_free(&ch);
-	unit_check(st);
-	mxs_buf_free(&before.dump);
+	print_message("operation %d: %ld allocations, each failed once\n",
+		      (int)op, n);
+	assert_true(n > 2); /* the injection did reach the operation */
+}
+
+static void test_commit_faults(void **state)
+{
+	(void)state;
+	fault_every_allocation(OP_COMMIT);
 }
 
 /* Operations outside a transaction: the operation and its commit. */
 static void test_implicit_faults(void **state)
 {
-	struct mxs_store *st = *state;
-	struct mxs_changes ch = { 0 };
-	int op;
-
-	build_tree(st);
-	for (op = 0; op < 3; op++) {
-		struct picture before;
-		long n;
-		int rc = -ENOMEM;
-
-		take(st, &before);
-		for (n = 0; rc; n++) {
-			mxs_store_fail_after(n);
-			rc = op == 0   ? mxs_store_write(st, NULL, &dom0,
-							 "/w/1/2/3", "v", 1,
-							 &ch)
-			     : op == 1 ? mxs_store_rm(st, NULL, &dom0, "/c",
-						      &ch)
-					 : mxs_store_domain_gone(st, 5, &ch);
-			mxs_store_fail_after(-1);
-			if (rc == 0)
-				break;
-			assert_int_equal(rc, -ENOMEM);
-			assert_int_equal(ch.n, 0);
-			assert_same(st, &before);
-			mxs_rcu_quiescent();
-		}
-		print_message("operation %d: %ld allocations\n", op, n);
-		assert_true(n > 0);
-		assert_true(ch.n > 0);
-		unit_changes_free(&ch);
-		unit_check(st);
-		mxs_buf_free(&before.dump);
-		if (op == 1) /* give domain 5 something to lose */
-			unit_set_perms(st, "/a/y", "n5");
-	}
-	assert_value(st, NULL, &dom0, "/w/1/2/3", "v");
-	assert_read_err(st, NULL, &dom0, "/c", -ENOENT);
-	assert_read_err(st, NULL, &dom0, "/a/y/z", -ENOENT);
-	assert_int_equal(mxs_store_domain_nodes(st, 5), 0);
+	(void)state;
+	fault_every_allocation(OP_WRITE);
+	fault_every_allocation(OP_RM);
+	fault_every_allocation(OP_DOMAIN_GONE);
 }
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_store_setup, \
-					     unit_store_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_commit_faults),
-		T(test_implicit_faults),
+		cmocka_unit_test(test_commit_faults),
+		cmocka_unit_test(test_implicit_faults),
 	};
 
 	return cmocka_run_group_tests(tests, unit_rcu_register,

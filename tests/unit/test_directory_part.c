@@ -182,6 +182,71 @@ static void test_in_txn(void **state)
 	unit_changes_free(&ch);
 }
 
+/*
+ * Paging through 5,000 children (a big host's /local/domain) in 1 KiB
+ * replies returns exactly DIRECTORY's list, one generation throughout;
+ * a change between two pages changes the generation, and the pages read
+ * after it come from the new list.
+ */
+static void test_paging_5000(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_buf all = { 0 }, got = { 0 }, b = { 0 };
+	char path[64], gen0[32] = "";
+	size_t off = 0, pages = 0;
+	bool complete = false;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/local/domain/%d", i + 1);
+		unit_write(st, path, "");
+	}
+	assert_int_equal(mxs_store_directory(st, NULL, &dom0, "/local/domain",
+					     &all), 0);
+	while (!complete) {
+		size_t glen;
+
+		mxs_buf_reset(&b);
+		assert_int_equal(mxs_store_directory_part(st, NULL, &dom0,
+							  "/local/domain", off,
+							  1024, &b), 0);
+		assert_true(b.len <= 1024);
+		glen = strlen(b.p) + 1;
+		if (pages == 0)
+			strcpy(gen0, b.p);
+		assert_string_equal(b.p, gen0);
+		complete = b.len >= glen + 1 && b.p[b.len - 1] == '\0' &&
+			   b.p[b.len - 2] == '\0';
+		/* The names, without the final extra "" if complete. */
+		assert_int_equal(mxs_buf_add(&got, b.p + glen,
+					     b.len - glen - complete), 0);
+		off += b.len - glen - complete;
+		pages++;
+		assert_true(pages < 1000);
+	}
+	assert_int_equal(got.len, all.len);
+	assert_memory_equal(got.p, all.p, all.len);
+	/* 5,000 names of 2 to 5 bytes: about 28 KiB in 1 KiB pages. */
+	assert_true(pages >= all.len / 1024);
+	assert_true(pages <= all.len / 900 + 1);
+
+	/* A change between pages: new generation, new list. */
+	mxs_buf_reset(&b);
+	assert_int_equal(mxs_store_directory_part(st, NULL, &dom0,
+						  "/local/domain", 0, 1024, &b),
+			 0);
+	unit_write(st, "/local/domain/9999", "");
+	mxs_buf_reset(&b);
+	assert_int_equal(mxs_store_directory_part(st, NULL, &dom0,
+						  "/local/domain", all.len,
+						  1024, &b), 0);
+	assert_string_not_equal(b.p, gen0);
+	assert_string_equal(b.p + strlen(b.p) + 1, "9999");
+	mxs_buf_free(&all);
+	mxs_buf_free(&got);
+	mxs_buf_free(&b);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_store_setup, \
@@ -191,6 +256,7 @@ int main(void)
 		T(test_chunks),
 		T(test_generation),
 		T(test_in_txn),
+		T(test_paging_5000),
 	};
 
 	return cmocka_run_group_tests(tests, unit_rcu_register,

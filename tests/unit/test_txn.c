@@ -586,6 +586,34 @@ static void test_txn_perms(void **state)
 	unit_check(st);
 }
 
+/*
+ * Found by fuzz_txn (tests/fuzz/regressions_txn/rm_ancestor_keeps_own_
+ * write): a transaction wrote /b/a/a, the node was then removed outside
+ * it, and the transaction removed /b.  Its own write must go with the
+ * subtree: READ /b/a/a inside it is ENOENT like /b (it answered the old
+ * private value).  The commit conflicts either way.
+ */
+static void test_rm_ancestor_drops_own_write(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx = mxs_txn_new(st);
+
+	unit_write(st, "/b/a/a", "live");
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/b/a/a", "mine", 4,
+					 &ch),
+			 0);
+	assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/b/a/a", &ch), 0);
+	mxs_changes_clear(&ch);
+	assert_int_equal(mxs_store_rm(st, tx, &dom0, "/b", &ch), 0);
+	assert_read_err(st, tx, &dom0, "/b", -ENOENT);
+	assert_read_err(st, tx, &dom0, "/b/a", -ENOENT);
+	assert_read_err(st, tx, &dom0, "/b/a/a", -ENOENT);
+	commit_expect(st, tx, -EAGAIN);
+	assert_value(st, NULL, &dom0, "/b/a", "");
+	unit_check(st);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_store_setup, \
@@ -606,6 +634,7 @@ int main(void)
 		T(test_commit_set_perms),
 		T(test_abort),
 		T(test_txn_perms),
+		T(test_rm_ancestor_drops_own_write),
 	};
 
 	return cmocka_run_group_tests(tests, unit_rcu_register,

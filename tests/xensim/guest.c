@@ -610,6 +610,12 @@ int xensim_guest_pump(struct xensim_guest *g)
 	size_t done;
 	int rc;
 
+	/* While a reconnection is in progress the guest must ignore every
+	 * field but the connection state (xenstore-ring.txt): a store of
+	 * rsp_cons now could land after the daemon's reset. */
+	if (__atomic_load_n(&r->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED)
+		return 0;
+
 	if (g->out.len > g->out.off) {
 		rc = push_req(g, g->out.b + g->out.off, g->out.len - g->out.off, &done);
 		if (rc)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -181,6 +183,33 @@ static inline bool tu_wait_path(const char *path, double timeout_s)
 	return true;
 }
 
+/* Until a daemon accepts connections on the Unix socket path: a daemon
+ * that binds before it listens (the reference ones) refuses connections
+ * for a moment after the path appears. */
+static inline bool tu_wait_listening(const char *path, double timeout_s)
+{
+	double end = tu_now() + timeout_s;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return false;
+	strcpy(a.sun_path, path);
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return false;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			close(fd);
+			return true;
+		}
+		close(fd);
+		if (tu_now() > end)
+			return false;
+		usleep(5000);
+	}
+}
+
 static inline bool tu_is_ocaml(const char *bin)
 {
 	const char *base = strrchr(bin, '/');
@@ -188,11 +217,21 @@ static inline bool tu_is_ocaml(const char *bin)
 	return strstr(base ? base : bin, "oxenstored") != NULL;
 }
 
+/* mxenstored: it advertises reconnection and reports ring errors. */
+static inline bool tu_is_mxenstored(const char *bin)
+{
+	const char *base = strrchr(bin, '/');
+
+	return strstr(base ? base : bin, "mxenstored") != NULL;
+}
+
 /*
- * Start a reference xenstore daemon under the simulator: the C xenstored
+ * Start a xenstore daemon under the simulator: the C xenstored
  * ("-N", XENSTORED_RUNDIR) or, if the binary is named oxenstored, the OCaml
  * one (config file in tmp; the preload moves its fixed socket path into
- * XENSTORED_RUNDIR). Returns its pid; the socket is rundir/socket.
+ * XENSTORED_RUNDIR); mxenstored is started as the C daemon is (it finds
+ * its domain-info plugin next to itself; -V logs each domain's life).
+ * Returns its pid; the socket is rundir/socket.
  */
 static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 				       const char *simdir, const char *rundir,
@@ -219,6 +258,18 @@ static inline pid_t tu_start_xenstored(const char *bin, const char *preload,
 			tmp);
 		fclose(f);
 		return tu_spawn(dargv, denv, log);
+	} else if (tu_is_mxenstored(bin)) {
+		/* $MXS_DAEMON_TSAN_OPTIONS: the sanitizer options of the
+		 * daemon alone (e.g. halt_on_error), not of the test. */
+		static char tsan[400];
+		const char *o = getenv("MXS_DAEMON_TSAN_OPTIONS");
+		/* $MXS_DAEMON_ARG: one more option (--strict-conflicts). */
+		char *extra = getenv("MXS_DAEMON_ARG");
+		char *dargv[] = { (char *)bin, "-N", "-V", extra, NULL };
+		char *menv[] = { env[0], env[1], env[2], tsan, NULL };
+
+		snprintf(tsan, sizeof(tsan), "TSAN_OPTIONS=%s", o ? o : "");
+		return tu_spawn(dargv, o ? menv : denv, log);
 	} else {
 		char *dargv[] = { (char *)bin, "-N", NULL };
 
@@ -248,7 +299,7 @@ static inline pid_t tu_host_start(const char *name, const char *bin,
 	CHECK_RC(xensim_open(simdir, sim));
 	daemon = tu_start_xenstored(bin, preload, simdir, rundir, *tmp);
 	CHECK(daemon > 0);
-	CHECK(tu_wait_path(sockpath, 30));
+	CHECK(tu_wait_listening(sockpath, 30));
 	return daemon;
 }
 

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One introduced domain: its ring page, its event channel on the owning
+ * worker and its connection.
+ *
+ * Lifetime and sharing
+ * --------------------
+ * - Published in d->domtab[domid] (DOMTAB_R1, release) by the worker
+ *   that serves it once it is served (ready), unpublished (NULL) by that
+ *   worker when it is released, and freed after a grace period: any
+ *   worker online for RCU may look it up (DOMTAB_A1, acquire) and read
+ *   the fields marked "any" until its next quiescent state.
+ * - The owner worker alone touches the ring, the port and the
+ *   connection's I/O.
+ * - d->dom_lock serialises introduction and release (slot reservation,
+ *   d->domlist); it is never held across I/O to a client.
+ */
+#ifndef MXS_CORE_DOMAIN_H
+#define MXS_CORE_DOMAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+#include <urcu-qsbr.h>
+
+#include "core/daemon.h"
+#include "rings/ring.h"
+
+struct mxs_domain {
+	uint32_t domid;         /* any */
+	uint32_t remote_port;   /* the guest's xenstore port; owner */
+	uint32_t port;          /* ours, on w->xce; owner */
+	uint32_t rebind_port;   /* a repeated INTRODUCE's port; set before
+				   the hand-over, read by the owner */
+	struct mxs_worker *w;   /* owner; any */
+	struct mxs_ring_page *page; /* owner */
+	bool kva;               /* page from xsd_kva (munmap, not grant) */
+	bool master;            /* the master domain: no @introduceDomain */
+	int ready;              /* atomic (DOM_R1/A1): served by its owner */
+	int shutdown;           /* atomic, relaxed: @releaseDomain fired */
+	int releasing;          /* atomic xchg: first releaser wins */
+	uint64_t sweep;         /* worker 0: last sweep that saw it alive */
+	uint64_t born;          /* d->sweeps when published; dom_lock */
+	bool masked;            /* owner: its port was taken this batch */
+	struct mxs_conn *next_masked; /* owner: ports to unmask */
+	struct mxs_ring ring;   /* owner */
+	struct mxs_conn *conn;  /* holds a reference; any (read-only) */
+	struct cds_list_head link; /* d->domlist, under d->dom_lock */
+	struct rcu_head rcu;
+};
+
+/* The domain of domid, or NULL; caller online for RCU. */
+struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid);
+
+#endif

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker's inbox and event queue, as seen by the threads that post to
+ * it (any thread) and by the worker that takes from it.  The wake
+ * protocol is core/mpsc.h's: one eventfd write per batch of posts.
+ * Below request handling and event delivery, above connections (taken
+ * events become their output).
+ */
+#include "core/daemon.h"
+
+static __thread struct mxs_worker *self;
+
+struct mxs_worker *mxs_worker_self(void)
+{
+	return self;
+}
+
+void mxs_worker_adopt(struct mxs_worker *w)
+{
+	self = w;
+}
+
+void mxs_worker_post(struct mxs_worker *w, struct mxs_inbox_msg *m)
+{
+	mxs_mpsc_push(&w->inbox, &m->node);
+	mxs_mpsc_wake(&w->wake_pending, w->evfd);
+}
+
+void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o)
+{
+	mxs_mpsc_push(&w->events, &o->qnode);
+	mxs_mpsc_wake(&w->wake_pending, w->evfd);
+}
+
+void mxs_worker_take_events(struct mxs_worker *w)
+{
+	struct mxs_mpsc_node *node;
+
+	while ((node = mxs_mpsc_pop(&w->events))) {
+		struct mxs_out *o = caa_container_of(node, struct mxs_out,
+						     qnode);
+		struct mxs_conn *c = o->conn;
+
+		mxs_conn_queue_out_event(c, o);
+		mxs_conn_put(c);
+	}
+}
