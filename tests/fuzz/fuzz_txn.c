@@ -12,14 +12,13 @@
  * the transaction touched or found missing makes the commit EAGAIN), a
  * commit that succeeds must have exactly the effect of its operations
  * applied at commit time.  An aborted or failed commit changes nothing.
- * Inside a transaction that nothing outside it has disturbed since it
- * started, a read of a path whose last operation in that transaction
- * decides it (a write of that path, a removal of it or of an ancestor)
- * must see that operation.  Once the tree changed outside it, the
- * transaction's view is per node as of its first access to that node
- * (store/store.h, docs/compat.md), so a doomed transaction may
- * see, say, a node under an ancestor it removed: only its commit (EAGAIN)
- * is checked then.
+ * Inside a transaction, a read of a path whose last operation in that
+ * transaction decides it (a write of that path, a removal of it or of an
+ * ancestor) must see that operation (tx_view says when it decides).
+ * Once the tree changed outside it, the transaction's view is per node
+ * as of its first access to that node (store/store.h, docs/compat.md):
+ * a node it never touched may then show up under an ancestor it removed,
+ * and only its commit (EAGAIN) is checked.
  *
  * After every commit, abort and direct operation every path's presence
  * and value, and every node's child list, must equal the model's; the
@@ -233,16 +232,31 @@ static void compare(const struct fuzz_txn_node *m)
 	mxs_buf_free(&b);
 }
 
-/* What a read of path inside t must return, if t's own log decides it:
- * 1 = the value of op *last, 0 = ENOENT, -1 = not decided. */
-static int tx_view(const struct fuzz_txn_tx *t, int path,
+/*
+ * What a read of path inside t must return, if t's own log decides it:
+ * 1 = the value of op *last, 0 = ENOENT, -1 = not decided.  A write of
+ * the path decides it always.  A removal of the path or an ancestor
+ * decides it if nothing outside changed the tree since t started
+ * (undisturbed), or if t had written the path itself before the removal
+ * (its own copy goes with the removal even when the walk no longer
+ * reaches it: regressions_txn/rm_ancestor_keeps_own_write).  Otherwise a
+ * node first accessed after an outside change is seen as it is then.
+ */
+static int tx_view(const struct fuzz_txn_tx *t, int path, bool undisturbed,
 		   const struct fuzz_txn_op **last)
 {
 	for (unsigned int k = t->nlog; k-- > 0;) {
 		const struct fuzz_txn_op *op = &t->log[k];
 
-		if (op->kind == FUZZ_TXN_RM && is_under(path, op->path))
-			return 0;
+		if (op->kind == FUZZ_TXN_RM && is_under(path, op->path)) {
+			if (undisturbed)
+				return 0;
+			for (unsigned int j = 0; j < k; j++)
+				if (t->log[j].kind == FUZZ_TXN_WRITE &&
+				    t->log[j].path == path)
+					return 0;
+			return -1;
+		}
 		if (op->kind == FUZZ_TXN_WRITE && op->path == path) {
 			*last = op;
 			return 1;
@@ -325,8 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			mxs_buf_reset(&b);
 			rc = mxs_store_read(st, t->tx, &dom0, paths[op.path], &b);
-			v = tree_changes == t->start ? tx_view(t, op.path, &last)
-						     : -1;
+			v = tx_view(t, op.path, tree_changes == t->start, &last);
 			if (v == 0)
 				CHECK(rc == -ENOENT);
 			if (v == 1)
