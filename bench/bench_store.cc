@@ -50,10 +50,7 @@
 #include <unistd.h>
 #include <vector>
 
-// store/rcu.h declares the TSan annotations it calls without C++ linkage.
-extern "C" {
 #include "store/rcu.h"
-}
 #include "store/store.h"
 #include "store/watch.h"
 

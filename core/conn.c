@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -99,6 +100,15 @@ void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
 			(unsigned long long)seq, t->name, w->id);
 }
 
+/* A reply (counted by the outstanding quota), not a watch event. */
+static bool out_is_reply(const struct mxs_out *o)
+{
+	struct mxs_msg_hdr hdr;
+
+	memcpy(&hdr, o->data, HDR);
+	return hdr.type != MXS_OP_WATCH_EVENT;
+}
+
 static void drop_output(struct mxs_conn *c)
 {
 	struct mxs_out *o;
@@ -109,6 +119,7 @@ static void drop_output(struct mxs_conn *c)
 	}
 	c->out_tail = &c->out_head;
 	c->out_bytes = 0;
+	__atomic_store_n(&c->out_replies, 0, __ATOMIC_RELAXED);
 }
 
 void mxs_conn_reset_io(struct mxs_conn *c)
@@ -129,7 +140,7 @@ void mxs_conn_drop_state(struct mxs_conn *c)
 		mxs_txn_free(t->tx);
 		free(t);
 	}
-	c->ntxs = 0;
+	__atomic_store_n(&c->ntxs, 0, __ATOMIC_RELAXED);
 }
 
 void mxs_conn_close(struct mxs_conn *c)
@@ -227,6 +238,8 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		memcpy(o->data + HDR, payload, len);
 	mxs_trace_io(c->w->d, c, true, &hdr, o->data + HDR);
 	queue_out(c, o);
+	if (type != MXS_OP_WATCH_EVENT)
+		__atomic_fetch_add(&c->out_replies, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -283,10 +296,110 @@ int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 	return 0;
 }
 
+/*
+ * Input waits while the peer leaves too much output unread: MXS_OUT_LIMIT
+ * bytes, or, for unprivileged domains, more unread replies than the
+ * outstanding quota (the C daemon's rule: requests are delayed, never
+ * dropped).
+ */
+static bool held_by_output(const struct mxs_conn *c)
+{
+	const struct mxs_caller *who = mxs_conn_caller(c);
+	unsigned int limit = mxs_quota_for(&c->w->d->cfg.quota, who->domid,
+					   MXS_QUOTA_OUTSTANDING);
+
+	return c->out_bytes >= MXS_OUT_LIMIT ||
+	       (limit && c->out_replies >= limit && !who->privileged);
+}
+
 bool mxs_conn_can_serve(const struct mxs_conn *c)
 {
-	return !c->closed && !c->stopped && !c->blocked &&
-	       c->out_bytes < MXS_OUT_LIMIT;
+	return !c->closed && !c->stopped && !c->blocked && !c->wrl_until &&
+	       !held_by_output(c);
+}
+
+uint64_t mxs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Requests that count as writes for the rate limit: changes outside a
+ * transaction, and commits. */
+static bool wrl_counts(const struct mxs_msg_hdr *hdr, const char *p)
+{
+	switch (hdr->type) {
+	case MXS_OP_WRITE:
+	case MXS_OP_MKDIR:
+	case MXS_OP_RM:
+	case MXS_OP_SET_PERMS:
+		return hdr->tx_id == 0;
+	case MXS_OP_TRANSACTION_END:
+		return hdr->len >= 1 && p[0] == 'T';
+	default:
+		return false;
+	}
+}
+
+#define WRL_UNIT 1000 /* credit per write */
+
+/*
+ * May c's next write run now?  Refills its credit; if none is left the
+ * connection waits on the worker's delayed list (one reference) until
+ * the credit for one write has come back.  Owner only.
+ */
+static bool wrl_admit(struct mxs_conn *c)
+{
+	uint64_t now = mxs_now_ns();
+	int64_t gain;
+
+	if (!c->wrl_stamp) {
+		c->wrl_stamp = now;
+		c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
+	}
+	gain = (int64_t)((now - c->wrl_stamp) * MXS_WRL_RATE * WRL_UNIT /
+			 1000000000u);
+	if (gain > 0) {
+		c->wrl_credit += gain;
+		if (c->wrl_credit > MXS_WRL_BURST * WRL_UNIT)
+			c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
+		c->wrl_stamp = now;
+	}
+	if (c->wrl_credit >= WRL_UNIT)
+		return true;
+	if (!c->wrl_until) {
+		c->wrl_until = now + (uint64_t)(WRL_UNIT - c->wrl_credit) *
+					     1000000000u /
+					     (MXS_WRL_RATE * WRL_UNIT);
+		mxs_conn_get(c);
+		c->next_delayed = c->w->delayed;
+		c->w->delayed = c;
+		__atomic_store_n(&c->wrl_delays, c->wrl_delays + 1,
+				 __ATOMIC_RELAXED);
+	}
+	return false;
+}
+
+uint64_t mxs_worker_run_delayed(struct mxs_worker *w, uint64_t now)
+{
+	struct mxs_conn **pp = &w->delayed, *c;
+	uint64_t next = 0;
+
+	while ((c = *pp)) {
+		if (c->wrl_until > now && !c->closed) {
+			if (!next || c->wrl_until < next)
+				next = c->wrl_until;
+			pp = &c->next_delayed;
+			continue;
+		}
+		*pp = c->next_delayed;
+		c->wrl_until = 0;
+		mxs_conn_again(c);
+		mxs_conn_put(c);
+	}
+	return next;
 }
 
 static void handle_messages(struct mxs_conn *c)
@@ -314,12 +427,18 @@ static void handle_messages(struct mxs_conn *c)
 			mxs_conn_again(c);
 			break;
 		}
+		/* XSA-206: a domain's writes wait for credit, in order. */
+		if (!mxs_conn_caller(c)->privileged &&
+		    wrl_counts(&hdr, c->in + off + HDR) && !wrl_admit(c))
+			break;
 		c->budget--;
 		memcpy(w->req, c->in + off + HDR, hdr.len);
 		w->req[hdr.len] = '\0';
 		off += HDR + hdr.len;
 		__atomic_store_n(&w->requests, w->requests + 1,
 				 __ATOMIC_RELAXED);
+		if (!mxs_conn_caller(c)->privileged && wrl_counts(&hdr, w->req))
+			c->wrl_credit -= WRL_UNIT;
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
 		w->d->dispatch(c, &hdr, w->req);
 	}
@@ -419,6 +538,9 @@ void mxs_conn_flush(struct mxs_conn *c)
 			}
 			n -= (ssize_t)left;
 			c->out_bytes -= o->len;
+			if (out_is_reply(o))
+				__atomic_fetch_sub(&c->out_replies, 1,
+						   __ATOMIC_RELAXED);
 			c->out_head = o->next;
 			if (!c->out_head)
 				c->out_tail = &c->out_head;
@@ -428,5 +550,5 @@ void mxs_conn_flush(struct mxs_conn *c)
 	if (c->closed || c->stopped)
 		return;
 	c->t->want_send(c, c->out_head != NULL,
-			c->out_bytes >= MXS_OUT_LIMIT || c->blocked);
+			held_by_output(c) || c->blocked);
 }

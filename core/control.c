@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "core/domain.h"
 
 struct control_cmd {
 	const char *name;
@@ -152,6 +153,61 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 	return rc;
 }
 
+/*
+ * "quota <domid>": what the domain uses, in the C daemon's layout.
+ * Caller: online for RCU (the domain and its connection stay valid until
+ * the next quiescent state); the counters are relaxed reads of other
+ * workers' values.
+ */
+static int domain_usage(void *arg, uint32_t domid, struct mxs_buf *out)
+{
+	struct mxs_daemon *d = arg;
+	struct mxs_domain *dom = mxs_domain_lookup(d, domid);
+	struct mxs_conn *dc;
+	char text[256];
+	int n;
+
+	if (!dom)
+		return -ENOENT;
+	dc = dom->conn;
+	n = snprintf(text, sizeof(text),
+		     "Domain %u:\n%-16s: %8u\n%-16s: %8u\n%-16s: %8u\n"
+		     "%-16s: %8u\n%-16s: %8llu\n",
+		     domid, "nodes", mxs_store_domain_nodes(d->store, domid),
+		     "watches",
+		     dc ? mxs_watches_owner_count(d->watches, &dc->wo) : 0,
+		     "transactions",
+		     dc ? __atomic_load_n(&dc->ntxs, __ATOMIC_RELAXED) : 0,
+		     "outstanding",
+		     dc ? __atomic_load_n(&dc->out_replies, __ATOMIC_RELAXED)
+			: 0,
+		     /* Ours, not the C daemon's: writes the rate limit
+		      * (XSA-206) held back. */
+		     "write-delays",
+		     dc ? (unsigned long long)__atomic_load_n(&dc->wrl_delays,
+							      __ATOMIC_RELAXED)
+			: 0ull);
+	return mxs_buf_add(out, text, (size_t)n + 1);
+}
+
+static int cmd_quota(struct mxs_conn *c, char **argv, unsigned int argc,
+		     struct mxs_buf *reply)
+{
+	struct mxs_daemon *d = c->w->d;
+
+	return mxs_quota_control(&d->cfg.quota, false, argv, argc, reply,
+				 domain_usage, d);
+}
+
+static int cmd_quota_soft(struct mxs_conn *c, char **argv,
+			  unsigned int argc, struct mxs_buf *reply)
+{
+	struct mxs_daemon *d = c->w->d;
+
+	return mxs_quota_control(&d->cfg.quota, true, argv, argc, reply,
+				 domain_usage, d);
+}
+
 static int cmd_help(struct mxs_conn *c, char **argv, unsigned int argc,
 		    struct mxs_buf *reply);
 
@@ -161,6 +217,8 @@ static const struct control_cmd cmds[] = {
 	{ "logfile", "<file>", 1, 1, cmd_logfile },
 	{ "memreport", "[<file>]", 0, 1, cmd_memreport },
 	{ "print", "<string>", 1, 1, cmd_print },
+	{ "quota", "[set <name> <val>|<domid>]", 0, 3, cmd_quota },
+	{ "quota-soft", "[set <name> <val>]", 0, 3, cmd_quota_soft },
 	{ "help", "", 0, 0, cmd_help },
 };
 

@@ -28,6 +28,7 @@
 #include <urcu-qsbr.h>
 
 #include "core/mpsc.h"
+#include "core/quota.h"
 
 #include "mxs/protocol.h"
 #include "mxs/ring.h"
@@ -55,6 +56,9 @@ struct mxs_config {
 	uint32_t master_domid; /* whose ring xsd_kva is (--master-domid) */
 	uint32_t priv_domid;   /* privileged besides dom0 (--priv-domid) */
 	const char *dominfo_plugin; /* --dominfo-plugin, or next to us */
+	/* Quotas of unprivileged domains: set from the command line,
+	 * changed at run time by XS_CONTROL quota (core/quota.h). */
+	struct mxs_quotas quota;
 };
 
 /*
@@ -104,6 +108,7 @@ struct mxs_conn_tx {
 	struct mxs_conn_tx *next;
 	uint32_t id;
 	struct mxs_txn *tx;
+	bool over; /* went past the transaction-nodes quota */
 };
 
 struct mxs_conn {
@@ -148,8 +153,26 @@ struct mxs_conn {
 	/* Output queue (owner only). */
 	struct mxs_out *out_head, **out_tail;
 	size_t out_bytes;
+	/* Replies queued and not yet taken by the peer: the outstanding
+	 * quota holds back its input while it has too many.  Written by
+	 * the owner, relaxed; CONTROL quota reads it (relaxed) anywhere. */
+	unsigned int out_replies;
 
-	/* Open transactions (owner only). */
+	/*
+	 * Write rate limit (XSA-206, the C daemon's policy; unprivileged
+	 * domains only; owner only): credit in thousandths of a write,
+	 * refilled at MXS_WRL_RATE writes/s up to MXS_WRL_BURST; a write
+	 * with no credit left waits (input held back, never dropped)
+	 * until wrl_until, on the worker's delayed list.
+	 */
+	int64_t wrl_credit;
+	uint64_t wrl_stamp;   /* ns (CLOCK_MONOTONIC) of the last refill */
+	uint64_t wrl_until;   /* ns: held back until then, or 0 */
+	uint64_t wrl_delays;  /* relaxed: writes that had to wait */
+	struct mxs_conn *next_delayed; /* in worker->delayed */
+
+	/* Open transactions (owner only; ntxs written by the owner,
+	 * relaxed, and read relaxed by CONTROL quota anywhere). */
 	struct mxs_conn_tx *txs;
 	unsigned int ntxs;
 	uint32_t next_txid;
@@ -220,6 +243,7 @@ struct mxs_worker {
 	bool virq;              /* VIRQ_DOM_EXC pending in this batch */
 	struct mxs_conn *notify; /* ring connections to notify */
 	struct mxs_conn *again;  /* input left over by the budget */
+	struct mxs_conn *delayed; /* held back by the write rate limit */
 	unsigned long ndomains;  /* atomic: domains owned (balancing) */
 };
 
@@ -275,6 +299,10 @@ struct mxs_daemon {
 	 * domain oracle on any thread.
 	 */
 	uint64_t *domseen;
+	/* Ring features of a domain not yet introduced (SET_FEATURE):
+	 * 0 for the defaults, else 1 + the bits; relaxed, cleared at
+	 * release. */
+	uint32_t *domfeat;
 	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
 };
 
@@ -333,6 +361,13 @@ bool mxs_conn_can_serve(const struct mxs_conn *c);
 void mxs_conn_again(struct mxs_conn *c);
 /* A request served elsewhere has been answered: go on with the next. */
 void mxs_conn_unblock(struct mxs_conn *c);
+/* The write rate limit (conn.c): per domain, as the C daemon. */
+#define MXS_WRL_RATE 200   /* writes per second */
+#define MXS_WRL_BURST 10   /* writes at once */
+/* Owner only: the earliest time (ns) a delayed connection of w may go
+ * on, 0 when none waits; due ones are queued to run again. */
+uint64_t mxs_worker_run_delayed(struct mxs_worker *w, uint64_t now);
+uint64_t mxs_now_ns(void);
 /* Drops partial input and queued output (ring reconnection). */
 void mxs_conn_reset_io(struct mxs_conn *c);
 /* Asks for one t->notify at the end of this batch. */
@@ -417,6 +452,9 @@ int mxs_domain_resume(struct mxs_daemon *d, uint32_t domid);
 int mxs_domain_set_target(struct mxs_daemon *d, uint32_t domid,
 			  uint32_t target);
 bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid);
+/* The ring features domain domid gets at INTRODUCE (SET_FEATURE's, else
+ * the daemon's).  Any thread. */
+uint32_t mxs_domain_features_for(struct mxs_daemon *d, uint32_t domid);
 /* Owner side of MXS_INBOX_INTRODUCE / MXS_INBOX_RELEASE. */
 void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m);
 void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m);

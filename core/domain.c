@@ -52,7 +52,9 @@ int mxs_domains_init(struct mxs_daemon *d)
 	d->domtab = calloc(MXS_DOMID_FIRST_RESERVED, sizeof(*d->domtab));
 	d->domresv = calloc(MXS_DOMID_FIRST_RESERVED, 1);
 	d->domseen = calloc(MXS_DOMID_FIRST_RESERVED, sizeof(*d->domseen));
-	if (!d->domtab || !d->domresv || !d->domseen)
+	d->domfeat = calloc(MXS_DOMID_FIRST_RESERVED, sizeof(*d->domfeat));
+	if (!d->domtab || !d->domresv || !d->domseen || !d->domfeat ||
+	    mxs_quota_init_domains(&d->cfg.quota))
 		return -ENOMEM;
 	pthread_mutex_init(&d->dom_lock, NULL);
 	CDS_INIT_LIST_HEAD(&d->domlist);
@@ -191,6 +193,8 @@ void mxs_domains_fini(struct mxs_daemon *d)
 	free(d->domtab);
 	free(d->domresv);
 	free(d->domseen);
+	free(d->domfeat);
+	mxs_quota_fini_domains(&d->cfg.quota);
 	d->domtab = NULL;
 	d->domresv = NULL;
 	d->domseen = NULL;
@@ -203,6 +207,17 @@ struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid)
 	/* DOMTAB_A1: pairs with DOMTAB_R1 in publish(): the domain is
 	 * fully set up when seen. */
 	return __atomic_load_n(&d->domtab[domid], __ATOMIC_ACQUIRE);
+}
+
+uint32_t mxs_domain_features_for(struct mxs_daemon *d, uint32_t domid)
+{
+	/* Relaxed: one word, set by SET_FEATURE before the INTRODUCE. */
+	uint32_t f = domid < MXS_DOMID_FIRST_RESERVED
+			     ? __atomic_load_n(&d->domfeat[domid],
+					       __ATOMIC_RELAXED)
+			     : 0;
+
+	return f ? f - 1 : MXS_RING_DAEMON_FEATURES;
 }
 
 bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid)
@@ -316,6 +331,7 @@ int mxs_domain_introduce(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 	dom->domid = domid;
 	dom->remote_port = port;
 	dom->master = domid == d->cfg.master_domid;
+	dom->features = mxs_domain_features_for(d, domid);
 	dom->w = least_loaded(d);
 	__atomic_fetch_add(&dom->w->ndomains, 1, __ATOMIC_RELAXED);
 	post_dom(dom->w, MXS_INBOX_INTRODUCE, dom, c, hdr);
@@ -338,7 +354,7 @@ static int rebind(struct mxs_worker *w, struct mxs_domain *dom,
 	mxs_worker_take_events(w); /* as in a reconnection (ringconn.c) */
 	mxs_conn_reset_io(c);
 	mxs_ring_reset(&dom->ring);
-	mxs_ring_set_features(&dom->ring, MXS_RING_DAEMON_FEATURES);
+	mxs_ring_set_features(&dom->ring, dom->features);
 	mxs_conn_want_notify(c);
 	mxs_conn_again(c);
 	return 0;
@@ -373,7 +389,7 @@ void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m)
 	/* As the C daemon: a newly introduced ring starts at index 0. */
 	mxs_ring_init(&dom->ring, dom->page, MXS_RING_DAEMON);
 	mxs_ring_reset(&dom->ring);
-	mxs_ring_set_features(&dom->ring, MXS_RING_DAEMON_FEATURES);
+	mxs_ring_set_features(&dom->ring, dom->features);
 	c = mxs_ringconn_new(w, dom);
 	if (!c) {
 		err = -ENOMEM;
@@ -442,6 +458,9 @@ void mxs_domain_release_here(struct mxs_worker *w, struct mxs_inbox_msg *m)
 		mxs_commit_end(d);
 		seen_clear(d, dom->domid);
 	}
+	/* Its own quotas and features go with it (XSA-483). */
+	mxs_quota_reset_domain(&d->cfg.quota, dom->domid);
+	__atomic_store_n(&d->domfeat[dom->domid], 0, __ATOMIC_RELAXED);
 	mxs_fire_special(w, "@releaseDomain");
 	if (mxs_verbose)
 		mxs_log("domain %u released", dom->domid);

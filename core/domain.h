@@ -37,6 +37,7 @@ struct mxs_domain {
 	struct mxs_ring_page *page; /* owner */
 	bool kva;               /* page from xsd_kva (munmap, not grant) */
 	bool master;            /* the master domain: no @introduceDomain */
+	uint32_t features;      /* ring feature bits; fixed at INTRODUCE */
 	int ready;              /* atomic (DOM_R1/A1): served by its owner */
 	int shutdown;           /* atomic, relaxed: @releaseDomain fired */
 	int releasing;          /* atomic xchg: first releaser wins */

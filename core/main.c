@@ -41,6 +41,18 @@ static void usage(FILE *f)
 "                          $XENSTORED_RUNDIR/socket, XENSTORED_RUNDIR\n"
 "                          defaulting to /var/run/xenstored),\n"
 "      --workers <n>       worker threads (default: online CPUs),\n"
+"  -E, --entry-nb <nb>     nodes a domain may own (default 1000),\n"
+"  -S, --entry-size <size> size of a node (default 2048),\n"
+"  -W, --watch-nb <nb>     watches of a domain (default 128),\n"
+"  -t, --transaction <nb>  open transactions of a domain (default 10),\n"
+"  -A, --perm-nb <nb>      permission entries of a node (default 5),\n"
+"  -M, --path-max <chars>  relative path length (default and cap 2048),\n"
+"  -Q, --quota <what>=<nb> any quota: nodes, watches, transactions,\n"
+"                          outstanding (20), transaction-nodes (1024),\n"
+"                          memory (2621440), node-size, permissions,\n"
+"                          path-max; 0 disables one,\n"
+"  -q, --quota-soft <what>=<nb>  memory (2097152): warning level,\n"
+"  -w, --timeout <what>=<seconds>  watch-event (default 20),\n"
 "      --strict-conflicts  a commit fails when anything it touched changed,\n"
 "                          including children added to a node whose child\n"
 "                          list it never read (the C xenstored's rule),\n"
@@ -61,7 +73,16 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		{ "verbose", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'H' },
 		{ "socket", required_argument, NULL, 's' },
-		{ "workers", required_argument, NULL, 'w' },
+		{ "workers", required_argument, NULL, 'w' + 256 },
+		{ "entry-nb", required_argument, NULL, 'E' },
+		{ "entry-size", required_argument, NULL, 'S' },
+		{ "watch-nb", required_argument, NULL, 'W' },
+		{ "transaction", required_argument, NULL, 't' },
+		{ "perm-nb", required_argument, NULL, 'A' },
+		{ "path-max", required_argument, NULL, 'M' },
+		{ "quota", required_argument, NULL, 'Q' },
+		{ "quota-soft", required_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, 'w' },
 		{ "strict-conflicts", no_argument, NULL, 'S' + 256 },
 		{ "master-domid", required_argument, NULL, 'm' },
 		{ "priv-domid", required_argument, NULL, 'p' },
@@ -74,8 +95,15 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 
 	cfg->workers = ncpu > 0 ? (unsigned int)ncpu : 1;
 	cfg->priv_domid = 0;
-	while ((o = getopt_long(argc, argv, "NDF:PT:VHm:p:", opts, NULL)) != -1) {
+	mxs_quota_defaults(&cfg->quota);
+	while ((o = getopt_long(argc, argv, "NDF:PT:VHm:p:E:S:W:t:A:M:Q:q:w:",
+				opts, NULL)) != -1) {
 		switch (o) {
+		case 'E': case 'S': case 'W': case 't': case 'A': case 'M':
+		case 'Q': case 'q': case 'w':
+			if (mxs_quota_option(&cfg->quota, o, optarg))
+				return -EINVAL;
+			break;
 		case 'N': cfg->no_fork = true; break;
 		case 'D': cfg->no_domain_init = true; break;
 		case 'F': cfg->pid_file = optarg; break;
@@ -101,7 +129,7 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 				cfg->priv_domid = (uint32_t)v;
 			break;
 		}
-		case 'w':
+		case 'w' + 256:
 			cfg->workers = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || cfg->workers < 1 || cfg->workers > 1024) {
 				fprintf(stderr, "bad --workers %s\n", optarg);
@@ -118,6 +146,14 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* The store's nodes quota (store.h): the domain's value, any thread. */
+static unsigned int node_quota(void *arg, uint32_t domid)
+{
+	struct mxs_daemon *d = arg;
+
+	return mxs_quota_for(&d->cfg.quota, domid, MXS_QUOTA_NODES);
 }
 
 static char *default_socket(void)
@@ -393,6 +429,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mxs_store_set_strict_conflicts(d.store, d.cfg.strict_conflicts);
+	mxs_store_set_node_quota(d.store, node_quota, &d);
 	if (mxs_domains_init(&d)) {
 		mxs_log("out of memory at start-up");
 		return 1;

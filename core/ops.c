@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "core/domain.h"
 #include "mxs/protocol-names.h"
 #include "store/path.h"
 
@@ -81,6 +82,12 @@ static unsigned int get_strings(const struct req *r, char **v,
 	return n;
 }
 
+/* The caller's domain's value of quota id. */
+static unsigned int quota(const struct req *r, enum mxs_quota_id id)
+{
+	return mxs_quota_for(&r->d->cfg.quota, r->caller->domid, id);
+}
+
 /* Canonical, valid node name for the caller, in buf.  0 or -EINVAL. */
 static int node_name(const struct req *r, const char *name, char *buf,
 		     size_t sz, bool allow_special)
@@ -88,7 +95,11 @@ static int node_name(const struct req *r, const char *name, char *buf,
 	/* The C daemon applies the 2048-byte limit below a domain's home
 	 * (or to the whole name elsewhere) to every caller, dom0 too. */
 	size_t rel_max = MXS_REL_PATH_MAX;
+	unsigned int pmax = quota(r, MXS_QUOTA_PATH_MAX);
 
+	/* The path-max quota (-M) shortens it for unprivileged callers. */
+	if (!r->caller->privileged && pmax && pmax < rel_max)
+		rel_max = pmax;
 	if (!name)
 		return -EINVAL;
 	if (mxs_path_canonical(name, r->caller->domid, buf, sz))
@@ -99,6 +110,7 @@ static int node_name(const struct req *r, const char *name, char *buf,
 }
 
 #define PATH_BUF (MXS_PAYLOAD_MAX + 64)
+
 
 /* ------------------------------------------------------------------ */
 /* Handlers                                                             */
@@ -177,6 +189,8 @@ static int mutated(struct req *r, int rc)
 	return rc ? rc : reply_ok(r);
 }
 
+#define NODE_RECORD_MIN (24 + 8)
+
 static int mxs_op_write(struct req *r)
 {
 	char path[PATH_BUF], *v[1];
@@ -189,6 +203,12 @@ static int mxs_op_write(struct req *r)
 	if (rc)
 		return rc;
 	off = strlen(v[0]) + 1;
+	/* node-size: the C daemon's record of the node (a 24-byte header,
+	 * 8 bytes per permission entry: one at least, the value) must stay
+	 * below the quota (docs/compat.md). */
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_NODE_SIZE),
+			   NODE_RECORD_MIN + (r->len - off) + 1))
+		return -ENOSPC;
 	mutation_begin(r);
 	rc = mxs_store_write(r->d->store, r->tx, r->caller, path,
 			     r->p + off, r->len - off, &r->c->w->changes);
@@ -232,6 +252,8 @@ static int mxs_op_set_perms(struct req *r)
 	if (n < 2)
 		return -EINVAL;
 	n--;
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_PERMS), n))
+		return -ENOSPC;
 	perms = malloc(n * sizeof(*perms));
 	if (!perms)
 		return -ENOMEM;
@@ -278,6 +300,12 @@ static int mxs_op_watch(struct req *r)
 		if (v[0][0] != '/')
 			rel_off = strlen(path) - strlen(v[0]) - 1;
 	}
+	/* As the C daemon: E2BIG once the domain has more watches than the
+	 * quota (so quota + 1 may exist). */
+	if (!r->caller->privileged &&
+	    mxs_quota_over(r->caller, quota(r, MXS_QUOTA_WATCHES),
+			   mxs_watches_owner_count(r->d->watches, &r->c->wo)))
+		return -E2BIG;
 	rc = mxs_watch_add(r->d->watches, &r->c->wo, path, v[1], rel_off);
 	if (rc)
 		return rc;
@@ -346,6 +374,10 @@ static int mxs_op_transaction_start(struct req *r)
 	/* No nesting (an unknown tx_id was already ENOENT). */
 	if (r->tx)
 		return -EBUSY;
+	/* As the C daemon: ENOSPC once more than the quota are open. */
+	if (mxs_quota_over(r->caller, quota(r, MXS_QUOTA_TRANSACTIONS),
+			   c->ntxs))
+		return -ENOSPC;
 	t = malloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -358,9 +390,10 @@ static int mxs_op_transaction_start(struct req *r)
 	do {
 		t->id = c->next_txid++;
 	} while (t->id == 0 || find_tx(c, t->id));
+	t->over = false;
 	t->next = c->txs;
 	c->txs = t;
-	c->ntxs++;
+	__atomic_fetch_add(&c->ntxs, 1, __ATOMIC_RELAXED);
 	snprintf(id, sizeof(id), "%u", t->id);
 	return mxs_buf_add_str(r->reply, id);
 }
@@ -379,8 +412,10 @@ static int mxs_op_transaction_end(struct req *r)
 	pp = find_tx(c, r->hdr->tx_id);
 	t = *pp;
 	*pp = t->next;
-	c->ntxs--;
-	if (arg[0] == 'T') {
+	__atomic_fetch_sub(&c->ntxs, 1, __ATOMIC_RELAXED);
+	if (arg[0] == 'T' && t->over) {
+		rc = -ENOSPC; /* it went past transaction-nodes */
+	} else if (arg[0] == 'T') {
 		mxs_commit_begin(r->d);
 		rc = mxs_txn_commit(t->tx, &c->w->changes);
 		if (!rc)
@@ -482,6 +517,181 @@ static int mxs_op_set_target(struct req *r)
 	return rc ? rc : reply_ok(r);
 }
 
+/* ------------------------------------------------------------------ */
+/* Xen 4.22's quota and feature ops: strict number parsing (junk is    */
+/* EINVAL, not atoi's 0), for these ops only.                          */
+
+static int parse_u32_strict(const char *s, uint32_t max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_domid_strict(const char *s, uint32_t *domid)
+{
+	return parse_u32_strict(s, MXS_DOMID_FIRST_RESERVED - 1, domid);
+}
+
+static int reply_u32(struct req *r, uint32_t v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u", v);
+	return mxs_buf_add_str(r->reply, buf);
+}
+
+/* dom0 (the master) and introduced domains are known. */
+static bool domain_known(struct req *r, uint32_t domid)
+{
+	return domid == r->d->cfg.master_domid ||
+	       mxs_domain_introduced(r->d, domid);
+}
+
+static int mxs_op_get_feature(struct req *r)
+{
+	char *v[1];
+	uint32_t domid;
+	struct mxs_domain *dom;
+	unsigned int n = get_strings(r, v, 1);
+
+	if (n == 1 && !v[0][0])
+		n = 0; /* one empty string: no argument */
+	if (n > 1)
+		return -EINVAL;
+	if (n == 0) {
+		/* The caller's own domain (sockets: dom0's ring, which has
+		 * the daemon's features). */
+		domid = r->caller->domid;
+	} else {
+		if (!r->caller->privileged)
+			return -EACCES;
+		if (parse_domid_strict(v[0], &domid))
+			return -EINVAL;
+		if (!domain_known(r, domid))
+			return -ENOENT;
+	}
+	dom = mxs_domain_lookup(r->d, domid);
+	return reply_u32(r, dom ? dom->features
+				: mxs_domain_features_for(r->d, domid));
+}
+
+static int mxs_op_set_feature(struct req *r)
+{
+	char *v[2];
+	uint32_t domid, bits;
+
+	if (get_strings(r, v, 2) != 2 || parse_domid_strict(v[0], &domid) ||
+	    parse_u32_strict(v[1], UINT32_MAX, &bits))
+		return -EINVAL;
+	if (bits & ~(uint32_t)MXS_RING_DAEMON_FEATURES)
+		return -EINVAL;
+	/* Fixed once introduced: the guest has read them from its ring. */
+	if (mxs_domain_introduced(r->d, domid))
+		return -EBUSY;
+	__atomic_store_n(&r->d->domfeat[domid], bits + 1, __ATOMIC_RELAXED);
+	return reply_ok(r);
+}
+
+/* "<name>" or "soft-<name>" (memory only has a soft value). */
+static int quota_name(const char *s, bool *soft)
+{
+	int id;
+
+	*soft = !strncmp(s, "soft-", 5);
+	id = mxs_quota_lookup(*soft ? s + 5 : s);
+	if (id < 0 || (*soft && id != MXS_QUOTA_MEMORY))
+		return -EINVAL;
+	return id;
+}
+
+static int mxs_op_get_quota(struct req *r)
+{
+	struct mxs_quotas *q = &r->d->cfg.quota;
+	char *v[2];
+	unsigned int n = get_strings(r, v, 2), i;
+	uint32_t domid;
+	bool soft;
+	int id, rc = 0;
+
+	if (n == 1 && !v[0][0])
+		n = 0; /* one empty string: no argument */
+	if (n == 0) {
+		/* The names in force, space separated. */
+		for (i = 0; i < MXS_QUOTA_COUNT && !rc; i++) {
+			if (!mxs_quota_get(q, i))
+				continue;
+			if (r->reply->len)
+				rc = mxs_buf_add(r->reply, " ", 1);
+			rc = rc ?: mxs_buf_add(r->reply, mxs_quota_name_422(i),
+					       strlen(mxs_quota_name_422(i)));
+		}
+		if (!rc && __atomic_load_n(&q->soft_memory, __ATOMIC_RELAXED)) {
+			if (r->reply->len)
+				rc = mxs_buf_add(r->reply, " ", 1);
+			rc = rc ?: mxs_buf_add(r->reply, "soft-memory", 11);
+		}
+		return rc ?: mxs_buf_add(r->reply, "", 1);
+	}
+	if (n > 2)
+		return -EINVAL;
+	id = quota_name(v[n - 1], &soft);
+	if (id < 0)
+		return -EINVAL;
+	if (n == 1)
+		return reply_u32(r, soft ? __atomic_load_n(&q->soft_memory,
+							   __ATOMIC_RELAXED)
+					 : mxs_quota_get(q, (unsigned int)id));
+	if (parse_domid_strict(v[0], &domid))
+		return -EINVAL;
+	if (!domain_known(r, domid))
+		return -ENOENT;
+	if (soft)
+		return reply_u32(r, __atomic_load_n(&q->soft_memory,
+						    __ATOMIC_RELAXED));
+	return reply_u32(r, mxs_quota_for(q, domid, (unsigned int)id));
+}
+
+static int mxs_op_set_quota(struct req *r)
+{
+	struct mxs_quotas *q = &r->d->cfg.quota;
+	char *v[3];
+	unsigned int n = get_strings(r, v, 3);
+	uint32_t domid = 0, val;
+	bool soft;
+	int id, rc;
+
+	if (n != 2 && n != 3)
+		return -EINVAL;
+	id = quota_name(v[n - 2], &soft);
+	/* 0 would mean "disabled": not settable at run time. */
+	if (id < 0 || parse_u32_strict(v[n - 1], INT32_MAX, &val) || !val)
+		return -EINVAL;
+	if (n == 3) {
+		if (parse_domid_strict(v[0], &domid))
+			return -EINVAL;
+		if (!domain_known(r, domid))
+			return -ENOENT;
+		if (soft)
+			return -EINVAL; /* soft values are global only */
+		rc = mxs_quota_set_domain(q, domid, (unsigned int)id, val);
+		return rc ?: reply_ok(r);
+	}
+	if (soft)
+		__atomic_store_n(&q->soft_memory, val, __ATOMIC_RELAXED);
+	else
+		mxs_quota_set_global(q, (unsigned int)id, val);
+	return reply_ok(r);
+}
+
 static int mxs_op_reset_watches(struct req *r)
 {
 	mxs_conn_drop_state(r->c);
@@ -519,10 +729,6 @@ static int mxs_op_control(struct req *r)
 INVALID_OP(watch_event)
 INVALID_OP(error)
 INVALID_OP(restrict)
-INVALID_OP(get_feature)
-INVALID_OP(set_feature)
-INVALID_OP(get_quota)
-INVALID_OP(set_quota)
 
 static const op_fn handlers[MXS_OP_COUNT] = {
 #define X(NAME, name, num, args, flags, doc) [num] = mxs_op_##name,
@@ -538,6 +744,7 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 			 .hdr = hdr, .p = payload,
 			 .len = hdr->len, .reply = &w->reply,
 			 .reply_type = hdr->type };
+	struct mxs_conn_tx *ctx = NULL;
 	unsigned int flags;
 	int rc;
 
@@ -563,9 +770,19 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 			rc = -ENOENT;
 			goto reply;
 		}
-		r.tx = (*pp)->tx;
+		ctx = *pp;
+		r.tx = ctx->tx;
 	}
 	rc = handlers[hdr->type](&r);
+	/* transaction-nodes: an operation that takes the transaction past
+	 * the quota fails, and so will its commit (docs/compat.md). */
+	if (!rc && ctx && hdr->type != MXS_OP_TRANSACTION_END &&
+	    mxs_quota_over(r.caller, quota(&r, MXS_QUOTA_TXN_NODES),
+			   mxs_txn_nodes(ctx->tx))) {
+		ctx->over = true;
+		mxs_buf_reset(&w->reply);
+		rc = -ENOSPC;
+	}
 reply:
 	if (rc) {
 		const char *e = mxs_errno_name(-rc);

@@ -141,10 +141,17 @@ static void *worker_main(void *arg)
 	rcu_register_thread();
 	while (run) {
 		bool sleep = !w->again && !spin, woken = false, rings = false;
+		/* Connections held back by the write rate limit bound the
+		 * sleep (ms, rounded up). */
+		uint64_t now = w->delayed ? mxs_now_ns() : 0;
+		uint64_t due = w->delayed ? mxs_worker_run_delayed(w, now) : 0;
+		int tmo = due ? (int)((due - now + 999999) / 1000000) : -1;
 
+		if (w->again)
+			sleep = false;
 		if (sleep)
 			mxs_rcu_offline();
-		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, sleep ? -1 : 0);
+		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, sleep ? tmo : 0);
 		if (sleep)
 			mxs_rcu_online();
 		if (n < 0) {
@@ -195,6 +202,7 @@ static void *worker_main(void *arg)
 	while (!cds_list_empty(&w->conns))
 		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
 						    link));
+	mxs_worker_run_delayed(w, UINT64_MAX); /* their references */
 	drain_inbox(w, true); /* drop events queued to closed connections */
 	mxs_worker_service_dirty(w);
 	mxs_worker_notify_all(w);

@@ -25,12 +25,13 @@ build "$here/build"
 export MXS_TSAN_DAEMON="$here/build-tsan/mxenstored"
 ctest_ci="$here/scripts/ctest-ci.sh" # ctest; with CI=true a skip fails
 "$ctest_ci" "$here/build" -j"$jobs" -LE reference
-# 3. ASan+UBSan: unit, integration and guest tests again.
+# 3. ASan+UBSan: unit, integration and guest tests again (label guests
+#    includes the advisory tests, xsa).
 build "$here/build-asan" -DMXS_SANITIZE=address -DMXS_BUILD_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1 "$ctest_ci" "$here/build-asan" -j"$jobs" \
 	-L "unit|integration|diff|guests"
 # 4. TSan: unit tests (the RCU stress test is threaded) and the daemon
-#    serving simulated guests.
+#    serving simulated guests, the advisory tests among them.
 "$ctest_ci" "$here/build-tsan" -j"$jobs" -L "unit|guests"
 # 5. Release (-O3) with gcc and with clang, benchmarks included: build
 #    only.  -O3 inlines differently, so gcc's -Wmaybe-uninitialized and

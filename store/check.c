@@ -2,6 +2,13 @@
 /*
  * Whole-tree walks for CONTROL: the consistency check and the dump.
  *
+ * mxs_store_check verifies the invariants the rest of the store relies
+ * on: every live node is indexed and sits in its parent's child list;
+ * nothing is alive under a removed node; versions and nodes carry their
+ * commit sequences and generations in order; the node count and each
+ * domain's count of owned nodes equal a recount; the owner index holds
+ * exactly the nodes each domain owns.
+ *
  * Contract.  mxs_store_check takes the writer lock, so it sees the live
  * tree between two commits; mxs_store_dump takes no lock and reads the
  * tree at one snapshot (STORE_SEQ_A1, STORE_VAL_A1, STORE_KIDS_A1), so it
@@ -19,6 +26,43 @@
 
 #include "store/node.h"
 #include "store/path.h"
+
+static int report_line(struct mxs_buf *report, const char *what,
+		       const struct mxs_node *n)
+{
+	char line[256];
+	int len = snprintf(line, sizeof(line), "node %.200s: %s\n", n->path,
+			   what);
+
+	mxs_buf_add(report, line, (size_t)len);
+	return 1;
+}
+
+/*
+ * The ordering a live node's stamps must keep: its newest two versions
+ * (the only ones sure to be allocated) in commit order with generations
+ * that never go back, none newer than the store's counters, the node
+ * born no later than its newest version and than any child.  Caller
+ * holds the writer lock.  Returns the number of problems reported.
+ */
+static int check_stamps(struct mxs_store *st, const struct mxs_node *n)
+{
+	const struct mxs_nodeval *v = n->val, *o = v->older;
+	/* Relaxed: only the writer moves either, and we hold its lock. */
+	uint64_t seq = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
+	uint64_t gen = __atomic_load_n(&st->gen, __ATOMIC_RELAXED);
+	int bad = 0;
+
+	bad |= v->seq > seq || n->born > v->seq;
+	bad |= v->gen > gen || v->meta_gen > v->gen;
+	bad |= v->perms_gen > v->gen;
+	if (o)
+		bad |= o->seq > v->seq || o->gen > v->gen ||
+		       o->meta_gen > v->meta_gen;
+	if (n->parent)
+		bad |= n->parent->born > n->born;
+	return bad;
+}
 
 int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 {
@@ -39,6 +83,9 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 		n = stack.v[--stack.n];
 		count++;
 		owned[mxs_owner_slot(mxs_nodeval_owner(n->val))]++;
+		if (check_stamps(st, n))
+			problems += report_line(report, "sequence or generation "
+					       "out of order", n);
 		if (mxs_node_lookup(st, n->path, n->pathlen) != n) {
 			len = snprintf(line, sizeof(line),
 				       "node %.200s not in index\n", n->path);
@@ -63,10 +110,23 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 				mxs_buf_add(report, line, (size_t)len);
 				problems++;
 			}
-			/* Removed nodes wait for older snapshots to end. */
-			if (c->died == MXS_SEQ_ALIVE &&
-			    mxs_nodevec_push(&stack, c))
-				goto nomem;
+			/* Removed nodes wait for older snapshots to end;
+			 * their children went with them. */
+			if (c->died == MXS_SEQ_ALIVE) {
+				if (mxs_nodevec_push(&stack, c))
+					goto nomem;
+				continue;
+			}
+			if (c->died > __atomic_load_n(&st->seq,
+						      __ATOMIC_RELAXED))
+				problems += report_line(report, "removed by a "
+						       "future commit", c);
+			for (struct mxs_node *k = c->kids_head; k;
+			     k = k->next_sib)
+				if (k->died == MXS_SEQ_ALIVE)
+					problems += report_line(
+						report, "alive under a removed "
+						"parent", k);
 		}
 	}
 	if (count != st->nodes) {

@@ -174,6 +174,9 @@ struct mxs_store {
 	mxs_store_domain_fn oracle;
 	void *oracle_arg;
 	bool strict_conflicts; /* the C daemon's conflict rule */
+	/* Node quota (store.h, mxs_store_set_node_quota). */
+	mxs_store_quota_fn node_quota;
+	void *node_quota_arg;
 
 	/* Serialises all mutations of the live tree. */
 	_Alignas(MXS_CACHE_LINE) pthread_mutex_t wlock;

@@ -30,9 +30,15 @@
 #endif
 
 #ifdef MXS_TSAN
+#ifdef __cplusplus
+extern "C" {
+#endif
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 extern char mxs_rcu_gp_token;
+#ifdef __cplusplus
+}
+#endif
 #define mxs_rcu_tsan_release() __tsan_release(&mxs_rcu_gp_token)
 #define mxs_rcu_tsan_acquire() __tsan_acquire(&mxs_rcu_gp_token)
 #else

@@ -811,12 +811,14 @@ int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 	struct mxs_txn *t;
 
 	if (tx) {
+		mxs_account_note(tx, c);
 		/* One request, one snapshot of the live tree. */
 		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_write(tx, c, path, val, len,
 							   &tx->changes));
 	}
 	t = implicit_begin(&im, st, ch, path, val, len);
+	mxs_account_note(t, c);
 	return implicit_end(&im, tx_write(t, c, path, val, len, ch));
 }
 
@@ -828,11 +830,13 @@ int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
 	struct mxs_txn *t;
 
 	if (tx) {
+		mxs_account_note(tx, c);
 		/* One request, one snapshot of the live tree. */
 		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_mkdir(tx, c, path, &tx->changes));
 	}
 	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
+	mxs_account_note(t, c);
 	return implicit_end(&im, tx_mkdir(t, c, path, ch));
 }
 
@@ -844,11 +848,13 @@ int mxs_store_rm(struct mxs_store *st, struct mxs_txn *tx,
 	struct mxs_txn *t;
 
 	if (tx) {
+		mxs_account_note(tx, c);
 		/* One request, one snapshot of the live tree. */
 		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_rm(tx, c, path, &tx->changes));
 	}
 	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
+	mxs_account_note(t, c);
 	return implicit_end(&im, tx_rm(t, c, path, ch));
 }
 
@@ -861,12 +867,14 @@ int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
 	struct mxs_txn *t;
 
 	if (tx) {
+		mxs_account_note(tx, c);
 		/* One request, one snapshot of the live tree. */
 		tx->snap = mxs_store_snap(st);
 		return tx_mutation_rc(tx, tx_set_perms(tx, c, path, perms, n,
 							       &tx->changes));
 	}
 	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
+	mxs_account_note(t, c);
 	return implicit_end(&im, tx_set_perms(t, c, path, perms, n, ch));
 }
 

@@ -142,6 +142,22 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 unsigned int mxs_store_domain_nodes(struct mxs_store *st, uint32_t domid);
 
 /*
+ * The nodes quota (store/account.c).  The daemon may set, once and before
+ * the store is shared, fn(arg, domid): the most nodes domain `domid` may
+ * own, 0 for no limit.  It is called under the writer lock (it must not
+ * call into the store) for each commit, implicit or explicit, that an
+ * unprivileged caller's mutation is part of.  Such a commit fails with
+ * -ENOSPC, changing nothing, when it would leave the caller's domain
+ * owning more nodes than that; commits that do not raise the count (a
+ * removal, a rewrite) always pass.  The count is checked against the live
+ * tree under the writer lock, so concurrent writers and transactions of
+ * one domain can never together exceed it.  Without fn: no limit.
+ */
+typedef unsigned int (*mxs_store_quota_fn)(void *arg, uint32_t domid);
+void mxs_store_set_node_quota(struct mxs_store *st, mxs_store_quota_fn fn,
+			      void *arg);
+
+/*
  * Domains, as the store sees them (it knows nothing else of domains).
  *
  * The daemon may set, once and before the store is shared, an oracle:

@@ -565,7 +565,10 @@ static void plan_apply(struct mxs_store *st, struct apply_plan *p)
 int mxs_txn_apply(struct mxs_txn *tx)
 {
 	struct apply_plan plan;
-	int rc = plan_prepare(tx, &plan);
+	int rc = mxs_account_check(tx);
+
+	if (!rc)
+		rc = plan_prepare(tx, &plan);
 
 	if (rc)
 		return rc;

@@ -64,6 +64,10 @@ struct mxs_txn {
 	bool norecord;    /* read outside a transaction: record nothing */
 	bool own_buckets; /* buckets were malloc'ed (not on the stack) */
 	bool failed;      /* out of memory: commit must fail */
+	/* An unprivileged caller's mutation is part of it: its commit is
+	 * checked against quota_domid's node quota (store/account.c). */
+	bool quota_on;
+	uint32_t quota_domid;
 	/*
 	 * Prepared before the writer lock (implicit WRITE): the new version
 	 * of the node, valid if the node's version is still ready_base, and
@@ -131,5 +135,17 @@ int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
  * Caller: writer lock.
  */
 int mxs_txn_apply(struct mxs_txn *tx);
+
+/*
+ * store/account.c: records that caller c mutates through tx (its node
+ * quota then applies at commit).  Owner of tx.
+ */
+void mxs_account_note(struct mxs_txn *tx, const struct mxs_caller *c);
+/*
+ * -ENOSPC when applying tx would leave its caller's domain owning more
+ * nodes than its quota allows, else 0.  Caller: writer lock, before the
+ * plan is made (the entries still hold their own copies).
+ */
+int mxs_account_check(struct mxs_txn *tx);
 
 #endif

@@ -306,3 +306,14 @@ unsigned long mxs_watches_count(struct mxs_watches *reg)
 	pthread_rwlock_unlock(&reg->lock);
 	return n;
 }
+
+unsigned int mxs_watches_owner_count(struct mxs_watches *reg,
+				     const struct mxs_watch_owner *o)
+{
+	unsigned int n;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	n = o->count;
+	pthread_rwlock_unlock(&reg->lock);
+	return n;
+}

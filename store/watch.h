@@ -91,6 +91,10 @@ const char *mxs_watch_event_path(const struct mxs_watch *w, const char *path);
 
 /* Total number of watches. */
 unsigned long mxs_watches_count(struct mxs_watches *reg);
+/* Watches of one owner (watches quota, CONTROL quota).  Any thread:
+ * takes the registry lock for reading. */
+unsigned int mxs_watches_owner_count(struct mxs_watches *reg,
+				     const struct mxs_watch_owner *o);
 
 #ifdef __cplusplus
 }

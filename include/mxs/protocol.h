@@ -45,9 +45,9 @@ enum mxs_args {
  * X(NAME, name, number, args, flags, summary)
  *
  * NAME/name: upper case for wire names, lower case for handler names
- * (the dispatcher calls mxs_op_<name>).  Ops 23..26 are defined by newer
- * Xen releases; the reference daemon (C xenstored 4.17) answers ENOSYS for
- * them, as for every unknown type, and so do we (docs/compat.md).
+ * (the dispatcher calls mxs_op_<name>).  Ops 23..26 come from Xen 4.22
+ * (the C xenstored 4.17 answers ENOSYS for them); we implement them as
+ * 4.22 does (docs/compat.md).
  */
 #define MXS_OPS(X)                                                            \
 	X(CONTROL, control, 0, MXS_ARGS_STRINGS, MXS_OPF_PRIV,                  \
@@ -93,14 +93,14 @@ enum mxs_args {
 	  "drop all watches and transactions of the caller")                    \
 	X(DIRECTORY_PART, directory_part, 22, MXS_ARGS_PATH_OFFSET, MXS_OPF_TX,\
 	  "list children from a byte offset, with the node's generation")       \
-	X(GET_FEATURE, get_feature, 23, MXS_ARGS_DOMID, MXS_OPF_INVALID,       \
-	  "newer Xen: not in 4.17")                                             \
-	X(SET_FEATURE, set_feature, 24, MXS_ARGS_STRINGS, MXS_OPF_INVALID,     \
-	  "newer Xen: not in 4.17")                                             \
-	X(GET_QUOTA, get_quota, 25, MXS_ARGS_STRINGS, MXS_OPF_INVALID,         \
-	  "newer Xen: not in 4.17")                                             \
-	X(SET_QUOTA, set_quota, 26, MXS_ARGS_STRINGS, MXS_OPF_INVALID,         \
-	  "newer Xen: not in 4.17")
+	X(GET_FEATURE, get_feature, 23, MXS_ARGS_STRINGS, 0,                    \
+	  "ring feature bits of the caller's or a domain (Xen 4.22)")           \
+	X(SET_FEATURE, set_feature, 24, MXS_ARGS_STRINGS, MXS_OPF_PRIV,         \
+	  "feature bits of a domain before its INTRODUCE (Xen 4.22)")           \
+	X(GET_QUOTA, get_quota, 25, MXS_ARGS_STRINGS, MXS_OPF_PRIV,             \
+	  "quota names, a global or a domain's quota (Xen 4.22)")               \
+	X(SET_QUOTA, set_quota, 26, MXS_ARGS_STRINGS, MXS_OPF_PRIV,             \
+	  "set a global or a domain's quota (Xen 4.22)")
 
 enum mxs_op {
 #define MXS_OP_ENUM(NAME, name, num, args, flags, doc) MXS_OP_##NAME = num,

@@ -102,11 +102,38 @@ class ProtocolTest(unittest.TestCase):
             self.assertError(c, 'ENOSYS', op, b'/proto\0')
         self.assertServes(c)
 
-    def test_newer_ops_invalid(self):
-        # GET/SET_FEATURE, GET/SET_QUOTA are not in Xen 4.17.
+    def test_xen422_quota_feature_ops(self):
+        # GET/SET_FEATURE, GET/SET_QUOTA as Xen 4.22 (docs/compat.md),
+        # with its strict domid parsing; the C daemon 4.17 answers
+        # ENOSYS.  Socket clients are dom0 (privileged).
         c = self.conn()
-        for op in (23, 24, 25, 26):
-            self.assertError(c, 'ENOSYS', op, b'0\0')
+        names = c.request(25, b'')
+        self.assertEqual(names.split(b' ')[0], b'nodes')
+        self.assertIn(b'node-permissions', names)
+        self.assertTrue(names.endswith(b'soft-memory\0'), names)
+        self.assertEqual(c.request(25, b'nodes\0'), b'1000\0')
+        self.assertEqual(c.request(25, b'soft-memory\0'),
+                         b'2097152\0')
+        self.assertEqual(c.request(26, b'nodes\0' + b'1234\0'),
+                         b'OK\0')
+        self.assertEqual(c.request(25, b'nodes\0'), b'1234\0')
+        self.assertEqual(c.request(26, b'nodes\0' + b'1000\0'),
+                         b'OK\0')
+        # dom0 (the master, socket-only here) is known; others are not.
+        self.assertEqual(c.request(25, b'0\0watches\0'), b'128\0')
+        self.assertError(c, 'ENOENT', 25, b'77\0nodes\0')
+        self.assertError(c, 'EINVAL', 25, b'bogus\0')
+        self.assertError(c, 'EINVAL', 25, b'7x\0nodes\0')
+        self.assertError(c, 'EINVAL', 26, b'nodes\0' + b'0\0')
+        self.assertError(c, 'EINVAL', 26, b'nodes\0' + b'12a\0')
+        self.assertError(c, 'EINVAL', 26, b'nodes\0')
+        # Features: the caller's own, a domain's, set before INTRODUCE.
+        self.assertEqual(c.request(23, b''), b'3\0')
+        self.assertError(c, 'ENOENT', 23, b'77\0')
+        self.assertError(c, 'EINVAL', 23, b'x\0')
+        self.assertEqual(c.request(24, b'77\0' + b'1\0'), b'OK\0')
+        self.assertError(c, 'EINVAL', 24, b'77\0' + b'8\0')
+        self.assertError(c, 'EINVAL', 24, b'-1\0' + b'1\0')
         self.assertServes(c)
 
     def test_missing_nul(self):

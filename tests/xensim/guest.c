@@ -280,7 +280,7 @@ int xensim_domain_info(struct xensim_sim *sim, uint32_t domid,
 
 	if (!d)
 		return -EINVAL;
-	/* A6: acquire pairs with R6 (domain published). */
+	/* XSIM_A6: acquire pairs with XSIM_R6 (domain published). */
 	f = atomic_load_explicit(&d->flags, memory_order_acquire);
 	memset(info, 0, sizeof(*info));
 	info->domid = domid;
@@ -565,11 +565,11 @@ static void kick(struct xensim_guest *g)
  * rsp[]; the daemon does the opposite. Indices are free-running u32, the
  * offset is idx % XENSTORE_RING_SIZE, and prod - cons <= RING_SIZE always
  * holds on a sane ring.
- *   req: copy bytes, then R7 release-store req_prod (daemon acquires it);
- *        A8 acquire-load req_cons (daemon released it after copying out)
+ *   req: copy bytes, then XSIM_R7 release-store req_prod (daemon acquires it);
+ *        XSIM_A8 acquire-load req_cons (daemon released it after copying out)
  *        before reusing that space.
- *   rsp: A9 acquire-load rsp_prod (daemon released it after copying in),
- *        copy bytes, then R10 release-store rsp_cons (daemon acquires it
+ *   rsp: XSIM_A9 acquire-load rsp_prod (daemon released it after copying in),
+ *        copy bytes, then XSIM_R10 release-store rsp_cons (daemon acquires it
  *        before reusing the space).
  */
 static int push_req(struct xensim_guest *g, const uint8_t *p, size_t n, size_t *done)
@@ -581,7 +581,7 @@ static int push_req(struct xensim_guest *g, const uint8_t *p, size_t n, size_t *
 	while (*done < n) {
 		uint32_t space, off, chunk;
 
-		/* A8: pairs with the daemon's release of req_cons. */
+		/* XSIM_A8: pairs with the daemon's release of req_cons. */
 		cons = __atomic_load_n(&r->req_cons, __ATOMIC_ACQUIRE);
 		prod = __atomic_load_n(&r->req_prod, __ATOMIC_RELAXED); /* ours */
 		if (prod - cons > XENSTORE_RING_SIZE)
@@ -596,7 +596,7 @@ static int push_req(struct xensim_guest *g, const uint8_t *p, size_t n, size_t *
 		if (chunk > n - *done)
 			chunk = (uint32_t)(n - *done);
 		memcpy(r->req + off, p + *done, chunk);
-		/* R7: publish the bytes; pairs with the daemon's acquire. */
+		/* XSIM_R7: publish the bytes; pairs with the daemon's acquire. */
 		__atomic_store_n(&r->req_prod, prod + chunk, __ATOMIC_RELEASE);
 		*done += chunk;
 	}
@@ -626,7 +626,7 @@ int xensim_guest_pump(struct xensim_guest *g)
 	for (;;) {
 		uint32_t prod, cons, off, chunk;
 
-		/* A9: pairs with the daemon's release of rsp_prod. */
+		/* XSIM_A9: pairs with the daemon's release of rsp_prod. */
 		prod = __atomic_load_n(&r->rsp_prod, __ATOMIC_ACQUIRE);
 		cons = __atomic_load_n(&r->rsp_cons, __ATOMIC_RELAXED); /* ours */
 		if (prod - cons > XENSTORE_RING_SIZE)
@@ -638,7 +638,7 @@ int xensim_guest_pump(struct xensim_guest *g)
 		if (chunk > prod - cons)
 			chunk = prod - cons;
 		rc = parser_feed(&g->in, (const uint8_t *)r->rsp + off, chunk);
-		/* R10: the space may be reused; pairs with daemon's acquire. */
+		/* XSIM_R10: the space may be reused; pairs with daemon's acquire. */
 		__atomic_store_n(&r->rsp_cons, cons + chunk, __ATOMIC_RELEASE);
 		moved = true;
 		if (rc)
@@ -844,10 +844,10 @@ int xensim_guest_reconnect(struct xensim_guest *g, int timeout_ms)
 
 	if (!(xensim_guest_server_features(g) & XENSTORE_SERVER_FEATURE_RECONNECTION))
 		return -EOPNOTSUPP;
-	/* R11: ask for a reset; the daemon acquires the field. */
+	/* XSIM_R11: ask for a reset; the daemon acquires the field. */
 	__atomic_store_n(&r->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
 	kick(g);
-	/* A12: the daemon release-stores CONNECTED after resetting the
+	/* XSIM_A12: the daemon release-stores CONNECTED after resetting the
 	 * indices, so they are valid once we see it. */
 	while (__atomic_load_n(&r->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED) {
 		int rc;

@@ -615,7 +615,7 @@ XENSIM_API int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 	if (rc)
 		return ret_err(rc);
 	for (uint32_t d = first_domid; d < XENSIM_DOMID_MAX && n < max_doms; d++) {
-		/* A6: acquire pairs with R6 (domain published). */
+		/* XSIM_A6: acquire pairs with XSIM_R6 (domain published). */
 		uint32_t f = atomic_load_explicit(&sim->doms[d].flags,
 						  memory_order_acquire);
 		xc_dominfo_t *i = &info[n];
@@ -652,7 +652,7 @@ XENSIM_API int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
 	if (rc)
 		return ret_err(rc);
 	for (uint32_t d = first_domain; d < XENSIM_DOMID_MAX && n < max_domains; d++) {
-		/* A6: acquire pairs with R6 (domain published). */
+		/* XSIM_A6: acquire pairs with XSIM_R6 (domain published). */
 		uint32_t f = atomic_load_explicit(&sim->doms[d].flags,
 						  memory_order_acquire);
 		xc_domaininfo_t *i = &info[n];

@@ -334,7 +334,7 @@ static void deliver(struct xensim_sim *sim, uint32_t gidx)
 	uint32_t s, tok;
 
 again:
-	/* A1: acquire pairs with R1 (the fetch_or of PENDING in raise). */
+	/* XSIM_A1: acquire pairs with XSIM_R1 (the fetch_or of PENDING in raise). */
 	s = atomic_load_explicit(&p->ev, memory_order_acquire);
 	do {
 		if (!(s & XENSIM_EV_PENDING) || (s & XENSIM_EV_QUEUED))
@@ -343,7 +343,7 @@ again:
 		&p->ev, &s, s | XENSIM_EV_QUEUED, memory_order_acq_rel,
 		memory_order_acquire));
 
-	/* A3: acquire pairs with R3 (attach/bind publishing the handle). */
+	/* XSIM_A3: acquire pairs with XSIM_R3 (attach/bind publishing the handle). */
 	tok = atomic_load_explicit(&p->handle, memory_order_acquire);
 	if (!tok) {
 		/* Nobody listens: leave it pending, unqueued. If a handle
@@ -370,8 +370,8 @@ void xensim_ev_raise(struct xensim_sim *sim, uint32_t gidx)
 {
 	if (gidx >= XENSIM_NPORTS)
 		return;
-	/* R1: release the producer's earlier writes (ring data, indices)
-	 * to whoever observes PENDING (A1, and pending()'s A4). */
+	/* XSIM_R1: release the producer's earlier writes (ring data, indices)
+	 * to whoever observes PENDING (XSIM_A1, and pending()'s XSIM_A4). */
 	atomic_fetch_or_explicit(&sim->ports[gidx].ev, XENSIM_EV_PENDING,
 				 memory_order_acq_rel);
 	atomic_fetch_add_explicit(&sim->hdr->st_notify, 1, memory_order_relaxed);
@@ -389,7 +389,7 @@ int xensim_ev_notify(struct xensim_sim *sim, uint32_t token, uint32_t ldom,
 	if (token &&
 	    atomic_load_explicit(&sim->ports[g].handle, memory_order_relaxed) != token)
 		return -ENOTCONN;
-	/* A2: acquire pairs with R2 (bind operations publishing bind). */
+	/* XSIM_A2: acquire pairs with XSIM_R2 (bind operations publishing bind). */
 	b = atomic_load_explicit(&sim->ports[g].bind, memory_order_acquire);
 	switch (XENSIM_BIND_TYPE(b)) {
 	case XENSIM_B_INTERDOMAIN:
@@ -412,8 +412,8 @@ int xensim_ev_pending(struct xensim_sim *sim, int fd, uint32_t *gidx)
 		return -errno;
 	if (n != sizeof(g) || g >= XENSIM_NPORTS)
 		return -EIO;
-	/* A4: acq_rel; the caller reads ring state after taking the event,
-	 * ordered after the producer's R1. Clearing PENDING (but not QUEUED)
+	/* XSIM_A4: acq_rel; the caller reads ring state after taking the event,
+	 * ordered after the producer's XSIM_R1. Clearing PENDING (but not QUEUED)
 	 * mirrors the kernel driver: the port stays masked until unmask(). */
 	atomic_fetch_and_explicit(&sim->ports[g].ev, ~XENSIM_EV_PENDING,
 				  memory_order_acq_rel);
@@ -435,7 +435,7 @@ int xensim_ev_unmask(struct xensim_sim *sim, uint32_t gidx)
 void xensim_fire_dom_exc(struct xensim_sim *sim)
 {
 	for (unsigned i = 0; i < XENSIM_VIRQ_SLOTS; i++) {
-		/* A5: acquire pairs with R5 in bind_virq. */
+		/* XSIM_A5: acquire pairs with XSIM_R5 in bind_virq. */
 		uint64_t v = atomic_load_explicit(&sim->hdr->virq_dom_exc[i],
 						  memory_order_acquire);
 		if (v)
@@ -472,16 +472,16 @@ static int __port_alloc(struct xensim_sim *sim, uint32_t domid)
 	return -ENOSPC;
 }
 
-/* Set up an allocated port; bind published last (R2). */
+/* Set up an allocated port; bind published last (XSIM_R2). */
 static void __port_set(struct xensim_sim *sim, uint32_t g, uint32_t token,
 		       uint64_t bind)
 {
 	struct xensim_port *p = &sim->ports[g];
 
 	atomic_store_explicit(&p->ev, 0, memory_order_relaxed);
-	/* R3: pairs with A3 in deliver(). */
+	/* XSIM_R3: pairs with XSIM_A3 in deliver(). */
 	atomic_store_explicit(&p->handle, token, memory_order_release);
-	/* R2: pairs with A2 in notify(). */
+	/* XSIM_R2: pairs with XSIM_A2 in notify(). */
 	atomic_store_explicit(&p->bind, bind, memory_order_release);
 }
 
@@ -632,7 +632,7 @@ int xensim_ev_bind_virq(struct xensim_sim *sim, uint32_t token, uint32_t ldom,
 	__port_set(sim, xensim_gidx(ldom, (uint32_t)port), token,
 		   XENSIM_BIND(XENSIM_B_VIRQ, 0, virq));
 	if (virq == VIRQ_DOM_EXC)
-		/* R5: pairs with A5 in fire_dom_exc(). */
+		/* XSIM_R5: pairs with XSIM_A5 in fire_dom_exc(). */
 		atomic_store_explicit(&sim->hdr->virq_dom_exc[free_slot],
 				      (1ull << 63) | xensim_gidx(ldom, (uint32_t)port),
 				      memory_order_release);
@@ -695,7 +695,7 @@ int xensim_ev_attach(struct xensim_sim *sim, uint32_t token, uint32_t domid,
 	} else {
 		atomic_store_explicit(&p->bind, b | XENSIM_BF_ATTACHED,
 				      memory_order_release);
-		/* R3: pairs with A3 in deliver(). */
+		/* XSIM_R3: pairs with XSIM_A3 in deliver(). */
 		atomic_store_explicit(&p->handle, token, memory_order_release);
 	}
 	xensim_unlock(sim);
@@ -949,7 +949,7 @@ int xensim_dom_create(struct xensim_sim *sim, uint32_t domid, uint32_t *out)
 	g = xensim_gidx(domid, (uint32_t)port);
 	__port_set(sim, g, 0, XENSIM_BIND(XENSIM_B_UNBOUND, 0, 0));
 	d->xs_port = (uint32_t)port;
-	/* R6: the domain becomes visible to getinfo (acquire) last. */
+	/* XSIM_R6: the domain becomes visible to getinfo (acquire) last. */
 	atomic_store_explicit(&d->flags, XENSIM_DF_EXISTS, memory_order_release);
 	if (out)
 		*out = domid;

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mxs_store_check (XS_CONTROL check, which every advisory and hostile
+ * test runs at its end) finds each broken invariant: a store is built,
+ * one invariant is broken in place, the check must fail naming it, and
+ * once repaired pass again.  A check that passed on a broken store would
+ * let those tests pass on a corrupted daemon.
+ */
+#include "tests/unit/unit.h"
+
+#include "store/node.h"
+
+/* The check fails and its report holds want. */
+static void assert_broken(struct mxs_store *st, const char *want)
+{
+	struct mxs_buf rep = { 0 };
+	char *text;
+
+	assert_int_equal(mxs_store_check(st, &rep), -EIO);
+	text = strndup(rep.p ? rep.p : "", rep.len);
+	assert_non_null(text);
+	if (!strstr(text, want))
+		print_error("report lacks \"%s\": %s\n", want, text);
+	assert_non_null(strstr(text, want));
+	free(text);
+	mxs_buf_free(&rep);
+}
+
+static struct mxs_node *node(struct mxs_store *st, const char *path)
+{
+	struct mxs_node *n = mxs_node_lookup(st, path, strlen(path));
+
+	assert_non_null(n);
+	return n;
+}
+
+static void build(struct mxs_store *st)
+{
+	unit_write(st, "/a/b/c", "1");
+	unit_write(st, "/a/b/c", "2"); /* a second version */
+	unit_write(st, "/a/d", "3");
+	unit_set_perms(st, "/a/d", "n5");
+	unit_check(st);
+}
+
+static void test_stamps(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_nodeval *v;
+	uint64_t keep;
+
+	build(st);
+	v = node(st, "/a/b/c")->val;
+	keep = v->seq;
+	v->seq = st->seq + 1; /* installed by a commit still to come */
+	assert_broken(st, "/a/b/c: sequence or generation out of order");
+	v->seq = keep;
+	keep = v->gen;
+	v->gen = st->gen + 1;
+	assert_broken(st, "/a/b/c: sequence or generation out of order");
+	v->gen = keep;
+	assert_non_null(v->older);
+	keep = v->older->gen;
+	v->older->gen = v->gen + 1; /* the older version is newer */
+	assert_broken(st, "/a/b/c: sequence or generation out of order");
+	v->older->gen = keep;
+	keep = node(st, "/a/b")->born;
+	node(st, "/a/b")->born = node(st, "/a/b/c")->born + 1;
+	assert_broken(st, "sequence or generation out of order");
+	node(st, "/a/b")->born = keep;
+	unit_check(st);
+}
+
+static void test_counts(void **state)
+{
+	struct mxs_store *st = *state;
+
+	build(st);
+	st->owned[5]++;
+	assert_broken(st, "domain 5 owns 1 nodes, counted 2");
+	st->owned[5]--;
+	st->nodes++;
+	assert_broken(st, "node count");
+	st->nodes--;
+	unit_check(st);
+}
+
+static void test_orphan(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_node *b;
+
+	build(st);
+	b = node(st, "/a/b");
+	b->died = st->seq; /* removed, its child left alive */
+	assert_broken(st, "/a/b/c: alive under a removed parent");
+	b->died = MXS_SEQ_ALIVE;
+	unit_check(st);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_store_setup, \
+					     unit_store_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_stamps),
+		T(test_counts),
+		T(test_orphan),
+	};
+
+	return cmocka_run_group_tests(tests, unit_rcu_register,
+				      unit_rcu_unregister);
+}
