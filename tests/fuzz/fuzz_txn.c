@@ -14,7 +14,11 @@
  * applied at commit time.  An aborted or failed commit changes nothing.
  * Inside a transaction, a read of a path whose last operation in that
  * transaction decides it (a write of that path, a removal of it or of an
- * ancestor) must see that operation.
+ * ancestor) must see that operation (tx_view says when it decides).
+ * Once the tree changed outside it, the transaction's view is per node
+ * as of its first access to that node (store/store.h, docs/compat.md):
+ * a node it never touched may then show up under an ancestor it removed,
+ * and only its commit (EAGAIN) is checked.
  *
  * After every commit, abort and direct operation every path's presence
  * and value, and every node's child list, must equal the model's; the
@@ -67,7 +71,11 @@ struct fuzz_txn_tx {
 	struct fuzz_txn_op log[FUZZ_TXN_LOGMAX];
 	unsigned int nlog;
 	bool overflow; /* log full: the commit result is not predicted */
+	unsigned long start; /* tree_changes when it started */
 };
+
+/* Changes of the live tree (direct operations, commits) so far. */
+static unsigned long tree_changes;
 
 static char paths[FUZZ_TXN_NPATHS][8];
 static int parent_of[FUZZ_TXN_NPATHS]; /* -1: a child of "/" */
@@ -224,16 +232,31 @@ static void compare(const struct fuzz_txn_node *m)
 	mxs_buf_free(&b);
 }
 
-/* What a read of path inside t must return, if t's own log decides it:
- * 1 = the value of op *last, 0 = ENOENT, -1 = not decided. */
-static int tx_view(const struct fuzz_txn_tx *t, int path,
+/*
+ * What a read of path inside t must return, if t's own log decides it:
+ * 1 = the value of op *last, 0 = ENOENT, -1 = not decided.  A write of
+ * the path decides it always.  A removal of the path or an ancestor
+ * decides it if nothing outside changed the tree since t started
+ * (undisturbed), or if t had written the path itself before the removal
+ * (its own copy goes with the removal even when the walk no longer
+ * reaches it: regressions_txn/rm_ancestor_keeps_own_write).  Otherwise a
+ * node first accessed after an outside change is seen as it is then.
+ */
+static int tx_view(const struct fuzz_txn_tx *t, int path, bool undisturbed,
 		   const struct fuzz_txn_op **last)
 {
 	for (unsigned int k = t->nlog; k-- > 0;) {
 		const struct fuzz_txn_op *op = &t->log[k];
 
-		if (op->kind == FUZZ_TXN_RM && is_under(path, op->path))
-			return 0;
+		if (op->kind == FUZZ_TXN_RM && is_under(path, op->path)) {
+			if (undisturbed)
+				return 0;
+			for (unsigned int j = 0; j < k; j++)
+				if (t->log[j].kind == FUZZ_TXN_WRITE &&
+				    t->log[j].path == path)
+					return 0;
+			return -1;
+		}
 		if (op->kind == FUZZ_TXN_WRITE && op->path == path) {
 			*last = op;
 			return 1;
@@ -268,6 +291,8 @@ static void tx_end(struct fuzz_txn_tx *t, struct fuzz_txn_node *m,
 	free(ch.v);
 	if (rc == 0 && !t->overflow)
 		memcpy(m, after, sizeof(after));
+	if (rc == 0)
+		tree_changes++;
 	if (rc == 0)
 		check_store();
 	compare(m);
@@ -314,7 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			mxs_buf_reset(&b);
 			rc = mxs_store_read(st, t->tx, &dom0, paths[op.path], &b);
-			v = tx_view(t, op.path, &last);
+			v = tx_view(t, op.path, tree_changes == t->start, &last);
 			if (v == 0)
 				CHECK(rc == -ENOENT);
 			if (v == 1)
@@ -334,6 +359,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(before, m, sizeof(m));
 			rc = store_apply(NULL, &op);
 			CHECK(rc == model_apply(m, &op));
+			tree_changes++;
 			if (rc)
 				memcpy(m, before, sizeof(m));
 			compare(m);
@@ -344,6 +370,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(t->tx);
 			t->nlog = 0;
 			t->overflow = false;
+			t->start = tree_changes;
 		}
 		rc = store_apply(t->tx, &op);
 		CHECK(rc == 0 || rc == -ENOENT || rc == -ENOSPC);

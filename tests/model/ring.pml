@@ -26,12 +26,13 @@
  *     byte before (prod <= req_cons), and after a read only if the
  *     response ring had been full; so the daemon may not rely on a
  *     notification for data that arrived while it was serving.
- *   - The daemon follows the worker design (docs/design.md, rings): per
- *     wake, take the event, serve the ring with a budget of BUDGET
- *     request bytes per batch and at most Q queued reply bytes (the
- *     bounded queue of XSA-326), notify the guest once per batch if an
- *     index moved, unmask, then re-check the ring and serve again
- *     without waiting if work is left.  Every request byte is answered
+ *   - The daemon follows mxs_worker_rings_run (core/ringconn.c): per
+ *     wake, take the event (the port stays masked), look at the
+ *     connection field, serve the ring with a budget of BUDGET request
+ *     bytes per batch and at most Q queued reply bytes (the bounded
+ *     queue of XSA-326), unmask, re-check the ring and serve again
+ *     without waiting if work is left (mxs_conn_again), and notify the
+ *     guest once per batch if an index moved.  Every request byte is answered
  *     by one reply byte (the echo), which stands for a request and its
  *     reply.
  *   - Reconnection: the guest stops using the ring, stores connection =
@@ -40,9 +41,9 @@
  *     notifies; the guest then restarts from index 0.
  *   - Spin explores interleavings of a sequentially consistent memory.
  *     The C code gets the same order of effects from the acquire/release
- *     pairs A1..A5 / R1..R5 of rings/ring.c, which
+ *     pairs RING_A1..A5 / RING_R1..R5 of rings/ring.c, which
  *     this model's steps name; ring.c:NN line numbers are those of
- *     rings/ring.c at commit 5d0b753.
+ *     rings/ring.c at commit 4d09142.
  *
  * Properties (each an assert or spin's invalid-end-state check)
  *   P1 no lost, duplicated or reordered byte: a byte carries its session
@@ -137,26 +138,26 @@ active proctype guest()
 	do
 	:: sent == M && rcvd == M -> break
 	:: !reconnected ->
-		/* Reconnection (mxs_ring_request_reconnect, ring.c R3), at any
+		/* Reconnection (mxs_ring_request_reconnect, RING_R3), at any
 		 * point of the session: the guest stops using the ring. */
 		reconnected = 1;
 		connection = RECONNECT;
 		notify_daemon();
 		do
-		:: connection == CONNECTED -> break /* ring.c A4 */
+		:: connection == CONNECTED -> break /* RING_A4 */
 		:: else -> atomic { g_woken -> g_woken = 0 }
 		od;
 		/* mxs_ring_reset (guest role): restart at index 0. */
 		prod = 0; cons = 0;
 		sess++; sent = 0; rcvd = 0
 	:: else ->
-		c = req_cons; /* ring.c A2 (mxs_ring_write, ring.c:138) */
-		p = rsp_prod; /* ring.c A1 (mxs_ring_read, ring.c:89) */
+		c = req_cons; /* RING_A2 (mxs_ring_write, ring.c:149) */
+		p = rsp_prod; /* RING_A1 (mxs_ring_read, ring.c:100) */
 		/* A correct daemon never shows the guest a corrupt index. */
 		assert(((prod - c) & IM) <= N && ((p - cons) & IM) <= N);
 		if
 		:: sent < M && ((prod - c) & IM) < N ->
-			/* xb_write: copy, publish (ring.c R1), notify only if the
+			/* xb_write: copy, publish (RING_R1), notify only if the
 			 * daemon had consumed everything before. */
 			req[prod & RMASK] = sess * SEQ + sent;
 			old = prod;
@@ -168,7 +169,7 @@ active proctype guest()
 			:: else -> skip
 			fi
 		:: ((p - cons) & IM) > 0 ->
-			/* xb_read: copy, check (P1), publish (ring.c R2), notify
+			/* xb_read: copy, check (P1), publish (RING_R2), notify
 			 * only if the ring had been full. */
 			assert(rsp[cons & RMASK] == sess * SEQ + rcvd);
 			rcvd++;
@@ -230,7 +231,7 @@ proctype daemon()
 	byte expect, sess, served;
 	bool broken, moved;
 
-	/* mxs_ring_init (ring.c:69-70): shadows from the page as it is. */
+	/* mxs_ring_init (ring.c:80-81): shadows from the page as it is. */
 	cons = req_cons;
 	prod = rsp_prod;
 end_idle:
@@ -241,10 +242,10 @@ serve:
 	moved = 0;
 	if
 	:: connection == RECONNECT ->
-		/* mxs_ring_reconnect_requested (ring.c A3, ring.c:199).  Drop
+		/* mxs_ring_reconnect_requested (RING_A3, ring.c:210).  Drop
 		 * partial packets and queued replies, then mxs_ring_reset
-		 * (ring.c:176-193): shadows and page indices to 0, error to
-		 * NONE, broken cleared, then connection = CONNECTED (ring.c R4). */
+		 * (ring.c:187-204): shadows and page indices to 0, error to
+		 * NONE, broken cleared, then connection = CONNECTED (RING_R4). */
 		qlen = 0; qhead = 0;
 		cons = 0; prod = 0;
 		broken = 0;
@@ -257,7 +258,7 @@ serve:
 		moved = 1
 	:: else ->
 		served = 0;
-		/* Requests: mxs_ring_read (ring.c:81-104) into a buffer of
+		/* Requests: mxs_ring_read (ring.c:92-115) into a buffer of
 		 * want bytes while the budget and the reply queue allow. */
 		do
 #ifndef HOSTILE
@@ -277,14 +278,14 @@ serve:
 			 * the ring (up to 4096 + 16 bytes): len > N. */
 			want = HLEN;
 #endif
-			p = req_prod; /* ring.c A1, loaded once (ring.c:89) */
+			p = req_prod; /* RING_A1, loaded once (ring.c:100) */
 			if
 #ifndef NO_IDX_CHECK
 			:: ((p - cons) & IM) > N ->
 #else
 			:: false ->
 #endif
-				/* ring_corrupt (ring.c:36-44): ring.c R5 error,
+				/* ring_corrupt (ring.c:37-50): RING_R5 error,
 				 * broken set. */
 				error = ERR_RINGIDX;
 				broken = 1;
@@ -293,7 +294,7 @@ serve:
 			:: ((p - cons) & IM) == 0 -> p = 0; want = 0; break
 			:: else -> skip
 			fi;
-			/* n = min(avail, len); off; first (ring.c:93-97). */
+			/* n = min(avail, len); off; first (ring.c:104-108). */
 			n = (p - cons) & IM;
 			if
 			:: n > want -> n = want
@@ -305,7 +306,7 @@ serve:
 			:: first > n -> first = n
 			:: else -> skip
 			fi;
-			/* The two memcpy of ring.c:98-99, bounds checked (P4). */
+			/* The two memcpy of ring.c:109-110, bounds checked (P4). */
 			d_step {
 				assert(!broken);
 				assert(n <= want && off + first <= N && n - first <= off);
@@ -320,7 +321,7 @@ serve:
 				:: else -> break
 				od
 			}
-			/* Publish the consumer index (ring.c R2, ring.c:103). */
+			/* Publish the consumer index (RING_R2, ring.c:114). */
 			cons = (cons + n) & IM;
 			req_cons = cons;
 			moved = 1;
@@ -353,12 +354,12 @@ serve:
 #endif
 			}
 		od;
-		/* Replies: mxs_ring_write (ring.c:130-153), one byte per
+		/* Replies: mxs_ring_write (ring.c:141-164), one byte per
 		 * call (the copy is bounds-checked as above). */
 		do
 		:: broken || qlen == 0 -> break
 		:: else ->
-			c = rsp_cons; /* ring.c A2 (ring.c:138) */
+			c = rsp_cons; /* RING_A2 (ring.c:149) */
 			if
 			:: ((prod - c) & IM) > N ->
 				error = ERR_RINGIDX; /* ring_corrupt */
@@ -372,16 +373,11 @@ serve:
 			rsp[prod & RMASK] = q[qhead];
 			qhead = (qhead + 1) % Q;
 			qlen--;
-			/* ring.c R1 (ring.c:152). */
+			/* RING_R1 (ring.c:163). */
 			prod = (prod + 1) & IM;
 			rsp_prod = prod;
 			moved = 1
 		od
-	fi;
-	/* One notification per batch, if an index moved. */
-	if
-	:: moved -> notify_guest(); moved = 0
-	:: else -> skip
 	fi;
 	served = 0;
 	/* xenevtchn_unmask: queue the port again if PENDING came meanwhile. */
@@ -392,6 +388,12 @@ serve:
 		:: else -> skip
 		fi
 	}
+	/* One notification per batch, if an index moved (after the unmask,
+	 * as in core/ringconn.c's outline). */
+	if
+	:: moved -> notify_guest(); moved = 0
+	:: else -> skip
+	fi;
 #ifndef NO_RECHECK
 	/* Re-check after unmask: a byte that arrived while the port was
 	 * masked, or that the budget left, has no notification of its own
