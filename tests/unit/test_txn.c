@@ -612,6 +612,8 @@ static void test_rm_ancestor_drops_own_write(void **state)
 	commit_expect(st, tx, -EAGAIN);
 	assert_value(st, NULL, &dom0, "/b/a", "");
 	unit_check(st);
+	mxs_changes_clear(&ch);
+	free(ch.v);
 }
 
 int main(void)
