@@ -69,6 +69,14 @@ struct mxs_config {
  */
 struct mxs_transport {
 	const char *name;
+	/*
+	 * A recv that returns less than asked means nothing more is there
+	 * now, and the transport will report more when it comes (a socket
+	 * under level-triggered epoll): the connection stops reading
+	 * instead of asking again for an -EAGAIN.  A ring asks again: its
+	 * notification rules (unmask, then re-check) need the empty answer.
+	 */
+	bool short_recv_drains;
 	/* Bytes copied into buf (> 0), -EAGAIN when nothing is there now,
 	 * 0 when the peer has gone (socket EOF), other -errno: broken. */
 	ssize_t (*recv)(struct mxs_conn *c, void *buf, size_t len);

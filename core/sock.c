@@ -77,6 +77,7 @@ static void sock_close(struct mxs_conn *c)
 
 static const struct mxs_transport sock_transport = {
 	.name = "socket",
+	.short_recv_drains = true,
 	.recv = sock_recv,
 	.sendv = sock_sendv,
 	.want_send = sock_want_send,
