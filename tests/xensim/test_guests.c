@@ -445,9 +445,7 @@ int main(int argc, char **argv)
 	 * daemon stops reading its ring; what it accepted stays bounded. */
 	{
 		char req[64];
-		struct xsd_sockmsg h = { XS_READ, 0, 0, 0 };
-		uint32_t pushed = 0, plen;
-		double quiet = tu_now() + 1.0;
+		uint32_t pushed;
 
 		CHECK_RC(xensim_guest_write(stall, "v", ""));
 		{
@@ -458,22 +456,7 @@ int main(int argc, char **argv)
 			memcpy(body + 2, v, BIG);
 			CHECK_RC(guest_req(stall, XS_WRITE, 0, body, BIG + 2, NULL));
 		}
-		plen = 2;
-		h.len = plen;
-		memcpy(req, &h, sizeof(h));
-		memcpy(req + sizeof(h), "v", 2);
-		while (tu_now() < quiet && pushed < (8u << 20)) {
-			uint32_t rl = (uint32_t)sizeof(h) + plen, off = pushed % rl;
-			int w = xensim_guest_write_raw(stall, req + off, rl - off);
-
-			CHECK(w >= 0);
-			if (w == 0) {
-				usleep(1000);
-				continue;
-			}
-			pushed += (uint32_t)w;
-			quiet = tu_now() + 1.0;
-		}
+		pushed = tu_flood_reads(stall, 8u << 20, req);
 		/* 1 MiB of queued 4 KB replies is ~256 requests: far below. */
 		CHECK(pushed < (64u << 10));
 		/* Everyone else is served meanwhile. */

@@ -78,6 +78,37 @@ static inline double tu_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * A guest that never reads its replies: pipelines READs of the relative
+ * node "v" into its request ring until the ring stays full for a second
+ * (the daemon stopped reading it) or max bytes went in.  Returns the
+ * bytes pushed; *req gets one whole request (for a half-request resend).
+ */
+static inline uint32_t tu_flood_reads(struct xensim_guest *g, uint32_t max,
+				      char req[16 + 2])
+{
+	const uint32_t hdr[4] = { 2 /* XS_READ */, 0, 0, 2 };
+	const uint32_t rl = (uint32_t)sizeof(hdr) + 2;
+	uint32_t pushed = 0;
+	double quiet = tu_now() + 1.0;
+
+	memcpy(req, hdr, sizeof(hdr));
+	memcpy(req + sizeof(hdr), "v", 2);
+	while (tu_now() < quiet && pushed < max) {
+		uint32_t off = pushed % rl;
+		int w = xensim_guest_write_raw(g, req + off, rl - off);
+
+		CHECK(w >= 0);
+		if (w == 0) {
+			usleep(1000);
+			continue;
+		}
+		pushed += (uint32_t)w;
+		quiet = tu_now() + 1.0;
+	}
+	return pushed;
+}
+
 static void tu_on_signal(int sig)
 {
 	(void)sig;

@@ -32,9 +32,7 @@ int main(int argc, char **argv)
 	struct xensim_msg *m;
 	uint32_t d, dother, ids[60];
 	char path[64], req[64], perms[128];
-	struct xsd_sockmsg h = { XS_READ, 0, 0, 2 };
 	uint32_t pushed = 0, l;
-	double quiet;
 	int n;
 
 	xsa_start("xsa326", argc, argv);
@@ -45,21 +43,7 @@ int main(int argc, char **argv)
 	memset(big, 'v', VAL);
 	big[VAL] = '\0';
 	CHECK_RC(xensim_guest_write(g, "v", big));
-	memcpy(req, &h, sizeof(h));
-	memcpy(req + sizeof(h), "v", 2);
-	quiet = tu_now() + 1.0;
-	while (tu_now() < quiet && pushed < (4u << 20)) {
-		uint32_t rl = (uint32_t)sizeof(h) + 2, off = pushed % rl;
-		int w = xensim_guest_write_raw(g, req + off, rl - off);
-
-		CHECK(w >= 0);
-		if (w == 0) {
-			usleep(1000);
-			continue;
-		}
-		pushed += (uint32_t)w;
-		quiet = tu_now() + 1.0;
-	}
+	pushed = tu_flood_reads(g, 4u << 20, req);
 	/* What the request ring and the daemon's input buffer (two whole
 	 * messages) hold, plus ~30 requests: under 12 KiB.  Without the
 	 * quota the daemon answers until 1 MiB of replies are queued,
@@ -75,9 +59,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 60; i++)
 		CHECK_RC(xensim_guest_send(g, XS_READ, 0, "v", 2, &ids[i]));
 	n = 0;
-	quiet = tu_now() + 30;
-	while (n < 60) {
-		CHECK(tu_now() < quiet);
+	for (double end = tu_now() + 30; n < 60;) {
+		CHECK(tu_now() < end);
 		CHECK(xensim_evq_run(xh.q, 100) >= 0);
 		while ((m = xensim_guest_reply(g))) {
 			CHECK(m->req_id == ids[n]);

@@ -21,10 +21,8 @@ int main(int argc, char **argv)
 {
 	static char big[VAL + 1];
 	struct xensim_guest *g;
-	struct xsd_sockmsg h = { XS_READ, 0, 0, 2 };
 	uint32_t d, pushed = 0;
 	char req[64], *val;
-	double quiet;
 	long held;
 
 	xsa_start("xsa416", argc, argv);
@@ -33,21 +31,7 @@ int main(int argc, char **argv)
 	/* node-size stops 4,000 bytes from a guest: dom0 writes it for it. */
 	CHECK(xensim_guest_write(g, "big", big) == -ENOSPC);
 	CHECK_RC(xensim_sock_write(xh.ts, xsa_home(d, "v"), big));
-	memcpy(req, &h, sizeof(h));
-	memcpy(req + sizeof(h), "v", 2);
-	quiet = tu_now() + 1.0;
-	while (tu_now() < quiet && pushed < (8u << 20)) {
-		uint32_t rl = (uint32_t)sizeof(h) + 2, off = pushed % rl;
-		int w = xensim_guest_write_raw(g, req + off, rl - off);
-
-		CHECK(w >= 0);
-		if (w == 0) {
-			usleep(1000);
-			continue;
-		}
-		pushed += (uint32_t)w;
-		quiet = tu_now() + 1.0;
-	}
+	pushed = tu_flood_reads(g, 8u << 20, req);
 	held = xq_usage(d, "outstanding");
 	CHECK(held >= 1 && held <= 20);
 	printf("ok: a guest not reading 4,000-byte replies: %ld held (%u request "
