@@ -796,6 +796,15 @@ int mxs_store_directory_part(struct mxs_store *st, struct mxs_txn *tx,
 	return read_end(&r, do_directory_part(t, c, path, off, max, out));
 }
 
+/* A request in an explicit transaction: its caller noted for the quotas,
+ * one snapshot of the live tree for the whole request. */
+static void explicit_request(struct mxs_store *st, struct mxs_txn *tx,
+			     const struct mxs_caller *c)
+{
+	mxs_account_note(tx, c);
+	tx->snap = mxs_store_snap(st);
+}
+
 int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 		    const struct mxs_caller *c, const char *path,
 		    const void *val, size_t len, struct mxs_changes *ch)
@@ -804,9 +813,7 @@ int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 	struct mxs_txn *t;
 
 	if (tx) {
-		mxs_account_note(tx, c);
-		/* One request, one snapshot of the live tree. */
-		tx->snap = mxs_store_snap(st);
+		explicit_request(st, tx, c);
 		return tx_mutation_rc(tx, tx_write(tx, c, path, val, len,
 							   &tx->changes));
 	}
@@ -815,40 +822,38 @@ int mxs_store_write(struct mxs_store *st, struct mxs_txn *tx,
 	return implicit_end(&im, tx_write(t, c, path, val, len, ch));
 }
 
-int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
-		    const struct mxs_caller *c, const char *path,
-		    struct mxs_changes *ch)
+typedef int (*path_mutation_fn)(struct mxs_txn *, const struct mxs_caller *,
+				const char *, struct mxs_changes *);
+
+/* MKDIR, RM: a path and nothing else, in tx or on an implicit one. */
+static int path_mutation(struct mxs_store *st, struct mxs_txn *tx,
+			 const struct mxs_caller *c, const char *path,
+			 struct mxs_changes *ch, path_mutation_fn fn)
 {
 	struct implicit_tx im;
 	struct mxs_txn *t;
 
 	if (tx) {
-		mxs_account_note(tx, c);
-		/* One request, one snapshot of the live tree. */
-		tx->snap = mxs_store_snap(st);
-		return tx_mutation_rc(tx, tx_mkdir(tx, c, path, &tx->changes));
+		explicit_request(st, tx, c);
+		return tx_mutation_rc(tx, fn(tx, c, path, &tx->changes));
 	}
 	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
 	mxs_account_note(t, c);
-	return implicit_end(&im, tx_mkdir(t, c, path, ch));
+	return implicit_end(&im, fn(t, c, path, ch));
+}
+
+int mxs_store_mkdir(struct mxs_store *st, struct mxs_txn *tx,
+		    const struct mxs_caller *c, const char *path,
+		    struct mxs_changes *ch)
+{
+	return path_mutation(st, tx, c, path, ch, tx_mkdir);
 }
 
 int mxs_store_rm(struct mxs_store *st, struct mxs_txn *tx,
 		 const struct mxs_caller *c, const char *path,
 		 struct mxs_changes *ch)
 {
-	struct implicit_tx im;
-	struct mxs_txn *t;
-
-	if (tx) {
-		mxs_account_note(tx, c);
-		/* One request, one snapshot of the live tree. */
-		tx->snap = mxs_store_snap(st);
-		return tx_mutation_rc(tx, tx_rm(tx, c, path, &tx->changes));
-	}
-	t = implicit_begin(&im, st, ch, NULL, NULL, 0);
-	mxs_account_note(t, c);
-	return implicit_end(&im, tx_rm(t, c, path, ch));
+	return path_mutation(st, tx, c, path, ch, tx_rm);
 }
 
 int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
@@ -860,9 +865,7 @@ int mxs_store_set_perms(struct mxs_store *st, struct mxs_txn *tx,
 	struct mxs_txn *t;
 
 	if (tx) {
-		mxs_account_note(tx, c);
-		/* One request, one snapshot of the live tree. */
-		tx->snap = mxs_store_snap(st);
+		explicit_request(st, tx, c);
 		return tx_mutation_rc(tx, tx_set_perms(tx, c, path, perms, n,
 							       &tx->changes));
 	}
