@@ -333,6 +333,15 @@ void mxs_worker_post_event(struct mxs_worker *w, struct mxs_out *o);
  * pushes are complete by then).
  */
 void mxs_worker_take_events(struct mxs_worker *w);
+/*
+ * Owner only: the protocol's reset of c's state (RESET_WATCHES, ring
+ * reconnection, re-INTRODUCE): its watches and transactions dropped, then
+ * the events other workers posted for those watches taken onto the
+ * output, so that none can follow the reset.  Removing a watch waits, on
+ * the registry lock, for every firing that could still see it, and those
+ * firings pushed their events before releasing it.
+ */
+void mxs_conn_reset_state(struct mxs_conn *c);
 /* The worker running on this thread, or NULL. */
 struct mxs_worker *mxs_worker_self(void);
 /* Makes w the calling thread's worker (worker threads; test harnesses

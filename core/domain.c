@@ -339,8 +339,7 @@ int mxs_domain_introduce(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
 }
 
 /* Owner: a second INTRODUCE of a served domain. */
-static int rebind(struct mxs_worker *w, struct mxs_domain *dom,
-		  uint32_t port)
+static int rebind(struct mxs_domain *dom, uint32_t port)
 {
 	struct mxs_conn *c = dom->conn;
 	int rc = mxs_ringconn_rebind(c, port);
@@ -350,8 +349,7 @@ static int rebind(struct mxs_worker *w, struct mxs_domain *dom,
 	/* As the C daemon: watches, transactions, buffered data and the
 	 * ring indices start afresh. */
 	c->stopped = false;
-	mxs_conn_drop_state(c);
-	mxs_worker_take_events(w); /* as in a reconnection (ringconn.c) */
+	mxs_conn_reset_state(c);
 	mxs_conn_reset_io(c);
 	mxs_ring_reset(&dom->ring);
 	mxs_ring_set_features(&dom->ring, dom->features);
@@ -368,7 +366,7 @@ void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m)
 	int rc, err = 0;
 
 	if (dom->conn) {
-		err = rebind(w, dom, dom->rebind_port);
+		err = rebind(dom, dom->rebind_port);
 		goto answer;
 	}
 	if (!dom->page) {

@@ -45,3 +45,9 @@ void mxs_worker_take_events(struct mxs_worker *w)
 		mxs_conn_put(c);
 	}
 }
+
+void mxs_conn_reset_state(struct mxs_conn *c)
+{
+	mxs_conn_drop_state(c);
+	mxs_worker_take_events(c->w);
+}

@@ -321,18 +321,6 @@ static int mxs_op_watch(struct req *r)
 	return 0;
 }
 
-/*
- * After removing watches and before the reply: events that other workers
- * posted for the removed watches are all in this worker's event queue
- * (the removal waited, on the registry lock, for every firing that could
- * still see them), so they are queued now, ahead of the reply, and none
- * can follow it.
- */
-static void forget_watches(struct req *r)
-{
-	mxs_worker_take_events(r->c->w);
-}
-
 static int mxs_op_unwatch(struct req *r)
 {
 	char path[PATH_BUF], *v[2];
@@ -351,7 +339,8 @@ static int mxs_op_unwatch(struct req *r)
 	rc = mxs_watch_remove(r->d->watches, &r->c->wo, path, v[1]);
 	if (rc)
 		return rc;
-	forget_watches(r);
+	/* Before the reply, as mxs_conn_reset_state: none can follow it. */
+	mxs_worker_take_events(r->c->w);
 	return reply_ok(r);
 }
 
@@ -694,8 +683,7 @@ static int mxs_op_set_quota(struct req *r)
 
 static int mxs_op_reset_watches(struct req *r)
 {
-	mxs_conn_drop_state(r->c);
-	forget_watches(r);
+	mxs_conn_reset_state(r->c);
 	return reply_ok(r);
 }
 

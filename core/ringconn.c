@@ -293,11 +293,9 @@ static void reconnect(struct mxs_conn *c)
 {
 	struct mxs_domain *dom = c->dom;
 
-	mxs_conn_drop_state(c);
-	/* Events other workers fired for the dropped watches are in our
-	 * event queue by now (core/ops.c, forget_watches): take them, so
-	 * that they go with the rest of the old output. */
-	mxs_worker_take_events(c->w);
+	/* The dropped watches' events go with the rest of the old
+	 * output. */
+	mxs_conn_reset_state(c);
 	mxs_conn_reset_io(c);
 	mxs_ring_reset(&dom->ring);
 	c->stopped = false;
