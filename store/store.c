@@ -102,7 +102,10 @@ static uint32_t view_perm(struct mxs_txn *tx, const struct mxs_caller *c,
  * The C daemon's get_node(): the node if the caller has all of `need` on
  * it; else -EACCES; a missing node is -ENOENT if the nearest existing
  * ancestor grants any of `need`, else -EACCES (so nothing leaks about
- * names one may not see).
+ * names one may not see).  A refused access looks at that ancestor too,
+ * as the C daemon's does: in a transaction the ancestor joins the read
+ * set, so its change before the commit is a conflict (EAGAIN) there as
+ * in the C daemon.
  */
 static int get_node(struct mxs_txn *tx, const struct mxs_caller *c,
 		    const char *path, uint32_t need, struct mxs_view *v)
@@ -111,12 +114,14 @@ static int get_node(struct mxs_txn *tx, const struct mxs_caller *c,
 	struct mxs_view a;
 
 	mxs_txn_view(tx, path, len, v);
-	if (v->val)
-		return (view_perm(tx, c, v) & need) == need ? 0 : -EACCES;
+	if (v->val && (view_perm(tx, c, v) & need) == need)
+		return 0;
 	do {
 		len = mxs_path_parent_len(path, len);
 		mxs_txn_view(tx, path, len, &a);
 	} while (!a.val && len > 1);
+	if (v->val)
+		return -EACCES;
 	if (!a.val)
 		return -EIO; /* no root: cannot happen */
 	return (view_perm(tx, c, &a) & need) ? -ENOENT : -EACCES;

@@ -311,6 +311,30 @@ class Session:
         return "<gen%d>" % self.gens[g]
 
     def do(self, step, req, timeout=5.0):
+        r = self._do(step, req, timeout)
+        if not r.startswith(("ERROR", "<")):
+            self.drain(step)
+        return r
+
+    def drain(self, step):
+        """Whatever a step queued reaches the client before the next
+        request: a sync round trip on every connection with a watch.  The
+        C daemon drops a watch event identical to one still queued on the
+        connection (send_event), so without this, whether it sent both
+        depends on how soon it wrote the first (it writes one message per
+        connection per loop)."""
+        self.sync(step, sorted({w[0] for w in self.watches}))
+
+    def sync(self, step, slots):
+        """A round trip on each connection of slots: what the daemon
+        queued there before it has been read."""
+        for s in slots:
+            c = self.conns[s]
+            c.send(OPS["GET_DOMAIN_PATH"], 0xfffff, 0, z("0"))
+            if c.reply(step, 5.0) in ("<closed>", "<timeout>"):
+                break
+
+    def _do(self, step, req, timeout):
         slot = req["c"]
         c = self.conns[slot]
         if req.get("x") == "reconnect":
@@ -372,12 +396,7 @@ class Session:
         """Sync request on each connection, then read until quiet."""
         slots = range(self.nconn) if slots is None else slots
         if sync:
-            for s in slots:
-                c = self.conns[s]
-                c.send(OPS["GET_DOMAIN_PATH"], 0xfffff, 0, z("0"))
-                r = c.reply(step, 5.0)
-                if r in ("<closed>", "<timeout>"):
-                    break
+            self.sync(step, slots)
         end = time.monotonic() + quiet
         while time.monotonic() < end:
             got = False

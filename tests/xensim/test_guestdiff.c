@@ -300,6 +300,20 @@ static uint32_t gen(int i, struct pl *p, int *txslot)
 	return type;
 }
 
+/*
+ * What a step queued reaches every guest before the next request: one
+ * round trip each.  The C daemon drops a watch event identical to one
+ * still queued for the connection (send_event); without this, whether
+ * it sent both would depend on how soon it wrote the first.
+ */
+static void drain(struct host *h, int n)
+{
+	for (int s = 0; s < n; s++)
+		for (int k = 0; k < NDOM; k++)
+			CHECK_RC(xensim_guest_call(h[s].g[k], XS_GET_DOMAIN_PATH, 0, "0",
+						   2, NULL, TMO));
+}
+
 static void compare_events(struct host *h, int n, const char *what)
 {
 	char ev[2][4096];
@@ -343,12 +357,15 @@ int main(int argc, char **argv)
 	struct host h[2];
 	const char *tmp;
 	int seeds, steps, diffs = 0, sent = 0;
+	bool verbose;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s PRELOAD MXENSTORED CXENSTORED [SEEDS [STEPS]]\n",
 			argv[0]);
 		return 2;
 	}
+	/* GUESTDIFF_VERBOSE=1: every step of every guest on stderr. */
+	verbose = getenv("GUESTDIFF_VERBOSE") && *getenv("GUESTDIFF_VERBOSE");
 	seeds = argc > 4 ? atoi(argv[4]) : 10;
 	steps = argc > 5 ? atoi(argv[5]) : 200;
 	if (access(argv[3], X_OK)) {
@@ -412,6 +429,8 @@ int main(int argc, char **argv)
 				for (uint32_t k = 0; k < p.len && o < 200; k++)
 					hl[o++] = p.b[k] ? p.b[k] : '|';
 				snprintf(hl + o, (size_t)(256 - o), " -> %.40s", out[0]);
+				if (verbose)
+					fprintf(stderr, "g%d %s\n", i + 1, hl);
 			}
 			if (strcmp(out[0], out[1])) {
 				for (int k = nhist[i] > HIST ? nhist[i] - HIST : 0; k < nhist[i]; k++)
@@ -427,6 +446,8 @@ int main(int argc, char **argv)
 			free(m[0]);
 			free(m[1]);
 			CHECK(diffs == 0);
+			if (strncmp(out[0], "error", 5))
+				drain(h, 2);
 		}
 		compare_events(h, 2, "sequence");
 		/* The toolstack releases a guest's domain, which is then
