@@ -47,30 +47,38 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 				    size_t vlen)
 {
 	struct mxs_nodeval *v;
+	char *val;
 
-	v = mxs_malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
+	/* A larger list or value never reaches the store (the payload
+	 * bounds both); refused rather than truncated. */
+	if (nperms > UINT16_MAX || vlen > UINT16_MAX) {
+		errno = E2BIG;
+		return NULL;
+	}
+	v = mxs_malloc(offsetof(struct mxs_nodeval, data) +
+		       nperms * sizeof(*perms) + vlen + 1);
 	if (!v)
 		return NULL;
 	v->gen = gen;
 	v->meta_gen = gen;
 	v->perms_gen = MXS_GEN_NONE;
 	v->kids = NULL;
-	v->nperms = nperms;
-	v->vlen = (uint32_t)vlen;
-	v->perms = (struct mxs_perm *)(v + 1);
-	v->value = (char *)(v->perms + nperms);
+	v->nperms = (uint16_t)nperms;
+	v->vlen = (uint16_t)vlen;
 	if (nperms)
-		memcpy(v->perms, perms, nperms * sizeof(*perms));
+		memcpy(mxs_nodeval_perms(v), perms, nperms * sizeof(*perms));
+	val = (char *)mxs_nodeval_value(v);
 	if (vlen)
-		memcpy(v->value, value, vlen);
-	v->value[vlen] = '\0';
+		memcpy(val, value, vlen);
+	val[vlen] = '\0';
 	return v;
 }
 
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
 {
-	struct mxs_nodeval *v = mxs_nodeval_new(gen, o->perms, o->nperms,
-						o->value, o->vlen);
+	struct mxs_nodeval *v = mxs_nodeval_new(gen, mxs_nodeval_perms(o),
+						o->nperms, mxs_nodeval_value(o),
+						o->vlen);
 
 	if (v)
 		v->perms_gen = o->perms_gen;
@@ -182,6 +190,26 @@ struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
 			return n;
 	}
 	return NULL;
+}
+
+void mxs_index_grow(struct mxs_store *st)
+{
+	/* Relaxed: any recent count will do, the next commit looks again;
+	 * the CAS below decides who grows. */
+	uint64_t nodes = __atomic_load_n(&st->nodes, __ATOMIC_RELAXED);
+	unsigned long size = __atomic_load_n(&st->index_size,
+					     __ATOMIC_RELAXED);
+	unsigned long want = size;
+
+	while (nodes > (uint64_t)want * MXS_INDEX_LOAD)
+		want *= 2;
+	if (want == size ||
+	    !__atomic_compare_exchange_n(&st->index_size, &size, want, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	/* Grows in place (no grace period: it only links bucket entries);
+	 * lookups and inserts go on during it. */
+	cds_lfht_resize(st->index, want);
 }
 
 /* ------------------------------------------------------------------ */

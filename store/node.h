@@ -77,10 +77,6 @@ struct mxs_nodeval {
 	 * set by this version, stamped with gen when it is installed.
 	 */
 	uint64_t perms_gen;
-	uint32_t vlen;
-	uint32_t nperms;
-	struct mxs_perm *perms; /* points into this allocation */
-	char *value;            /* vlen bytes + a NUL, in this allocation */
 	/*
 	 * STORE_KIDLIST: the child list at this version, concatenated, built
 	 * by the first DIRECTORY_PART that needs it (NULL until then).  The
@@ -89,7 +85,33 @@ struct mxs_nodeval {
 	 * changes.  Freed with the version.
 	 */
 	struct mxs_kidlist *kids;
+	/* Bounded by the payload (MXS_PAYLOAD_MAX): 16 bits each. */
+	uint16_t vlen;
+	uint16_t nperms;
+	/*
+	 * nperms permission entries, then vlen bytes of value and a NUL, in
+	 * this allocation (mxs_nodeval_perms / mxs_nodeval_value): no
+	 * pointers to them, so that a version of a short value fits a small
+	 * size class (docs/performance.md, "Memory per node").
+	 */
+	_Alignas(struct mxs_perm) unsigned char data[];
 };
+
+_Static_assert(MXS_PAYLOAD_MAX <= UINT16_MAX, "vlen and nperms are 16 bits");
+_Static_assert(offsetof(struct mxs_nodeval, data) <= 68,
+	       "mxs_nodeval grew: a 32-byte value no longer fits 112 bytes");
+
+/* The permission list of v (writable only before v is published). */
+static inline struct mxs_perm *mxs_nodeval_perms(const struct mxs_nodeval *v)
+{
+	return (struct mxs_perm *)v->data;
+}
+
+/* The value of v: vlen bytes and a NUL. */
+static inline const char *mxs_nodeval_value(const struct mxs_nodeval *v)
+{
+	return (const char *)v->data + v->nperms * sizeof(struct mxs_perm);
+}
 
 struct mxs_kidlist {
 	size_t len;
@@ -190,6 +212,9 @@ struct mxs_store {
 	uint64_t wseq;         /* the commit being applied */
 	struct mxs_touches *touches; /* the commit's touches */
 	uint64_t nodes;        /* relaxed reads */
+	/* Buckets the index was last grown to (mxs_index_grow): claimed
+	 * with a compare-and-swap, so no lock. */
+	unsigned long index_size;
 	uint64_t commits, conflicts; /* relaxed reads */
 	/* Removed nodes not yet unlinked, oldest first. */
 	struct mxs_node *grave_head, *grave_tail;
@@ -226,7 +251,7 @@ static inline uint32_t mxs_owner_slot(uint32_t domid)
 /* Owner of a version: its first permission entry (dom0 if it has none). */
 static inline uint32_t mxs_nodeval_owner(const struct mxs_nodeval *v)
 {
-	return v->nperms ? v->perms[0].domid : 0;
+	return v->nperms ? mxs_nodeval_perms(v)[0].domid : 0;
 }
 
 /*
@@ -304,6 +329,27 @@ static inline struct mxs_node *mxs_node_next(struct mxs_node *c)
  */
 struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
 			       size_t len, uint64_t s);
+
+/*
+ * The index's initial size (16 KiB of buckets) and its load factor:
+ * mxs_index_grow() doubles the buckets whenever the nodes pass
+ * MXS_INDEX_LOAD per bucket, so a lookup walks one or two entries at
+ * most sizes and the buckets cost 8 to 16 bytes per node.
+ */
+#define MXS_INDEX_MIN 1024UL
+#define MXS_INDEX_LOAD 2
+
+/*
+ * Grows the index if the nodes outgrew it.  liburcu's own lazy resize
+ * (CDS_LFHT_AUTO_RESIZE) is not used: it runs on a worker thread that
+ * falls behind on busy cores and can stop growing for good
+ * (docs/performance.md).  Caller: online (RCU read side), writer lock
+ * NOT held (growth links up to millions of buckets: writers carry on
+ * meanwhile, readers are never blocked).  Never waits for a grace
+ * period, so it is safe with other online threads blocked on the
+ * writer lock.  Concurrent callers: one grows, the others return.
+ */
+void mxs_index_grow(struct mxs_store *st);
 
 /* A new unpublished version; NULL on ENOMEM.  No lock. */
 struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,

@@ -760,6 +760,7 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 	free(k);
 	if (rc)
 		return rc;
+	mxs_index_grow(st);
 	/* Hand the recorded changes over (fired by the caller). */
 	for (i = 0; i < tx->changes.n; i++) {
 		ch->v[ch->n++] = tx->changes.v[i];
