@@ -16,7 +16,8 @@
  * nodes stay linked until a grace period after their removal was
  * published (no snapshot older than it remains), then are unlinked
  * without touching their next_sib and freed after another grace period.
- * Superseded versions are freed after a grace period.  Labels: see
+ * Superseded versions are freed a grace period after the commit that
+ * superseded them, all of one commit's together.  Labels: see
  * store/node.h.
  */
 #include "store/node.h"
@@ -92,14 +93,8 @@ void mxs_nodeval_free(struct mxs_nodeval *v)
 	free(v);
 }
 
-void mxs_nodeval_free_rcu(struct rcu_head *h)
-{
-	mxs_rcu_reclaim_begin();
-	mxs_nodeval_free(caa_container_of(h, struct mxs_nodeval, rcu));
-}
-
-/* Frees the node and the two newest versions (older ones are already
- * queued, see struct mxs_nodeval). */
+/* Frees the node and the two newest versions (older ones went with the
+ * commits that superseded them: struct mxs_retired). */
 static void node_free_rcu(struct rcu_head *h)
 {
 	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
@@ -108,6 +103,18 @@ static void node_free_rcu(struct rcu_head *h)
 	mxs_nodeval_free(n->val->older);
 	mxs_nodeval_free(n->val);
 	free(n);
+}
+
+/* call_rcu callback: the versions one commit superseded. */
+static void retired_free_rcu(struct rcu_head *h)
+{
+	struct mxs_retired *r = caa_container_of(h, struct mxs_retired, rcu);
+	size_t i;
+
+	mxs_rcu_reclaim_begin();
+	for (i = 0; i < r->n; i++)
+		mxs_nodeval_free(r->v[i]);
+	free(r);
 }
 
 /*
@@ -299,6 +306,13 @@ void mxs_store_commit_end(struct mxs_store *st)
 	 * everything stamped wseq is linked. */
 	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
 	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
+	/* One grace period for everything the commit superseded. */
+	if (st->touches && st->touches->retired &&
+	    st->touches->retired->n) {
+		call_rcu(&st->touches->retired->rcu, retired_free_rcu);
+		st->touches->retired = NULL;
+		st->touches->rcap = 0;
+	}
 	st->touches = NULL;
 	/*
 	 * A commit that removed nodes queues a probe: they are unlinked at
@@ -328,12 +342,15 @@ void mxs_store_commit_end(struct mxs_store *st)
 /*
  * Installs v as n's newest version at this commit.  Older snapshots keep
  * the version before; a version installed earlier in the same commit was
- * never visible to anyone and is replaced.
+ * never visible to any snapshot and is replaced.  What no snapshot from
+ * now on reaches goes to the commit's retired list (freed a grace period
+ * after the commit), whose room the touches reserved.
  */
 static void node_publish(struct mxs_store *st, struct mxs_node *n,
 			 struct mxs_nodeval *v)
 {
 	struct mxs_nodeval *cur = n->val, *gone;
+	struct mxs_retired *r = st->touches ? st->touches->retired : NULL;
 
 	v->seq = st->wseq;
 	if (cur->seq == st->wseq) {
@@ -343,11 +360,13 @@ static void node_publish(struct mxs_store *st, struct mxs_node *n,
 		v->older = cur;
 		gone = cur->older; /* no snapshot from now on reaches it */
 	}
+	if (gone && (!r || r->n == st->touches->rcap))
+		MXS_STORE_BUG("a superseded version without its reservation");
 	/* STORE_VAL_R1: pairs with STORE_VAL_A1 in mxs_node_val_at(): v is
 	 * fully built, older included. */
 	mxs_rcu_publish(n->val, v);
 	if (gone)
-		call_rcu(&gone->rcu, mxs_nodeval_free_rcu);
+		r->v[r->n++] = gone;
 }
 
 static int touch_cmp(const void *a, const void *b)
@@ -395,6 +414,19 @@ int mxs_touches_seal(struct mxs_touches *t)
 		if (!t->v[i].val &&
 		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, 0)))
 			return -ENOMEM;
+	/* Each touch and each update supersedes at most one version. */
+	if (t->n + t->updates > t->rcap) {
+		size_t cap = t->n + t->updates;
+		struct mxs_retired *r = mxs_realloc(
+			t->retired, sizeof(*r) + cap * sizeof(r->v[0]));
+
+		if (!r)
+			return -ENOMEM;
+		if (!t->retired)
+			r->n = 0;
+		t->retired = r;
+		t->rcap = cap;
+	}
 	return 0;
 }
 
@@ -405,6 +437,7 @@ void mxs_touches_free(struct mxs_touches *t)
 	for (i = 0; i < t->n; i++)
 		free(t->v[i].val);
 	free(t->v);
+	free(t->retired); /* empty unless handed over by commit_end */
 	memset(t, 0, sizeof(*t));
 }
 

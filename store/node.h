@@ -59,13 +59,13 @@ _Noreturn void mxs_store_bug(const char *file, int line, const char *why);
  * One version of a node's contents.  Immutable once published, except
  * `older`, which only the writer sets, before publishing.  Versions of a
  * node form a chain from the newest (mxs_node.val) to older ones; only the
- * newest two are guaranteed allocated (the one before them was handed to
- * call_rcu when the newest was installed: no reader whose snapshot is
- * newer than the second one's seq ever goes past it, and older readers
- * are covered by the grace period).
+ * newest two are guaranteed allocated (the one before them was retired
+ * when the newest was installed: no reader whose snapshot is newer than
+ * the second one's seq ever goes past it, and older readers are covered
+ * by the grace period).  No rcu_head here: a commit retires what it
+ * superseded in one struct mxs_retired, one call_rcu per commit.
  */
 struct mxs_nodeval {
-	struct rcu_head rcu;
 	uint64_t seq;      /* commit that installed this version */
 	struct mxs_nodeval *older; /* STORE_VAL: the version before, or NULL */
 	uint64_t gen;      /* last change of value, permissions or children */
@@ -98,8 +98,9 @@ struct mxs_nodeval {
 };
 
 _Static_assert(MXS_PAYLOAD_MAX <= UINT16_MAX, "vlen and nperms are 16 bits");
-_Static_assert(offsetof(struct mxs_nodeval, data) <= 68,
-	       "mxs_nodeval grew: a 32-byte value no longer fits 112 bytes");
+_Static_assert(offsetof(struct mxs_nodeval, data) <= 52,
+	       "mxs_nodeval grew: a 32-byte value and one permission no "
+	       "longer fit 96 bytes");
 
 /* The permission list of v (writable only before v is published). */
 static inline struct mxs_perm *mxs_nodeval_perms(const struct mxs_nodeval *v)
@@ -359,8 +360,7 @@ struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
 				    uint64_t gen);
 /* Frees a version and its child list (no reader may hold it). */
 void mxs_nodeval_free(struct mxs_nodeval *v);
-/* call_rcu callback freeing a superseded version. */
-void mxs_nodeval_free_rcu(struct rcu_head *h);
+
 
 /* The live node of p[0..len) (the writer's view).  Caller: writer lock. */
 static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,
@@ -402,17 +402,30 @@ void mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
  * The versions reserved for the touches of one commit: every live node
  * whose child list the commit changes gets a new version with a new
  * generation.  add records a node (no version yet; 0 or -ENOMEM), seal
- * allocates one version per distinct node (0 or -ENOMEM), free frees
- * what the commit did not use.  Caller: writer lock.
+ * allocates one version per distinct node and the room to retire the
+ * versions the commit supersedes (0 or -ENOMEM), free frees what the
+ * commit did not use.  Caller: writer lock.
  */
 struct mxs_touch {
 	struct mxs_node *node;
 	struct mxs_nodeval *val;
 };
 
+/* The versions one commit superseded, freed a grace period after it. */
+struct mxs_retired {
+	struct rcu_head rcu;
+	size_t n;
+	struct mxs_nodeval *v[];
+};
+
 struct mxs_touches {
 	struct mxs_touch *v;
 	size_t n, cap;
+	/* Updates (mxs_node_update) the commit will make: set before
+	 * sealing, so that seal reserves retired room for them too. */
+	size_t updates;
+	struct mxs_retired *retired; /* room for n + updates */
+	size_t rcap;
 };
 
 int mxs_touches_add(struct mxs_touches *t, struct mxs_node *n);

@@ -931,12 +931,29 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	return perm_current(st, c, v) & MXS_PERM_READ;
 }
 
+/* A replaced special version, freed after a grace period (versions
+ * carry no rcu_head: struct mxs_nodeval). */
+struct special_gone {
+	struct rcu_head rcu;
+	struct mxs_nodeval *v;
+};
+
+static void special_free_rcu(struct rcu_head *h)
+{
+	struct special_gone *g = caa_container_of(h, struct special_gone, rcu);
+
+	mxs_rcu_reclaim_begin();
+	mxs_nodeval_free(g->v);
+	free(g);
+}
+
 int mxs_store_set_special_perms(struct mxs_store *st,
 				const struct mxs_caller *c, const char *name,
 				const struct mxs_perm *perms, unsigned int n)
 {
 	int si = special_index(name);
 	struct mxs_nodeval *v, *old;
+	struct special_gone *gone;
 	uint32_t need = MXS_PERM_WRITE | MXS_PERM_OWNER;
 
 	if (si < 0)
@@ -949,14 +966,18 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 		return -EACCES;
 	}
 	v = mxs_nodeval_new(mxs_store_gen_next(st), perms, n, NULL, 0);
-	if (!v) {
+	gone = mxs_malloc(sizeof(*gone));
+	if (!v || !gone) {
 		pthread_mutex_unlock(&st->wlock);
+		free(v);
+		free(gone);
 		return -ENOMEM;
 	}
 	/* STORE_SPECIAL_R1: pairs with STORE_SPECIAL_A1 in
 	 * mxs_store_watch_permitted(). */
 	mxs_rcu_publish(st->special[si], v);
-	call_rcu(&old->rcu, mxs_nodeval_free_rcu);
+	gone->v = old;
+	call_rcu(&gone->rcu, special_free_rcu);
 	pthread_mutex_unlock(&st->wlock);
 	return 0;
 }
@@ -1166,7 +1187,7 @@ void mxs_store_free(struct mxs_store *st)
 	mxs_rcu_online();
 	mxs_node_grace_drain(st);
 	cds_lfht_destroy(st->index, NULL);
-	mxs_nodeval_free(st->root->val->older); /* older: call_rcu'd */
+	mxs_nodeval_free(st->root->val->older); /* older: retired */
 	mxs_nodeval_free(st->root->val);
 	free(st->root);
 	for (i = 0; i < 2; i++)
