@@ -191,7 +191,7 @@ int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out)
 		size_t i, mark = stack.n;
 
 		mxs_buf_reset(&perms);
-		rc = mxs_perms_format(&perms, v->perms, v->nperms);
+		rc = mxs_perms_format(&perms, mxs_nodeval_perms(v), v->nperms);
 		for (i = 0; !rc && i < perms.len; i++)
 			if (!perms.p[i])
 				perms.p[i] = i + 1 == perms.len ? '\0' : ',';
@@ -199,7 +199,7 @@ int mxs_store_dump(struct mxs_store *st, struct mxs_buf *out)
 			break;
 		rc = mxs_buf_add(out, n->path, n->pathlen);
 		rc = rc ?: mxs_buf_add(out, " = \"", 4);
-		rc = rc ?: mxs_buf_add(out, v->value, v->vlen);
+		rc = rc ?: mxs_buf_add(out, mxs_nodeval_value(v), v->vlen);
 		rc = rc ?: mxs_buf_add(out, "\" (", 3);
 		rc = rc ?: mxs_buf_add(out, perms.p, perms.len ? perms.len - 1
 								  : 0);

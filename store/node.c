@@ -16,7 +16,8 @@
  * nodes stay linked until a grace period after their removal was
  * published (no snapshot older than it remains), then are unlinked
  * without touching their next_sib and freed after another grace period.
- * Superseded versions are freed after a grace period.  Labels: see
+ * Superseded versions are freed a grace period after the commit that
+ * superseded them, all of one commit's together.  Labels: see
  * store/node.h.
  */
 #include "store/node.h"
@@ -47,30 +48,38 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 				    size_t vlen)
 {
 	struct mxs_nodeval *v;
+	char *val;
 
-	v = mxs_malloc(sizeof(*v) + nperms * sizeof(*perms) + vlen + 1);
+	/* A larger list or value never reaches the store (the payload
+	 * bounds both); refused rather than truncated. */
+	if (nperms > UINT16_MAX || vlen > UINT16_MAX) {
+		errno = E2BIG;
+		return NULL;
+	}
+	v = mxs_malloc(offsetof(struct mxs_nodeval, data) +
+		       nperms * sizeof(*perms) + vlen + 1);
 	if (!v)
 		return NULL;
 	v->gen = gen;
 	v->meta_gen = gen;
 	v->perms_gen = MXS_GEN_NONE;
 	v->kids = NULL;
-	v->nperms = nperms;
-	v->vlen = (uint32_t)vlen;
-	v->perms = (struct mxs_perm *)(v + 1);
-	v->value = (char *)(v->perms + nperms);
+	v->nperms = (uint16_t)nperms;
+	v->vlen = (uint16_t)vlen;
 	if (nperms)
-		memcpy(v->perms, perms, nperms * sizeof(*perms));
+		memcpy(mxs_nodeval_perms(v), perms, nperms * sizeof(*perms));
+	val = (char *)mxs_nodeval_value(v);
 	if (vlen)
-		memcpy(v->value, value, vlen);
-	v->value[vlen] = '\0';
+		memcpy(val, value, vlen);
+	val[vlen] = '\0';
 	return v;
 }
 
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
 {
-	struct mxs_nodeval *v = mxs_nodeval_new(gen, o->perms, o->nperms,
-						o->value, o->vlen);
+	struct mxs_nodeval *v = mxs_nodeval_new(gen, mxs_nodeval_perms(o),
+						o->nperms, mxs_nodeval_value(o),
+						o->vlen);
 
 	if (v)
 		v->perms_gen = o->perms_gen;
@@ -84,14 +93,8 @@ void mxs_nodeval_free(struct mxs_nodeval *v)
 	free(v);
 }
 
-void mxs_nodeval_free_rcu(struct rcu_head *h)
-{
-	mxs_rcu_reclaim_begin();
-	mxs_nodeval_free(caa_container_of(h, struct mxs_nodeval, rcu));
-}
-
-/* Frees the node and the two newest versions (older ones are already
- * queued, see struct mxs_nodeval). */
+/* Frees the node and the two newest versions (older ones went with the
+ * commits that superseded them: struct mxs_retired). */
 static void node_free_rcu(struct rcu_head *h)
 {
 	struct mxs_node *n = caa_container_of(h, struct mxs_node, rcu);
@@ -100,6 +103,18 @@ static void node_free_rcu(struct rcu_head *h)
 	mxs_nodeval_free(n->val->older);
 	mxs_nodeval_free(n->val);
 	free(n);
+}
+
+/* call_rcu callback: the versions one commit superseded. */
+static void retired_free_rcu(struct rcu_head *h)
+{
+	struct mxs_retired *r = caa_container_of(h, struct mxs_retired, rcu);
+	size_t i;
+
+	mxs_rcu_reclaim_begin();
+	for (i = 0; i < r->n; i++)
+		mxs_nodeval_free(r->v[i]);
+	free(r);
 }
 
 /*
@@ -182,6 +197,26 @@ struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
 			return n;
 	}
 	return NULL;
+}
+
+void mxs_index_grow(struct mxs_store *st)
+{
+	/* Relaxed: any recent count will do, the next commit looks again;
+	 * the CAS below decides who grows. */
+	uint64_t nodes = __atomic_load_n(&st->nodes, __ATOMIC_RELAXED);
+	unsigned long size = __atomic_load_n(&st->index_size,
+					     __ATOMIC_RELAXED);
+	unsigned long want = size;
+
+	while (nodes > (uint64_t)want * MXS_INDEX_LOAD)
+		want *= 2;
+	if (want == size ||
+	    !__atomic_compare_exchange_n(&st->index_size, &size, want, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	/* Grows in place (no grace period: it only links bucket entries);
+	 * lookups and inserts go on during it. */
+	cds_lfht_resize(st->index, want);
 }
 
 /* ------------------------------------------------------------------ */
@@ -271,6 +306,13 @@ void mxs_store_commit_end(struct mxs_store *st)
 	 * everything stamped wseq is linked. */
 	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
 	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
+	/* One grace period for everything the commit superseded. */
+	if (st->touches && st->touches->retired &&
+	    st->touches->retired->n) {
+		call_rcu(&st->touches->retired->rcu, retired_free_rcu);
+		st->touches->retired = NULL;
+		st->touches->rcap = 0;
+	}
 	st->touches = NULL;
 	/*
 	 * A commit that removed nodes queues a probe: they are unlinked at
@@ -300,12 +342,15 @@ void mxs_store_commit_end(struct mxs_store *st)
 /*
  * Installs v as n's newest version at this commit.  Older snapshots keep
  * the version before; a version installed earlier in the same commit was
- * never visible to anyone and is replaced.
+ * never visible to any snapshot and is replaced.  What no snapshot from
+ * now on reaches goes to the commit's retired list (freed a grace period
+ * after the commit), whose room the touches reserved.
  */
 static void node_publish(struct mxs_store *st, struct mxs_node *n,
 			 struct mxs_nodeval *v)
 {
 	struct mxs_nodeval *cur = n->val, *gone;
+	struct mxs_retired *r = st->touches ? st->touches->retired : NULL;
 
 	v->seq = st->wseq;
 	if (cur->seq == st->wseq) {
@@ -315,11 +360,13 @@ static void node_publish(struct mxs_store *st, struct mxs_node *n,
 		v->older = cur;
 		gone = cur->older; /* no snapshot from now on reaches it */
 	}
+	if (gone && (!r || r->n == st->touches->rcap))
+		MXS_STORE_BUG("a superseded version without its reservation");
 	/* STORE_VAL_R1: pairs with STORE_VAL_A1 in mxs_node_val_at(): v is
 	 * fully built, older included. */
 	mxs_rcu_publish(n->val, v);
 	if (gone)
-		call_rcu(&gone->rcu, mxs_nodeval_free_rcu);
+		r->v[r->n++] = gone;
 }
 
 static int touch_cmp(const void *a, const void *b)
@@ -367,6 +414,19 @@ int mxs_touches_seal(struct mxs_touches *t)
 		if (!t->v[i].val &&
 		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, 0)))
 			return -ENOMEM;
+	/* Each touch and each update supersedes at most one version. */
+	if (t->n + t->updates > t->rcap) {
+		size_t cap = t->n + t->updates;
+		struct mxs_retired *r = mxs_realloc(
+			t->retired, sizeof(*r) + cap * sizeof(r->v[0]));
+
+		if (!r)
+			return -ENOMEM;
+		if (!t->retired)
+			r->n = 0;
+		t->retired = r;
+		t->rcap = cap;
+	}
 	return 0;
 }
 
@@ -377,6 +437,7 @@ void mxs_touches_free(struct mxs_touches *t)
 	for (i = 0; i < t->n; i++)
 		free(t->v[i].val);
 	free(t->v);
+	free(t->retired); /* empty unless handed over by commit_end */
 	memset(t, 0, sizeof(*t));
 }
 

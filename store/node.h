@@ -59,13 +59,13 @@ _Noreturn void mxs_store_bug(const char *file, int line, const char *why);
  * One version of a node's contents.  Immutable once published, except
  * `older`, which only the writer sets, before publishing.  Versions of a
  * node form a chain from the newest (mxs_node.val) to older ones; only the
- * newest two are guaranteed allocated (the one before them was handed to
- * call_rcu when the newest was installed: no reader whose snapshot is
- * newer than the second one's seq ever goes past it, and older readers
- * are covered by the grace period).
+ * newest two are guaranteed allocated (the one before them was retired
+ * when the newest was installed: no reader whose snapshot is newer than
+ * the second one's seq ever goes past it, and older readers are covered
+ * by the grace period).  No rcu_head here: a commit retires what it
+ * superseded in one struct mxs_retired, one call_rcu per commit.
  */
 struct mxs_nodeval {
-	struct rcu_head rcu;
 	uint64_t seq;      /* commit that installed this version */
 	struct mxs_nodeval *older; /* STORE_VAL: the version before, or NULL */
 	uint64_t gen;      /* last change of value, permissions or children */
@@ -77,10 +77,6 @@ struct mxs_nodeval {
 	 * set by this version, stamped with gen when it is installed.
 	 */
 	uint64_t perms_gen;
-	uint32_t vlen;
-	uint32_t nperms;
-	struct mxs_perm *perms; /* points into this allocation */
-	char *value;            /* vlen bytes + a NUL, in this allocation */
 	/*
 	 * STORE_KIDLIST: the child list at this version, concatenated, built
 	 * by the first DIRECTORY_PART that needs it (NULL until then).  The
@@ -89,7 +85,34 @@ struct mxs_nodeval {
 	 * changes.  Freed with the version.
 	 */
 	struct mxs_kidlist *kids;
+	/* Bounded by the payload (MXS_PAYLOAD_MAX): 16 bits each. */
+	uint16_t vlen;
+	uint16_t nperms;
+	/*
+	 * nperms permission entries, then vlen bytes of value and a NUL, in
+	 * this allocation (mxs_nodeval_perms / mxs_nodeval_value): no
+	 * pointers to them, so that a version of a short value fits a small
+	 * size class (docs/performance.md, "Memory per node").
+	 */
+	_Alignas(struct mxs_perm) unsigned char data[];
 };
+
+_Static_assert(MXS_PAYLOAD_MAX <= UINT16_MAX, "vlen and nperms are 16 bits");
+_Static_assert(offsetof(struct mxs_nodeval, data) <= 52,
+	       "mxs_nodeval grew: a 32-byte value and one permission no "
+	       "longer fit 96 bytes");
+
+/* The permission list of v (writable only before v is published). */
+static inline struct mxs_perm *mxs_nodeval_perms(const struct mxs_nodeval *v)
+{
+	return (struct mxs_perm *)v->data;
+}
+
+/* The value of v: vlen bytes and a NUL. */
+static inline const char *mxs_nodeval_value(const struct mxs_nodeval *v)
+{
+	return (const char *)v->data + v->nperms * sizeof(struct mxs_perm);
+}
 
 struct mxs_kidlist {
 	size_t len;
@@ -190,6 +213,9 @@ struct mxs_store {
 	uint64_t wseq;         /* the commit being applied */
 	struct mxs_touches *touches; /* the commit's touches */
 	uint64_t nodes;        /* relaxed reads */
+	/* Buckets the index was last grown to (mxs_index_grow): claimed
+	 * with a compare-and-swap, so no lock. */
+	unsigned long index_size;
 	uint64_t commits, conflicts; /* relaxed reads */
 	/* Removed nodes not yet unlinked, oldest first. */
 	struct mxs_node *grave_head, *grave_tail;
@@ -226,7 +252,7 @@ static inline uint32_t mxs_owner_slot(uint32_t domid)
 /* Owner of a version: its first permission entry (dom0 if it has none). */
 static inline uint32_t mxs_nodeval_owner(const struct mxs_nodeval *v)
 {
-	return v->nperms ? v->perms[0].domid : 0;
+	return v->nperms ? mxs_nodeval_perms(v)[0].domid : 0;
 }
 
 /*
@@ -305,6 +331,27 @@ static inline struct mxs_node *mxs_node_next(struct mxs_node *c)
 struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
 			       size_t len, uint64_t s);
 
+/*
+ * The index's initial size (16 KiB of buckets) and its load factor:
+ * mxs_index_grow() doubles the buckets whenever the nodes pass
+ * MXS_INDEX_LOAD per bucket, so a lookup walks one or two entries at
+ * most sizes and the buckets cost 8 to 16 bytes per node.
+ */
+#define MXS_INDEX_MIN 1024UL
+#define MXS_INDEX_LOAD 2
+
+/*
+ * Grows the index if the nodes outgrew it.  liburcu's own lazy resize
+ * (CDS_LFHT_AUTO_RESIZE) is not used: it runs on a worker thread that
+ * falls behind on busy cores and can stop growing for good
+ * (docs/performance.md).  Caller: online (RCU read side), writer lock
+ * NOT held (growth links up to millions of buckets: writers carry on
+ * meanwhile, readers are never blocked).  Never waits for a grace
+ * period, so it is safe with other online threads blocked on the
+ * writer lock.  Concurrent callers: one grows, the others return.
+ */
+void mxs_index_grow(struct mxs_store *st);
+
 /* A new unpublished version; NULL on ENOMEM.  No lock. */
 struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
 				    unsigned int nperms, const void *value,
@@ -313,8 +360,7 @@ struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
 				    uint64_t gen);
 /* Frees a version and its child list (no reader may hold it). */
 void mxs_nodeval_free(struct mxs_nodeval *v);
-/* call_rcu callback freeing a superseded version. */
-void mxs_nodeval_free_rcu(struct rcu_head *h);
+
 
 /* The live node of p[0..len) (the writer's view).  Caller: writer lock. */
 static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,
@@ -356,17 +402,30 @@ void mxs_node_remove(struct mxs_store *st, struct mxs_node *n);
  * The versions reserved for the touches of one commit: every live node
  * whose child list the commit changes gets a new version with a new
  * generation.  add records a node (no version yet; 0 or -ENOMEM), seal
- * allocates one version per distinct node (0 or -ENOMEM), free frees
- * what the commit did not use.  Caller: writer lock.
+ * allocates one version per distinct node and the room to retire the
+ * versions the commit supersedes (0 or -ENOMEM), free frees what the
+ * commit did not use.  Caller: writer lock.
  */
 struct mxs_touch {
 	struct mxs_node *node;
 	struct mxs_nodeval *val;
 };
 
+/* The versions one commit superseded, freed a grace period after it. */
+struct mxs_retired {
+	struct rcu_head rcu;
+	size_t n;
+	struct mxs_nodeval *v[];
+};
+
 struct mxs_touches {
 	struct mxs_touch *v;
 	size_t n, cap;
+	/* Updates (mxs_node_update) the commit will make: set before
+	 * sealing, so that seal reserves retired room for them too. */
+	size_t updates;
+	struct mxs_retired *retired; /* room for n + updates */
+	size_t rcap;
 };
 
 int mxs_touches_add(struct mxs_touches *t, struct mxs_node *n);

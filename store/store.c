@@ -59,8 +59,9 @@ static uint32_t perm_current(struct mxs_store *st, const struct mxs_caller *c,
 	struct stale_arg a = { st, v->perms_gen };
 
 	if (!st->oracle)
-		return mxs_perm_for(c, v->perms, v->nperms);
-	return mxs_perm_for_current(c, v->perms, v->nperms, entry_stale, &a);
+		return mxs_perm_for(c, mxs_nodeval_perms(v), v->nperms);
+	return mxs_perm_for_current(c, mxs_nodeval_perms(v), v->nperms,
+				    entry_stale, &a);
 }
 
 /*
@@ -165,7 +166,8 @@ static int change_add(struct mxs_store *st, struct mxs_txn *tx,
 			free(x->path);
 			return -ENOMEM;
 		}
-		memcpy(x->perms, oldv->perms, oldv->nperms * sizeof(*x->perms));
+		memcpy(x->perms, mxs_nodeval_perms(oldv),
+		       oldv->nperms * sizeof(*x->perms));
 		x->nperms = oldv->nperms;
 		perms_make_current(st, oldv->perms_gen, x->perms, x->nperms);
 	}
@@ -222,13 +224,14 @@ static int tx_create(struct mxs_txn *tx, const struct mxs_caller *c,
 		ce = mxs_txn_own(tx, path, clen);
 		if (!ce)
 			return -ENOMEM;
-		nv = clen == len ? mxs_nodeval_new(0, pv->perms, pv->nperms, val, vlen)
-				 : mxs_nodeval_new(0, pv->perms, pv->nperms, NULL, 0);
+		nv = mxs_nodeval_new(0, mxs_nodeval_perms(pv), pv->nperms,
+				     clen == len ? val : NULL,
+				     clen == len ? vlen : 0);
 		if (!nv)
 			return -ENOMEM;
 		/* The child inherits the parent's current list, and
 		 * unprivileged domains own what they create. */
-		perms = nv->perms;
+		perms = mxs_nodeval_perms(nv);
 		perms_make_current(tx->st, pv->perms_gen, perms, nv->nperms);
 		if (!c->privileged && nv->nperms)
 			perms[0].domid = c->domid;
@@ -262,7 +265,7 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 		if (nv && v.val == tx->ready_base) {
 			tx->ready = NULL;
 		} else {
-			nv = mxs_nodeval_new(v.val->gen, v.val->perms,
+			nv = mxs_nodeval_new(v.val->gen, mxs_nodeval_perms(v.val),
 					     v.val->nperms, val, vlen);
 			if (!nv)
 				return -ENOMEM;
@@ -527,7 +530,8 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	rc = change_add(tx->st, tx, ch, path, strlen(path), false, v.val);
 	if (rc)
 		return rc;
-	nv = mxs_nodeval_new(v.val->gen, perms, n, v.val->value, v.val->vlen);
+	nv = mxs_nodeval_new(v.val->gen, perms, n, mxs_nodeval_value(v.val),
+			     v.val->vlen);
 	if (!nv)
 		return -ENOMEM;
 	if (!mxs_txn_replace(tx, path, strlen(path), nv)) {
@@ -580,7 +584,8 @@ static void implicit_prepare_write(struct mxs_txn *tx, struct mxs_store *st,
 	tx->ch_path = mxs_strndup(path, len);
 	if (!base)
 		return;
-	tx->ready = mxs_nodeval_new(base->gen, base->perms, base->nperms, val,
+	tx->ready = mxs_nodeval_new(base->gen, mxs_nodeval_perms(base),
+				    base->nperms, val,
 				    vlen);
 	if (tx->ready) {
 		tx->ready->perms_gen = base->perms_gen;
@@ -615,6 +620,8 @@ static int implicit_end(struct implicit_tx *im, int rc)
 	if (!rc)
 		rc = mxs_txn_apply(&im->tx);
 	pthread_mutex_unlock(&im->tx.st->wlock);
+	if (!rc)
+		mxs_index_grow(im->tx.st);
 	if (rc)
 		changes_truncate(im->ch, im->mark);
 	if (im->tx.own_buckets)
@@ -661,7 +668,8 @@ static int do_read(struct mxs_txn *tx, const struct mxs_caller *c,
 	struct mxs_view v;
 	int rc = get_node(tx, c, path, MXS_PERM_READ, &v);
 
-	return rc ? rc : mxs_buf_add(out, v.val->value, v.val->vlen);
+	return rc ? rc
+		  : mxs_buf_add(out, mxs_nodeval_value(v.val), v.val->vlen);
 }
 
 static int do_get_perms(struct mxs_txn *tx, const struct mxs_caller *c,
@@ -674,11 +682,11 @@ static int do_get_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	if (rc)
 		return rc;
 	if (!tx->st->oracle)
-		return mxs_perms_format(out, v.val->perms, v.val->nperms);
+		return mxs_perms_format(out, mxs_nodeval_perms(v.val), v.val->nperms);
 	cur = mxs_malloc(v.val->nperms * sizeof(*cur) + 1);
 	if (!cur)
 		return -ENOMEM;
-	memcpy(cur, v.val->perms, v.val->nperms * sizeof(*cur));
+	memcpy(cur, mxs_nodeval_perms(v.val), v.val->nperms * sizeof(*cur));
 	perms_make_current(tx->st, v.val->perms_gen, cur, v.val->nperms);
 	rc = mxs_perms_format(out, cur, v.val->nperms);
 	free(cur);
@@ -906,7 +914,8 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 		/* STORE_SPECIAL_A1: pairs with STORE_SPECIAL_R1 in
 		 * mxs_store_set_special_perms(): the version is built. */
 		v = mxs_rcu_deref(st->special[si]);
-		return mxs_perm_for(c, v->perms, v->nperms) & MXS_PERM_READ;
+		return mxs_perm_for(c, mxs_nodeval_perms(v), v->nperms) &
+		       MXS_PERM_READ;
 	}
 	if (old && (mxs_perm_for(c, old, nold) & MXS_PERM_READ))
 		return true;
@@ -927,31 +936,53 @@ bool mxs_store_watch_permitted(struct mxs_store *st,
 	return perm_current(st, c, v) & MXS_PERM_READ;
 }
 
+/* A replaced special version, freed after a grace period (versions
+ * carry no rcu_head: struct mxs_nodeval). */
+struct special_gone {
+	struct rcu_head rcu;
+	struct mxs_nodeval *v;
+};
+
+static void special_free_rcu(struct rcu_head *h)
+{
+	struct special_gone *g = caa_container_of(h, struct special_gone, rcu);
+
+	mxs_rcu_reclaim_begin();
+	mxs_nodeval_free(g->v);
+	free(g);
+}
+
 int mxs_store_set_special_perms(struct mxs_store *st,
 				const struct mxs_caller *c, const char *name,
 				const struct mxs_perm *perms, unsigned int n)
 {
 	int si = special_index(name);
 	struct mxs_nodeval *v, *old;
+	struct special_gone *gone;
 	uint32_t need = MXS_PERM_WRITE | MXS_PERM_OWNER;
 
 	if (si < 0)
 		return -ENOENT; /* the C daemon: no such special node */
 	pthread_mutex_lock(&st->wlock);
 	old = st->special[si];
-	if ((mxs_perm_for(c, old->perms, old->nperms) & need) != need) {
+	if ((mxs_perm_for(c, mxs_nodeval_perms(old), old->nperms) & need) !=
+	    need) {
 		pthread_mutex_unlock(&st->wlock);
 		return -EACCES;
 	}
 	v = mxs_nodeval_new(mxs_store_gen_next(st), perms, n, NULL, 0);
-	if (!v) {
+	gone = mxs_malloc(sizeof(*gone));
+	if (!v || !gone) {
 		pthread_mutex_unlock(&st->wlock);
+		free(v);
+		free(gone);
 		return -ENOMEM;
 	}
 	/* STORE_SPECIAL_R1: pairs with STORE_SPECIAL_A1 in
 	 * mxs_store_watch_permitted(). */
 	mxs_rcu_publish(st->special[si], v);
-	call_rcu(&old->rcu, mxs_nodeval_free_rcu);
+	gone->v = old;
+	call_rcu(&gone->rcu, special_free_rcu);
 	pthread_mutex_unlock(&st->wlock);
 	return 0;
 }
@@ -1095,9 +1126,9 @@ struct mxs_store *mxs_store_new(void)
 		goto nomem;
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->wlock, NULL);
-	st->index = cds_lfht_new(1024, 1024, 0,
-				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				 NULL);
+	/* Grown by the writers (mxs_index_grow), never lazily. */
+	st->index = cds_lfht_new(MXS_INDEX_MIN, MXS_INDEX_MIN, 0, 0, NULL);
+	st->index_size = MXS_INDEX_MIN;
 	root = mxs_malloc(sizeof(*root) + 2);
 	if (!st->index || !root)
 		goto nomem;
@@ -1161,7 +1192,7 @@ void mxs_store_free(struct mxs_store *st)
 	mxs_rcu_online();
 	mxs_node_grace_drain(st);
 	cds_lfht_destroy(st->index, NULL);
-	mxs_nodeval_free(st->root->val->older); /* older: call_rcu'd */
+	mxs_nodeval_free(st->root->val->older); /* older: retired */
 	mxs_nodeval_free(st->root->val);
 	free(st->root);
 	for (i = 0; i < 2; i++)

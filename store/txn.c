@@ -499,8 +499,10 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		 * not copied (the transaction ends with this commit). */
 		sp->nv = e->val;
 		e->val = NULL;
-		if (live && !e->create_seq)
+		if (live && !e->create_seq) {
+			p->touches.updates++;
 			continue;
+		}
 		/* A creation: its node, and its parent's touch (a parent
 		 * created by this plan is touched in place). */
 		sp->nn = mxs_node_alloc(e->path, e->len);
@@ -760,6 +762,7 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 	free(k);
 	if (rc)
 		return rc;
+	mxs_index_grow(st);
 	/* Hand the recorded changes over (fired by the caller). */
 	for (i = 0; i < tx->changes.n; i++) {
 		ch->v[ch->n++] = tx->changes.v[i];
