@@ -119,6 +119,7 @@ static void drop_output(struct mxs_conn *c)
 	}
 	c->out_tail = &c->out_head;
 	c->out_bytes = 0;
+	c->ev_deadline = 0; /* no timed event is left */
 	__atomic_store_n(&c->out_replies, 0, __ATOMIC_RELAXED);
 }
 
@@ -231,6 +232,7 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 	if (!o)
 		return -ENOMEM;
 	o->conn = NULL;
+	o->deadline = 0;
 	o->len = HDR + len;
 	o->sent = 0;
 	memcpy(o->data, &hdr, HDR);
@@ -241,6 +243,107 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 	if (type != MXS_OP_WATCH_EVENT)
 		__atomic_fetch_add(&c->out_replies, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/*
+ * The watch-event timeout, as the C daemon 4.17: an event queued for an
+ * unprivileged domain gets a deadline; still wholly unsent by then, it
+ * is dropped (mxs_worker_run_timed).  Privileged connections wait for
+ * their events however long they take.  Owner only.
+ */
+static void event_set_deadline(struct mxs_conn *c, struct mxs_out *o)
+{
+	unsigned int ms = __atomic_load_n(&c->w->d->cfg.quota.watch_event_ms,
+					  __ATOMIC_RELAXED);
+
+	if (!ms || mxs_conn_caller(c)->privileged)
+		return;
+	o->deadline = mxs_now_ns() + (uint64_t)ms * 1000000u;
+	if (!c->ev_deadline)
+		c->ev_deadline = o->deadline;
+	if (!c->timed) {
+		c->timed = true;
+		mxs_conn_get(c);
+		c->next_timed = c->w->timed;
+		c->w->timed = c;
+	}
+}
+
+/*
+ * Drops c's events whose deadline passed by now and of which nothing was
+ * sent, oldest first, up to the first one not due; sets ev_deadline to
+ * that one's (0 when none is left).  Owner only.
+ */
+static void drop_timed_out(struct mxs_conn *c, uint64_t now)
+{
+	struct mxs_out **pp = &c->out_head, *o, *last = NULL;
+	uint64_t dropped = 0;
+
+	c->ev_deadline = 0;
+	while ((o = *pp)) {
+		if (!o->deadline || o->sent) {
+			last = o;
+			pp = &o->next;
+			continue;
+		}
+		if (o->deadline > now) {
+			c->ev_deadline = o->deadline;
+			break;
+		}
+		*pp = o->next;
+		c->out_bytes -= o->len;
+		free(o);
+		dropped++;
+	}
+	if (!*pp)
+		c->out_tail = last ? &last->next : &c->out_head;
+	if (!dropped)
+		return;
+	__atomic_store_n(&c->ev_dropped, c->ev_dropped + dropped,
+			 __ATOMIC_RELAXED);
+	c->ev_unlogged += dropped;
+	/* Room in the queue: held-back input may go on. */
+	mxs_conn_mark_dirty(c);
+}
+
+uint64_t mxs_worker_run_timed(struct mxs_worker *w, uint64_t now)
+{
+	unsigned int ms = __atomic_load_n(&w->d->cfg.quota.watch_event_ms,
+					  __ATOMIC_RELAXED);
+	uint64_t interval = (uint64_t)(ms ? ms : 1000) * 1000000u;
+	struct mxs_conn **pp = &w->timed, *c;
+	uint64_t next = 0;
+
+	while ((c = *pp)) {
+		if (!c->closed && now != UINT64_MAX && c->ev_deadline &&
+		    c->ev_deadline <= now)
+			drop_timed_out(c, now);
+		if (c->ev_unlogged && !c->closed && now != UINT64_MAX &&
+		    (!c->ev_logged_at || now - c->ev_logged_at >= interval)) {
+			mxs_log("domain %u: %llu watch events left unread for "
+				"%u s dropped", mxs_conn_caller(c)->domid,
+				(unsigned long long)c->ev_unlogged, ms / 1000);
+			c->ev_unlogged = 0;
+			c->ev_logged_at = now;
+		}
+		if (!c->closed && now != UINT64_MAX &&
+		    (c->ev_deadline || c->ev_unlogged)) {
+			uint64_t due = c->ev_deadline;
+
+			/* A line held back by the interval is due too. */
+			if (c->ev_unlogged &&
+			    (!due || c->ev_logged_at + interval < due))
+				due = c->ev_logged_at + interval;
+			if (!next || due < next)
+				next = due;
+			pp = &c->next_timed;
+			continue;
+		}
+		*pp = c->next_timed;
+		c->timed = false;
+		mxs_conn_put(c);
+	}
+	return next;
 }
 
 struct mxs_out *mxs_out_event_new(const char *path, const char *token)
@@ -259,6 +362,7 @@ struct mxs_out *mxs_out_event_new(const char *path, const char *token)
 	if (!o)
 		return NULL;
 	o->conn = NULL;
+	o->deadline = 0;
 	o->len = HDR + plen + tlen;
 	o->sent = 0;
 	memcpy(o->data, &hdr, HDR);
@@ -282,6 +386,7 @@ void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o)
 	}
 	mxs_trace_io(c->w->d, c, true, (const struct mxs_msg_hdr *)o->data,
 		     o->data + HDR);
+	event_set_deadline(c, o);
 	queue_out(c, o);
 }
 
@@ -552,6 +657,10 @@ void mxs_conn_flush(struct mxs_conn *c)
 			free(o);
 		}
 	}
+	/* Nothing queued, nothing to time out: off the worker's list at
+	 * its next look. */
+	if (!c->out_head)
+		c->ev_deadline = 0;
 	if (c->closed || c->stopped)
 		return;
 	c->t->want_send(c, c->out_head != NULL,

@@ -107,6 +107,10 @@ struct mxs_out {
 		struct mxs_mpsc_node qnode; /* in transit: owner's events */
 	};
 	struct mxs_conn *conn; /* in transit: destination, one reference */
+	/* A watch event of an unprivileged connection: dropped when still
+	 * wholly unsent at this time (ns, CLOCK_MONOTONIC; the watch-event
+	 * timeout); 0: never. */
+	uint64_t deadline;
 	size_t len;  /* bytes in data */
 	size_t sent; /* bytes already written */
 	char data[];
@@ -178,6 +182,21 @@ struct mxs_conn {
 	uint64_t wrl_until;   /* ns: held back until then, or 0 */
 	uint64_t wrl_delays;  /* relaxed: writes that had to wait */
 	struct mxs_conn *next_delayed; /* in worker->delayed */
+	/*
+	 * The watch-event timeout (the C daemon's -w watch-event; owner
+	 * only): events queue in order, so ev_deadline, the deadline of
+	 * the oldest timed event still queued (0: none), is the next one
+	 * due; while it is set the connection is on worker->timed (one
+	 * reference).  ev_dropped counts the events dropped (relaxed:
+	 * CONTROL quota reads it anywhere); ev_unlogged those not logged
+	 * yet, at most one line per timeout interval (ev_logged_at).
+	 */
+	uint64_t ev_deadline;
+	bool timed;
+	struct mxs_conn *next_timed;
+	uint64_t ev_dropped;
+	uint64_t ev_unlogged;
+	uint64_t ev_logged_at;
 
 	/* Open transactions (owner only; ntxs written by the owner,
 	 * relaxed, and read relaxed by CONTROL quota anywhere). */
@@ -252,6 +271,7 @@ struct mxs_worker {
 	struct mxs_conn *notify; /* ring connections to notify */
 	struct mxs_conn *again;  /* input left over by the budget */
 	struct mxs_conn *delayed; /* held back by the write rate limit */
+	struct mxs_conn *timed;   /* with timed watch events queued */
 	unsigned long ndomains;  /* atomic: domains owned (balancing) */
 };
 
@@ -384,6 +404,10 @@ void mxs_conn_unblock(struct mxs_conn *c);
 /* Owner only: the earliest time (ns) a delayed connection of w may go
  * on, 0 when none waits; due ones are queued to run again. */
 uint64_t mxs_worker_run_delayed(struct mxs_worker *w, uint64_t now);
+/* Owner only: drops the watch events of w's connections whose
+ * watch-event timeout passed by `now` (logged, counted); returns the
+ * next deadline, 0 when none is pending.  UINT64_MAX: drop the list. */
+uint64_t mxs_worker_run_timed(struct mxs_worker *w, uint64_t now);
 uint64_t mxs_now_ns(void);
 /* Drops partial input and queued output (ring reconnection). */
 void mxs_conn_reset_io(struct mxs_conn *c);
