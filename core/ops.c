@@ -398,6 +398,8 @@ static int mxs_op_transaction_start(struct req *r)
 	t->next = c->txs;
 	c->txs = t;
 	__atomic_fetch_add(&c->ntxs, 1, __ATOMIC_RELAXED);
+	/* Relaxed: a count the rate limit reads (conn.c). */
+	__atomic_fetch_add(&r->d->wrl_ntransactions, 1, __ATOMIC_RELAXED);
 	snprintf(id, sizeof(id), "%u", t->id);
 	return mxs_buf_add_str(r->reply, id);
 }
@@ -417,6 +419,7 @@ static int mxs_op_transaction_end(struct req *r)
 	t = *pp;
 	*pp = t->next;
 	__atomic_fetch_sub(&c->ntxs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&r->d->wrl_ntransactions, 1, __ATOMIC_RELAXED);
 	if (arg[0] == 'T' && t->over) {
 		rc = -ENOSPC; /* it went past transaction-nodes */
 	} else if (arg[0] == 'T') {
