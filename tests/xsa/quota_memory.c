@@ -10,7 +10,8 @@
  * another guest are served as before, and the full guest can still read
  * and remove.  A transaction that would go past fails as a whole (we
  * refuse its commit; the C daemon refuses the write inside it).  A
- * watch is charged its path and token.  The domain released, its
+ * watch is charged its path and token.  Passing the soft quota is
+ * logged.  The domain released, its
  * domid reused, the new domain starts from its home node alone.
  *
  * Against a daemon lacking the quota the guest writes all 400 nodes
@@ -59,6 +60,9 @@ int main(int argc, char **argv)
 
 	xsa_start("quota_memory", argc, argv);
 	xq_set("memory", MEM);
+	l = snprintf(body, sizeof(body), "quota-soft%cset%cmemory%c%d", 0, 0,
+		     0, MEM / 2) + 1;
+	CHECK_RC(xsa_dom0_call(XS_CONTROL, 0, body, (uint32_t)l, NULL));
 	g = xsa_guest(XENSIM_ANY_DOMID, &d);
 	other = xsa_guest(XENSIM_ANY_DOMID, &dother);
 	memset(val, 'v', VAL);
@@ -74,6 +78,23 @@ int main(int argc, char **argv)
 	CHECK(xensim_guest_read(g, body, NULL, NULL) == -ENOENT);
 	printf("ok: %d nodes of %d bytes, then refused at %ld of %d bytes\n",
 	       n, VAL, mem, MEM);
+	/* mxenstored logs the soft level once (the C daemon: syslog). */
+	if (xh.mxs) {
+		char logpath[400], line[512], want[64];
+		bool soft = false;
+		FILE *f;
+
+		snprintf(logpath, sizeof(logpath), "%s/daemon.log", xh.tmp);
+		snprintf(want, sizeof(want), "Domain %u exceeds soft memory quota",
+			 d);
+		f = fopen(logpath, "r");
+		CHECK(f != NULL);
+		while (fgets(line, sizeof(line), f))
+			soft |= strstr(line, want) != NULL;
+		fclose(f);
+		CHECK(soft);
+		printf("ok: the soft quota (%d bytes) logged\n", MEM / 2);
+	}
 
 	/* Nobody else is affected; the guest still reads. */
 	CHECK_RC(xensim_sock_write(xh.ts, "/dom0/mem", val));
