@@ -24,6 +24,9 @@
 #include "core/daemon.h"
 #include "store/rcu.h"
 
+static void wrl_join(struct mxs_conn *c);
+static void wrl_leave(struct mxs_conn *c);
+
 #define MXS_OUT_LIMIT (1u << 20)
 #define MXS_OUT_HARD_LIMIT (16u << 20)
 #define MXS_CONN_BUDGET 64u
@@ -92,6 +95,8 @@ void mxs_conn_init(struct mxs_conn *c, struct mxs_worker *w,
 	c->next_txid = 1;
 	c->budget = MXS_CONN_BUDGET;
 	mxs_watch_owner_init(&c->wo, c, seq);
+	if (!who->privileged)
+		wrl_join(c);
 	cds_list_add_tail(&c->link, &w->conns);
 	w->nconns++;
 	__atomic_fetch_add(&w->d->nconns, 1, __ATOMIC_RELAXED);
@@ -119,6 +124,7 @@ static void drop_output(struct mxs_conn *c)
 	}
 	c->out_tail = &c->out_head;
 	c->out_bytes = 0;
+	c->ev_deadline = 0; /* no timed event is left */
 	__atomic_store_n(&c->out_replies, 0, __ATOMIC_RELAXED);
 }
 
@@ -140,6 +146,9 @@ void mxs_conn_drop_state(struct mxs_conn *c)
 		mxs_txn_free(t->tx);
 		free(t);
 	}
+	__atomic_fetch_sub(&c->w->d->wrl_ntransactions,
+			   (long)__atomic_load_n(&c->ntxs, __ATOMIC_RELAXED),
+			   __ATOMIC_RELAXED);
 	__atomic_store_n(&c->ntxs, 0, __ATOMIC_RELAXED);
 }
 
@@ -150,6 +159,7 @@ void mxs_conn_close(struct mxs_conn *c)
 	/* Flush what can go without blocking, as the C daemon does. */
 	mxs_conn_flush(c);
 	c->closed = true;
+	wrl_leave(c);
 	mxs_conn_drop_state(c);
 	drop_output(c);
 	c->t->close(c);
@@ -231,6 +241,7 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 	if (!o)
 		return -ENOMEM;
 	o->conn = NULL;
+	o->deadline = 0;
 	o->len = HDR + len;
 	o->sent = 0;
 	memcpy(o->data, &hdr, HDR);
@@ -241,6 +252,107 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 	if (type != MXS_OP_WATCH_EVENT)
 		__atomic_fetch_add(&c->out_replies, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/*
+ * The watch-event timeout, as the C daemon 4.17: an event queued for an
+ * unprivileged domain gets a deadline; still wholly unsent by then, it
+ * is dropped (mxs_worker_run_timed).  Privileged connections wait for
+ * their events however long they take.  Owner only.
+ */
+static void event_set_deadline(struct mxs_conn *c, struct mxs_out *o)
+{
+	unsigned int ms = __atomic_load_n(&c->w->d->cfg.quota.watch_event_ms,
+					  __ATOMIC_RELAXED);
+
+	if (!ms || mxs_conn_caller(c)->privileged)
+		return;
+	o->deadline = mxs_now_ns() + (uint64_t)ms * 1000000u;
+	if (!c->ev_deadline)
+		c->ev_deadline = o->deadline;
+	if (!c->timed) {
+		c->timed = true;
+		mxs_conn_get(c);
+		c->next_timed = c->w->timed;
+		c->w->timed = c;
+	}
+}
+
+/*
+ * Drops c's events whose deadline passed by now and of which nothing was
+ * sent, oldest first, up to the first one not due; sets ev_deadline to
+ * that one's (0 when none is left).  Owner only.
+ */
+static void drop_timed_out(struct mxs_conn *c, uint64_t now)
+{
+	struct mxs_out **pp = &c->out_head, *o, *last = NULL;
+	uint64_t dropped = 0;
+
+	c->ev_deadline = 0;
+	while ((o = *pp)) {
+		if (!o->deadline || o->sent) {
+			last = o;
+			pp = &o->next;
+			continue;
+		}
+		if (o->deadline > now) {
+			c->ev_deadline = o->deadline;
+			break;
+		}
+		*pp = o->next;
+		c->out_bytes -= o->len;
+		free(o);
+		dropped++;
+	}
+	if (!*pp)
+		c->out_tail = last ? &last->next : &c->out_head;
+	if (!dropped)
+		return;
+	__atomic_store_n(&c->ev_dropped, c->ev_dropped + dropped,
+			 __ATOMIC_RELAXED);
+	c->ev_unlogged += dropped;
+	/* Room in the queue: held-back input may go on. */
+	mxs_conn_mark_dirty(c);
+}
+
+uint64_t mxs_worker_run_timed(struct mxs_worker *w, uint64_t now)
+{
+	unsigned int ms = __atomic_load_n(&w->d->cfg.quota.watch_event_ms,
+					  __ATOMIC_RELAXED);
+	uint64_t interval = (uint64_t)(ms ? ms : 1000) * 1000000u;
+	struct mxs_conn **pp = &w->timed, *c;
+	uint64_t next = 0;
+
+	while ((c = *pp)) {
+		if (!c->closed && now != UINT64_MAX && c->ev_deadline &&
+		    c->ev_deadline <= now)
+			drop_timed_out(c, now);
+		if (c->ev_unlogged && !c->closed && now != UINT64_MAX &&
+		    (!c->ev_logged_at || now - c->ev_logged_at >= interval)) {
+			mxs_log("domain %u: %llu watch events left unread for "
+				"%u s dropped", mxs_conn_caller(c)->domid,
+				(unsigned long long)c->ev_unlogged, ms / 1000);
+			c->ev_unlogged = 0;
+			c->ev_logged_at = now;
+		}
+		if (!c->closed && now != UINT64_MAX &&
+		    (c->ev_deadline || c->ev_unlogged)) {
+			uint64_t due = c->ev_deadline;
+
+			/* A line held back by the interval is due too. */
+			if (c->ev_unlogged &&
+			    (!due || c->ev_logged_at + interval < due))
+				due = c->ev_logged_at + interval;
+			if (!next || due < next)
+				next = due;
+			pp = &c->next_timed;
+			continue;
+		}
+		*pp = c->next_timed;
+		c->timed = false;
+		mxs_conn_put(c);
+	}
+	return next;
 }
 
 struct mxs_out *mxs_out_event_new(const char *path, const char *token)
@@ -259,6 +371,7 @@ struct mxs_out *mxs_out_event_new(const char *path, const char *token)
 	if (!o)
 		return NULL;
 	o->conn = NULL;
+	o->deadline = 0;
 	o->len = HDR + plen + tlen;
 	o->sent = 0;
 	memcpy(o->data, &hdr, HDR);
@@ -282,6 +395,7 @@ void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o)
 	}
 	mxs_trace_io(c->w->d, c, true, (const struct mxs_msg_hdr *)o->data,
 		     o->data + HDR);
+	event_set_deadline(c, o);
 	queue_out(c, o);
 }
 
@@ -346,32 +460,144 @@ static bool wrl_counts(const struct mxs_msg_hdr *hdr, const char *p)
 #define WRL_UNIT 1000 /* credit per write */
 
 /*
- * May c's next write run now?  Refills its credit; if none is left the
- * connection waits on the worker's delayed list (one reference) until
- * the credit for one write has come back.  Owner only.
+ * Does this write cost credit?  As the C daemon (wrl_apply_debit_direct,
+ * _trans_commit): only while a transaction is open somewhere, which
+ * the writes could starve of commits; a commit when another one is
+ * open besides its own.  Relaxed: a count, no ordering needed.
+ */
+static bool wrl_in_force(struct mxs_daemon *d, const struct mxs_msg_hdr *hdr)
+{
+	long n = __atomic_load_n(&d->wrl_ntransactions, __ATOMIC_RELAXED);
+
+	return hdr->type == MXS_OP_TRANSACTION_END ? n > 1 : n > 0;
+}
+
+/*
+ * The global part of the write rate limit, as the C daemon 4.17
+ * (xenstored_domain.c wrl_*): the domains in the limit share
+ * MXS_WRL_RATE writes/s (each refills at RATE / ndomains); what a domain
+ * gains above its burst goes to one reserve (up to MXS_WRL_GBURST
+ * writes, the rest is lost); a domain short of credit for a write takes
+ * it from the reserve; a new domain borrows its first burst from it,
+ * which may go MXS_WRL_NEWDOMS bursts into debt, so a storm of new
+ * domains cannot each bring a burst; a closed one gives back what it
+ * had, up to a burst.  So every write admitted was paid by time at the
+ * shared rate, once: over any window the domains together write at most
+ * RATE x its length plus the credit held at its start (bursts and the
+ * reserve).
+ *
+ * Concurrency: a connection's credit is its owner's; the reserve is one
+ * word that every worker changes by compare-and-swap, so a transfer
+ * never takes it below its floor or above its ceiling and credit moves
+ * between a domain and the reserve without being made or lost, with no
+ * lock on the request path.  Relaxed: the reserve publishes nothing.
+ */
+
+/* Moves as much as possible from the reserve to *credit, keeping the
+ * reserve >= floor and *credit <= ceil (wrl_xfer_credit's rule). */
+static void wrl_take(struct mxs_daemon *d, int64_t floor, int64_t *credit,
+		     int64_t ceil)
+{
+	int64_t r = __atomic_load_n(&d->wrl_reserve, __ATOMIC_RELAXED), x;
+
+	do {
+		x = r - floor < ceil - *credit ? r - floor : ceil - *credit;
+		if (x <= 0)
+			return;
+	} while (!__atomic_compare_exchange_n(&d->wrl_reserve, &r, r - x,
+					      true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	*credit += x;
+}
+
+/* Moves as much as possible from *credit to the reserve, keeping *credit
+ * >= floor and the reserve <= ceil. */
+static void wrl_give(struct mxs_daemon *d, int64_t *credit, int64_t floor,
+		     int64_t ceil)
+{
+	int64_t r = __atomic_load_n(&d->wrl_reserve, __ATOMIC_RELAXED), x;
+
+	do {
+		x = *credit - floor < ceil - r ? *credit - floor : ceil - r;
+		if (x <= 0)
+			return;
+	} while (!__atomic_compare_exchange_n(&d->wrl_reserve, &r, r + x,
+					      true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	*credit -= x;
+}
+
+/* c joins the limit (an unprivileged connection starts): one more
+ * domain shares the rate, its first burst borrowed from the reserve. */
+static void wrl_join(struct mxs_conn *c)
+{
+	struct mxs_daemon *d = c->w->d;
+
+	c->wrl_joined = true;
+	c->wrl_credit = 0;
+	c->wrl_stamp = mxs_now_ns();
+	__atomic_fetch_add(&d->wrl_ndomains, 1, __ATOMIC_RELAXED);
+	wrl_take(d, -(int64_t)MXS_WRL_NEWDOMS * MXS_WRL_BURST * WRL_UNIT,
+		 &c->wrl_credit, MXS_WRL_BURST * WRL_UNIT);
+}
+
+/* c leaves (closed): what credit it has goes back, up to a burst, as
+ * the C daemon's wrl_domain_destroy. */
+static void wrl_leave(struct mxs_conn *c)
+{
+	struct mxs_daemon *d = c->w->d;
+
+	if (!c->wrl_joined)
+		return;
+	c->wrl_joined = false;
+	__atomic_fetch_sub(&d->wrl_ndomains, 1, __ATOMIC_RELAXED);
+	wrl_give(d, &c->wrl_credit, 0, MXS_WRL_BURST * WRL_UNIT);
+}
+
+/*
+ * May c's next write run now?  As the C daemon: a write is admitted
+ * unless the domain is in debt, and costs one unit afterwards (so the
+ * write that empties the credit may overdraw it by less than one).
+ * Refills its credit at its share of the rate, gives the surplus over a
+ * burst to the reserve, pays a debt from it; a domain still in debt
+ * waits on the worker's delayed list (one reference) until its own
+ * refill has paid it.  Owner only.
  */
 static bool wrl_admit(struct mxs_conn *c)
 {
+	struct mxs_daemon *d = c->w->d;
 	uint64_t now = mxs_now_ns();
-	int64_t gain;
+	long n = __atomic_load_n(&d->wrl_ndomains, __ATOMIC_RELAXED);
+	int64_t gain, surplus;
 
-	if (!c->wrl_stamp) {
-		c->wrl_stamp = now;
-		c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
+	if (!c->wrl_joined) { /* became unprivileged after it started */
+		wrl_join(c);
+		n = __atomic_load_n(&d->wrl_ndomains, __ATOMIC_RELAXED);
 	}
+	if (n < 1)
+		n = 1;
+	/* Whole units of credit only, so nothing is lost to rounding:
+	 * the stamp moves only when credit was added. */
 	gain = (int64_t)((now - c->wrl_stamp) * MXS_WRL_RATE * WRL_UNIT /
-			 1000000000u);
+			 (1000000000u * (uint64_t)n));
 	if (gain > 0) {
 		c->wrl_credit += gain;
-		if (c->wrl_credit > MXS_WRL_BURST * WRL_UNIT)
-			c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
 		c->wrl_stamp = now;
 	}
-	if (c->wrl_credit >= WRL_UNIT)
+	if (c->wrl_credit > MXS_WRL_BURST * WRL_UNIT) {
+		surplus = c->wrl_credit - MXS_WRL_BURST * WRL_UNIT;
+		c->wrl_credit = MXS_WRL_BURST * WRL_UNIT;
+		wrl_give(d, &surplus, 0, MXS_WRL_GBURST * WRL_UNIT);
+		/* What the full reserve could not take is discarded. */
+	}
+	/* In debt (the last write overdrew): the reserve may pay it. */
+	if (c->wrl_credit < 0)
+		wrl_take(d, 0, &c->wrl_credit, 0);
+	if (c->wrl_credit >= 0)
 		return true;
 	if (!c->wrl_until) {
-		c->wrl_until = now + (uint64_t)(WRL_UNIT - c->wrl_credit) *
-					     1000000000u /
+		c->wrl_until = now + (uint64_t)(-c->wrl_credit) * 1000000000u *
+					     (uint64_t)n /
 					     (MXS_WRL_RATE * WRL_UNIT);
 		mxs_conn_get(c);
 		c->next_delayed = c->w->delayed;
@@ -437,7 +663,8 @@ static void handle_messages(struct mxs_conn *c)
 		off += HDR + hdr.len;
 		__atomic_store_n(&w->requests, w->requests + 1,
 				 __ATOMIC_RELAXED);
-		if (!mxs_conn_caller(c)->privileged && wrl_counts(&hdr, w->req))
+		if (!mxs_conn_caller(c)->privileged &&
+		    wrl_counts(&hdr, w->req) && wrl_in_force(w->d, &hdr))
 			c->wrl_credit -= WRL_UNIT;
 		mxs_trace_io(w->d, c, false, &hdr, w->req);
 		w->d->dispatch(c, &hdr, w->req);
@@ -552,6 +779,10 @@ void mxs_conn_flush(struct mxs_conn *c)
 			free(o);
 		}
 	}
+	/* Nothing queued, nothing to time out: off the worker's list at
+	 * its next look. */
+	if (!c->out_head)
+		c->ev_deadline = 0;
 	if (c->closed || c->stopped)
 		return;
 	c->t->want_send(c, c->out_head != NULL,

@@ -164,7 +164,7 @@ static int domain_usage(void *arg, uint32_t domid, struct mxs_buf *out)
 	struct mxs_daemon *d = arg;
 	struct mxs_domain *dom = mxs_domain_lookup(d, domid);
 	struct mxs_conn *dc;
-	char text[256];
+	char text[512];
 	int n;
 
 	if (!dom)
@@ -172,7 +172,8 @@ static int domain_usage(void *arg, uint32_t domid, struct mxs_buf *out)
 	dc = dom->conn;
 	n = snprintf(text, sizeof(text),
 		     "Domain %u:\n%-16s: %8u\n%-16s: %8u\n%-16s: %8u\n"
-		     "%-16s: %8u\n%-16s: %8llu\n",
+		     "%-16s: %8u\n%-16s: %8llu\n%-16s: %8llu\n"
+		     "%-16s: %8llu\n",
 		     domid, "nodes", mxs_store_domain_nodes(d->store, domid),
 		     "watches",
 		     dc ? mxs_watches_owner_count(d->watches, &dc->wo) : 0,
@@ -181,10 +182,19 @@ static int domain_usage(void *arg, uint32_t domid, struct mxs_buf *out)
 		     "outstanding",
 		     dc ? __atomic_load_n(&dc->out_replies, __ATOMIC_RELAXED)
 			: 0,
+		     /* Bytes, as the C daemon's memory quota counts them. */
+		     "memory",
+		     (unsigned long long)mxs_domain_memory(d, domid),
 		     /* Ours, not the C daemon's: writes the rate limit
 		      * (XSA-206) held back. */
 		     "write-delays",
 		     dc ? (unsigned long long)__atomic_load_n(&dc->wrl_delays,
+							      __ATOMIC_RELAXED)
+			: 0ull,
+		     /* Ours: watch events dropped unread past the
+		      * watch-event timeout. */
+		     "events-dropped",
+		     dc ? (unsigned long long)__atomic_load_n(&dc->ev_dropped,
 							      __ATOMIC_RELAXED)
 			: 0ull);
 	return mxs_buf_add(out, text, (size_t)n + 1);

@@ -107,6 +107,10 @@ struct mxs_out {
 		struct mxs_mpsc_node qnode; /* in transit: owner's events */
 	};
 	struct mxs_conn *conn; /* in transit: destination, one reference */
+	/* A watch event of an unprivileged connection: dropped when still
+	 * wholly unsent at this time (ns, CLOCK_MONOTONIC; the watch-event
+	 * timeout); 0: never. */
+	uint64_t deadline;
 	size_t len;  /* bytes in data */
 	size_t sent; /* bytes already written */
 	char data[];
@@ -167,17 +171,36 @@ struct mxs_conn {
 	unsigned int out_replies;
 
 	/*
-	 * Write rate limit (XSA-206, the C daemon's policy; unprivileged
-	 * domains only; owner only): credit in thousandths of a write,
-	 * refilled at MXS_WRL_RATE writes/s up to MXS_WRL_BURST; a write
-	 * with no credit left waits (input held back, never dropped)
-	 * until wrl_until, on the worker's delayed list.
+	 * Write rate limit (XSA-206, the C daemon 4.17's policy, conn.c;
+	 * unprivileged domains only; owner only): credit in thousandths of
+	 * a write, refilled at MXS_WRL_RATE / (domains in the limit)
+	 * writes/s up to MXS_WRL_BURST, the surplus to the daemon's
+	 * reserve; a write with no credit left takes from the reserve, or
+	 * waits (input held back, never dropped) until wrl_until, on the
+	 * worker's delayed list.  wrl_joined: counted in
+	 * d->wrl_ndomains (from its start to its close).
 	 */
+	bool wrl_joined;
 	int64_t wrl_credit;
 	uint64_t wrl_stamp;   /* ns (CLOCK_MONOTONIC) of the last refill */
 	uint64_t wrl_until;   /* ns: held back until then, or 0 */
 	uint64_t wrl_delays;  /* relaxed: writes that had to wait */
 	struct mxs_conn *next_delayed; /* in worker->delayed */
+	/*
+	 * The watch-event timeout (the C daemon's -w watch-event; owner
+	 * only): events queue in order, so ev_deadline, the deadline of
+	 * the oldest timed event still queued (0: none), is the next one
+	 * due; while it is set the connection is on worker->timed (one
+	 * reference).  ev_dropped counts the events dropped (relaxed:
+	 * CONTROL quota reads it anywhere); ev_unlogged those not logged
+	 * yet, at most one line per timeout interval (ev_logged_at).
+	 */
+	uint64_t ev_deadline;
+	bool timed;
+	struct mxs_conn *next_timed;
+	uint64_t ev_dropped;
+	uint64_t ev_unlogged;
+	uint64_t ev_logged_at;
 
 	/* Open transactions (owner only; ntxs written by the owner,
 	 * relaxed, and read relaxed by CONTROL quota anywhere). */
@@ -252,6 +275,7 @@ struct mxs_worker {
 	struct mxs_conn *notify; /* ring connections to notify */
 	struct mxs_conn *again;  /* input left over by the budget */
 	struct mxs_conn *delayed; /* held back by the write rate limit */
+	struct mxs_conn *timed;   /* with timed watch events queued */
 	unsigned long ndomains;  /* atomic: domains owned (balancing) */
 };
 
@@ -312,6 +336,21 @@ struct mxs_daemon {
 	 * release. */
 	uint32_t *domfeat;
 	uint64_t sweeps;        /* relaxed: VIRQ_DOM_EXC sweeps done */
+	/*
+	 * The write rate limit's global part (conn.c, the C daemon's
+	 * wrl_reserve and wrl_ndomains): the reserve of credit (in
+	 * thousandths of a write, within [-MXS_WRL_NEWDOMS *
+	 * MXS_WRL_BURST, MXS_WRL_GBURST] writes) that domains' surplus
+	 * fills and that new or short domains draw on, changed only by
+	 * compare-and-swap transfers (relaxed: it publishes nothing), and
+	 * the number of unprivileged connections sharing MXS_WRL_RATE.
+	 * Their own line: every limited write may touch them.
+	 */
+	int64_t wrl_reserve __attribute__((aligned(MXS_CACHELINE)));
+	long wrl_ndomains;
+	/* Open transactions of every connection (relaxed): writes cost
+	 * credit only while there are some (conn.c, wrl_in_force). */
+	long wrl_ntransactions;
 };
 
 /* worker.c: the worker loop (the top layer). */
@@ -379,11 +418,17 @@ void mxs_conn_again(struct mxs_conn *c);
 /* A request served elsewhere has been answered: go on with the next. */
 void mxs_conn_unblock(struct mxs_conn *c);
 /* The write rate limit (conn.c): per domain, as the C daemon. */
-#define MXS_WRL_RATE 200   /* writes per second */
-#define MXS_WRL_BURST 10   /* writes at once */
+#define MXS_WRL_RATE 200   /* writes per second, shared by all domains */
+#define MXS_WRL_BURST 10   /* writes at once, per domain */
+#define MXS_WRL_GBURST 1000 /* the reserve's ceiling */
+#define MXS_WRL_NEWDOMS 5  /* bursts new domains may borrow at once */
 /* Owner only: the earliest time (ns) a delayed connection of w may go
  * on, 0 when none waits; due ones are queued to run again. */
 uint64_t mxs_worker_run_delayed(struct mxs_worker *w, uint64_t now);
+/* Owner only: drops the watch events of w's connections whose
+ * watch-event timeout passed by `now` (logged, counted); returns the
+ * next deadline, 0 when none is pending.  UINT64_MAX: drop the list. */
+uint64_t mxs_worker_run_timed(struct mxs_worker *w, uint64_t now);
 uint64_t mxs_now_ns(void);
 /* Drops partial input and queued output (ring reconnection). */
 void mxs_conn_reset_io(struct mxs_conn *c);

@@ -28,10 +28,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xenevtchn.h>
@@ -207,6 +209,60 @@ struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid)
 	/* DOMTAB_A1: pairs with DOMTAB_R1 in publish(): the domain is
 	 * fully set up when seen. */
 	return __atomic_load_n(&d->domtab[domid], __ATOMIC_ACQUIRE);
+}
+
+uint64_t mxs_domain_watch_bytes(struct mxs_daemon *d, uint32_t domid)
+{
+	struct mxs_domain *dom = mxs_domain_lookup(d, domid);
+
+	return dom && dom->conn ? mxs_watches_owner_bytes(&dom->conn->wo) : 0;
+}
+
+uint64_t mxs_domain_memory(struct mxs_daemon *d, uint32_t domid)
+{
+	return mxs_store_domain_memory(d->store, domid) +
+	       mxs_domain_watch_bytes(d, domid);
+}
+
+/* The C daemon's MEM_WARN_MINTIME_SEC. */
+#define MEM_WARN_INTERVAL_NS (10ull * 1000000000ull)
+
+void mxs_domain_memory_note(struct mxs_conn *c, int rc)
+{
+	struct mxs_daemon *d = c->w->d;
+	struct mxs_domain *dom = c->dom;
+	unsigned int hard, soft;
+	struct timespec ts;
+	uint64_t mem, now;
+
+	if (!dom)
+		return;
+	hard = mxs_quota_for(&d->cfg.quota, dom->domid, MXS_QUOTA_MEMORY);
+	soft = __atomic_load_n(&d->cfg.quota.soft_memory, __ATOMIC_RELAXED);
+	mem = mxs_domain_memory(d, dom->domid);
+	if (rc == -ENOMEM && hard && !dom->mem_hard_logged) {
+		mxs_log("domain %u reached its memory quota (%" PRIu64
+			" of %u bytes): requests that need more are refused",
+			dom->domid, mem, hard);
+		dom->mem_hard_logged = true;
+	} else if (dom->mem_hard_logged && mem < hard) {
+		dom->mem_hard_logged = false;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (dom->mem_logged_at && now - dom->mem_logged_at < MEM_WARN_INTERVAL_NS)
+		return;
+	if (soft && mem >= soft && !dom->mem_soft_logged) {
+		mxs_log("Domain %u exceeds soft memory quota (%" PRIu64
+			" of %u bytes)", dom->domid, mem, soft);
+		dom->mem_soft_logged = true;
+		dom->mem_logged_at = now;
+	} else if (dom->mem_soft_logged && (!soft || mem < soft)) {
+		mxs_log("Domain %u below soft memory quota again",
+			dom->domid);
+		dom->mem_soft_logged = false;
+		dom->mem_logged_at = now;
+	}
 }
 
 uint32_t mxs_domain_features_for(struct mxs_daemon *d, uint32_t domid)

@@ -48,10 +48,33 @@ struct mxs_domain {
 	struct mxs_ring ring;   /* owner */
 	struct mxs_conn *conn;  /* holds a reference; any (read-only) */
 	struct cds_list_head link; /* d->domlist, under d->dom_lock */
+	/* Memory quota messages (mxs_domain_memory_note); owner. */
+	bool mem_soft_logged, mem_hard_logged;
+	uint64_t mem_logged_at; /* ns, CLOCK_MONOTONIC */
 	struct rcu_head rcu;
 };
 
 /* The domain of domid, or NULL; caller online for RCU. */
 struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid);
+
+/*
+ * What the memory quota counts for domid (the C daemon 4.17's logical
+ * sizes): the bytes of the node records it owns (the store's count) and
+ * the path and token bytes of its connection's watches.  Caller: online
+ * for RCU.  Relaxed reads: exact on the domain's own worker for its own
+ * requests (its watches and commits change there), some recent value
+ * elsewhere.
+ */
+uint64_t mxs_domain_watch_bytes(struct mxs_daemon *d, uint32_t domid);
+uint64_t mxs_domain_memory(struct mxs_daemon *d, uint32_t domid);
+/*
+ * After a request of c's (an unprivileged domain) that may have changed
+ * its memory, rc its result: logs, as the C daemon 4.17 does, when the
+ * domain goes above its soft memory quota and when it is below again (at
+ * most one such message per 10 s), and once when the hard quota refused
+ * a request (-ENOMEM), again only after it was below.  Caller: c's owner
+ * worker, online for RCU.
+ */
+void mxs_domain_memory_note(struct mxs_conn *c, int rc);
 
 #endif

@@ -24,6 +24,7 @@
 #include "store/rcu.h"
 
 #include "core/daemon.h"
+#include "core/domain.h"
 
 static void usage(FILE *f)
 {
@@ -154,6 +155,22 @@ static unsigned int node_quota(void *arg, uint32_t domid)
 	struct mxs_daemon *d = arg;
 
 	return mxs_quota_for(&d->cfg.quota, domid, MXS_QUOTA_NODES);
+}
+
+/* The store's memory quota (store.h): the domain's value less what its
+ * watches hold; any thread, online for RCU (the store's committers are
+ * workers). */
+static uint64_t memory_quota(void *arg, uint32_t domid)
+{
+	struct mxs_daemon *d = arg;
+	unsigned int hard = mxs_quota_for(&d->cfg.quota, domid,
+					  MXS_QUOTA_MEMORY);
+	uint64_t watches;
+
+	if (!hard)
+		return UINT64_MAX;
+	watches = mxs_domain_watch_bytes(d, domid);
+	return watches >= hard ? 0 : hard - watches;
 }
 
 static char *default_socket(void)
@@ -430,6 +447,7 @@ int main(int argc, char **argv)
 	}
 	mxs_store_set_strict_conflicts(d.store, d.cfg.strict_conflicts);
 	mxs_store_set_node_quota(d.store, node_quota, &d);
+	mxs_store_set_memory_quota(d.store, memory_quota, &d);
 	if (mxs_domains_init(&d)) {
 		mxs_log("out of memory at start-up");
 		return 1;

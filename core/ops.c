@@ -186,6 +186,8 @@ static int mutated(struct req *r, int rc)
 		mxs_fire_changes(r->d, &w->changes);
 	if (!r->tx)
 		mxs_commit_end(r->d);
+	if (!r->tx && !r->caller->privileged)
+		mxs_domain_memory_note(r->c, rc);
 	return rc ? rc : reply_ok(r);
 }
 
@@ -306,9 +308,22 @@ static int mxs_op_watch(struct req *r)
 	    mxs_quota_over(r->caller, quota(r, MXS_QUOTA_WATCHES),
 			   mxs_watches_owner_count(r->d->watches, &r->c->wo)))
 		return -E2BIG;
+	/* The memory quota counts path and token, as the C daemon. */
+	if (!r->caller->privileged) {
+		unsigned int hard = quota(r, MXS_QUOTA_MEMORY);
+
+		if (hard && mxs_domain_memory(r->d, r->caller->domid) +
+					strlen(path) + strlen(v[1]) >
+				    hard) {
+			mxs_domain_memory_note(r->c, -ENOMEM);
+			return -ENOMEM;
+		}
+	}
 	rc = mxs_watch_add(r->d->watches, &r->c->wo, path, v[1], rel_off);
 	if (rc)
 		return rc;
+	if (!r->caller->privileged)
+		mxs_domain_memory_note(r->c, 0);
 	rc = reply_ok(r);
 	if (rc)
 		return rc;
@@ -383,6 +398,8 @@ static int mxs_op_transaction_start(struct req *r)
 	t->next = c->txs;
 	c->txs = t;
 	__atomic_fetch_add(&c->ntxs, 1, __ATOMIC_RELAXED);
+	/* Relaxed: a count the rate limit reads (conn.c). */
+	__atomic_fetch_add(&r->d->wrl_ntransactions, 1, __ATOMIC_RELAXED);
 	snprintf(id, sizeof(id), "%u", t->id);
 	return mxs_buf_add_str(r->reply, id);
 }
@@ -402,6 +419,7 @@ static int mxs_op_transaction_end(struct req *r)
 	t = *pp;
 	*pp = t->next;
 	__atomic_fetch_sub(&c->ntxs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&r->d->wrl_ntransactions, 1, __ATOMIC_RELAXED);
 	if (arg[0] == 'T' && t->over) {
 		rc = -ENOSPC; /* it went past transaction-nodes */
 	} else if (arg[0] == 'T') {
@@ -410,6 +428,8 @@ static int mxs_op_transaction_end(struct req *r)
 		if (!rc)
 			mxs_fire_changes(r->d, &c->w->changes);
 		mxs_commit_end(r->d);
+		if (!r->caller->privileged)
+			mxs_domain_memory_note(c, rc);
 	}
 	mxs_txn_free(t->tx);
 	free(t);

@@ -141,13 +141,19 @@ static void *worker_main(void *arg)
 	rcu_register_thread();
 	while (run) {
 		bool sleep = !w->again && !spin, woken = false, rings = false;
-		/* Connections held back by the write rate limit bound the
-		 * sleep (ms, rounded up). */
-		uint64_t now = w->delayed ? mxs_now_ns() : 0;
+		/* Connections held back by the write rate limit, and the
+		 * next watch event to time out, bound the sleep (ms,
+		 * rounded up). */
+		uint64_t now = w->delayed || w->timed ? mxs_now_ns() : 0;
 		uint64_t due = w->delayed ? mxs_worker_run_delayed(w, now) : 0;
-		int tmo = due ? (int)((due - now + 999999) / 1000000) : -1;
+		uint64_t tdue = w->timed ? mxs_worker_run_timed(w, now) : 0;
+		int tmo;
 
-		if (w->again)
+		if (tdue && (!due || tdue < due))
+			due = tdue;
+		tmo = due ? (int)((due - now + 999999) / 1000000) : -1;
+		/* Events dropped: their connections have room to use now. */
+		if (w->again || w->dirty)
 			sleep = false;
 		if (sleep)
 			mxs_rcu_offline();
@@ -203,6 +209,7 @@ static void *worker_main(void *arg)
 		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
 						    link));
 	mxs_worker_run_delayed(w, UINT64_MAX); /* their references */
+	mxs_worker_run_timed(w, UINT64_MAX);
 	drain_inbox(w, true); /* drop events queued to closed connections */
 	mxs_worker_service_dirty(w);
 	mxs_worker_notify_all(w);

@@ -5,9 +5,10 @@
  * mxs_store_check verifies the invariants the rest of the store relies
  * on: every live node is indexed and sits in its parent's child list;
  * nothing is alive under a removed node; versions and nodes carry their
- * commit sequences and generations in order; the node count and each
- * domain's count of owned nodes equal a recount; the owner index holds
- * exactly the nodes each domain owns.
+ * commit sequences and generations in order; the node count, each
+ * domain's count of owned nodes and its bytes of node records
+ * (store/account.c) equal a recount; the owner index holds exactly the
+ * nodes each domain owns.
  *
  * Contract.  mxs_store_check takes the writer lock, so it sees the live
  * tree between two commits; mxs_store_dump takes no lock and reads the
@@ -26,6 +27,7 @@
 
 #include "store/node.h"
 #include "store/path.h"
+#include "store/txn.h"
 
 static int report_line(struct mxs_buf *report, const char *what,
 		       const struct mxs_node *n)
@@ -72,10 +74,14 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 	char line[256];
 	int problems = 0, len;
 	uint32_t *owned = calloc(MXS_DOMID_FIRST_RESERVED + 1, sizeof(*owned));
+	uint64_t *mem = calloc(MXS_DOMID_FIRST_RESERVED + 1, sizeof(*mem));
 	size_t i;
 
-	if (!owned)
+	if (!owned || !mem) {
+		free(owned);
+		free(mem);
 		return -ENOMEM;
+	}
 	pthread_mutex_lock(&st->wlock);
 	if (mxs_nodevec_push(&stack, st->root))
 		goto nomem;
@@ -83,6 +89,8 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 		n = stack.v[--stack.n];
 		count++;
 		owned[mxs_owner_slot(mxs_nodeval_owner(n->val))]++;
+		mem[mxs_owner_slot(mxs_nodeval_owner(n->val))] +=
+			mxs_account_node_bytes(n->val, n->pathlen);
 		if (check_stamps(st, n))
 			problems += report_line(report, "sequence or generation "
 					       "out of order", n);
@@ -113,6 +121,9 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 			/* Removed nodes wait for older snapshots to end;
 			 * their children went with them. */
 			if (c->died == MXS_SEQ_ALIVE) {
+				mem[mxs_owner_slot(mxs_nodeval_owner(n->val))] +=
+					mxs_account_name_bytes(c->path,
+							       c->pathlen);
 				if (mxs_nodevec_push(&stack, c))
 					goto nomem;
 				continue;
@@ -144,6 +155,15 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 			mxs_buf_add(report, line, (size_t)len);
 			problems++;
 		}
+	for (i = 0; i <= MXS_DOMID_FIRST_RESERVED; i++)
+		if (mem[i] != st->mem[i]) {
+			len = snprintf(line, sizeof(line),
+				       "domain %zu holds %" PRIu64 " bytes, "
+				       "counted %" PRIu64 "\n",
+				       i, mem[i], st->mem[i]);
+			mxs_buf_add(report, line, (size_t)len);
+			problems++;
+		}
 	/* The owner index holds exactly the nodes each slot owns. */
 	for (i = 0; i <= MXS_DOMID_FIRST_RESERVED; i++) {
 		uint32_t listed = 0;
@@ -170,11 +190,13 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 	pthread_mutex_unlock(&st->wlock);
 	free(stack.v);
 	free(owned);
+	free(mem);
 	return problems ? -EIO : 0;
 nomem:
 	pthread_mutex_unlock(&st->wlock);
 	free(stack.v);
 	free(owned);
+	free(mem);
 	return -ENOMEM;
 }
 

@@ -200,6 +200,9 @@ struct mxs_store {
 	/* Node quota (store.h, mxs_store_set_node_quota). */
 	mxs_store_quota_fn node_quota;
 	void *node_quota_arg;
+	/* Memory quota (store.h, mxs_store_set_memory_quota). */
+	mxs_store_mem_fn mem_quota;
+	void *mem_quota_arg;
 
 	/* Serialises all mutations of the live tree. */
 	_Alignas(MXS_CACHE_LINE) pthread_mutex_t wlock;
@@ -231,6 +234,9 @@ struct mxs_store {
 	struct mxs_node **own_head;
 	/* Nodes per owning domain: relaxed reads (quotas). */
 	uint32_t owned[MXS_DOMID_FIRST_RESERVED + 1];
+	/* Bytes of node records per owner slot (store/account.c), as many
+	 * slots as owned[]: relaxed reads (quotas). */
+	uint64_t *mem;
 };
 
 #define MXS_STORE_LINE(f) (offsetof(struct mxs_store, f) / MXS_CACHE_LINE)

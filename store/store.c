@@ -1057,10 +1057,12 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 		rc = mxs_touches_add(touches, n->parent);
 	if (!rc)
 		rc = mxs_touches_seal(touches);
-	if (!rc)
+	if (!rc) {
+		mxs_account_live_removed(st, pre.v, pre.n);
 		mxs_node_remove(st, n);
-	else
+	} else {
 		changes_truncate(ch, mark);
+	}
 	free(pre.v);
 	free(stack.v);
 	free(up.v);
@@ -1156,6 +1158,8 @@ struct mxs_store *mxs_store_new(void)
 	st->root = root;
 	st->nodes = 1;
 	mxs_node_own_link(st, root);
+	if (mxs_account_init(st))
+		goto nomem;
 	for (i = 0; i < 2; i++) {
 		st->special[i] = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0);
 		if (!st->special[i])
@@ -1198,6 +1202,7 @@ void mxs_store_free(struct mxs_store *st)
 	for (i = 0; i < 2; i++)
 		free(st->special[i]);
 	free(st->own_head);
+	mxs_account_fini(st);
 	pthread_mutex_destroy(&st->wlock);
 	free(st);
 }

@@ -158,6 +158,25 @@ void mxs_store_set_node_quota(struct mxs_store *st, mxs_store_quota_fn fn,
 			      void *arg);
 
 /*
+ * The memory quota (store/account.c).  Each domain is charged the bytes
+ * of the node records it owns, counted as the C daemon 4.17 counts them:
+ * per node 24 bytes of header, 8 per permission entry, the value and the
+ * path; per child, its name and NUL to the owner of its parent.  The
+ * daemon may set, once and before the store is shared, fn(arg, domid):
+ * the most such bytes domain `domid` may hold, UINT64_MAX for no limit.
+ * It is called under the writer lock (it must not call into the store)
+ * for each commit of an unprivileged caller's mutation that raises its
+ * domain's bytes; such a commit fails with -ENOMEM, changing nothing,
+ * when it would leave them above that.  Commits of privileged callers
+ * are counted and never refused.  Exact as the nodes quota is.
+ */
+typedef uint64_t (*mxs_store_mem_fn)(void *arg, uint32_t domid);
+void mxs_store_set_memory_quota(struct mxs_store *st, mxs_store_mem_fn fn,
+				void *arg);
+/* Bytes of node records charged to `domid` (above).  Relaxed read. */
+uint64_t mxs_store_domain_memory(struct mxs_store *st, uint32_t domid);
+
+/*
  * Domains, as the store sees them (it knows nothing else of domains).
  *
  * The daemon may set, once and before the store is shared, an oracle:

@@ -566,16 +566,20 @@ static void plan_apply(struct mxs_store *st, struct apply_plan *p)
 
 int mxs_txn_apply(struct mxs_txn *tx)
 {
+	struct mxs_account_plan acct;
 	struct apply_plan plan;
-	int rc = mxs_account_check(tx);
-
-	if (!rc)
-		rc = plan_prepare(tx, &plan);
+	int rc = mxs_account_check(tx, &acct);
 
 	if (rc)
 		return rc;
+	rc = plan_prepare(tx, &plan);
+	if (rc) {
+		mxs_account_plan_free(&acct);
+		return rc;
+	}
 	mxs_store_commit_begin(tx->st, &plan.touches);
 	plan_apply(tx->st, &plan);
+	mxs_account_apply(tx->st, &acct);
 	mxs_store_commit_end(tx->st);
 	plan_free(&plan);
 	return 0;

@@ -142,10 +142,50 @@ int mxs_txn_apply(struct mxs_txn *tx);
  */
 void mxs_account_note(struct mxs_txn *tx, const struct mxs_caller *c);
 /*
- * -ENOSPC when applying tx would leave its caller's domain owning more
- * nodes than its quota allows, else 0.  Caller: writer lock, before the
- * plan is made (the entries still hold their own copies).
+ * The byte deltas of one commit per owner slot (store/account.c), room
+ * for a few domains inline (a commit rarely touches more).
  */
-int mxs_account_check(struct mxs_txn *tx);
+struct mxs_account_delta {
+	uint32_t slot;
+	int64_t bytes;
+};
+
+struct mxs_account_plan {
+	struct mxs_account_delta *v;
+	size_t n, cap;
+	struct mxs_account_delta inl[4];
+};
+
+/*
+ * Computes into ap what applying tx changes in each domain's node bytes,
+ * and checks the caller's quotas: -ENOSPC when its domain would own more
+ * nodes than its nodes quota allows, -ENOMEM when more node bytes than
+ * its memory quota allows (or when memory runs out), else 0 with ap to
+ * be applied (mxs_account_apply) or freed.  Caller: writer lock, before
+ * the plan is made (the entries still hold their own copies).
+ */
+int mxs_account_check(struct mxs_txn *tx, struct mxs_account_plan *ap);
+/* Adds ap's deltas to the counts and frees it.  Caller: writer lock,
+ * in the commit that applied the transaction. */
+void mxs_account_apply(struct mxs_store *st, struct mxs_account_plan *ap);
+void mxs_account_plan_free(struct mxs_account_plan *ap);
+/*
+ * The live nodes v[0..n), a whole subtree with its top first, are about
+ * to be removed outside a transaction (a released domain): their bytes
+ * and their names' bytes go.  Caller: writer lock, before the removal.
+ */
+void mxs_account_live_removed(struct mxs_store *st,
+			      struct mxs_node *const *v, size_t n);
+/* The store's byte counts, the root charged (at creation), and their
+ * end (at mxs_store_free).  0 or -ENOMEM. */
+int mxs_account_init(struct mxs_store *st);
+void mxs_account_fini(struct mxs_store *st);
+/*
+ * Logical sizes, as the C daemon 4.17 charges a node record: the part
+ * charged to the node's owner (header, permissions, value, path) and the
+ * part of a child's name in its parent's record (name and NUL).
+ */
+uint64_t mxs_account_node_bytes(const struct mxs_nodeval *v, size_t pathlen);
+uint64_t mxs_account_name_bytes(const char *path, size_t len);
 
 #endif

@@ -73,6 +73,7 @@ void mxs_watch_owner_init(struct mxs_watch_owner *o, void *ctx, uint64_t seq)
 	o->ctx = ctx;
 	o->seq = seq;
 	o->count = 0;
+	o->bytes = 0;
 	CDS_INIT_LIST_HEAD(&o->list);
 }
 
@@ -131,6 +132,9 @@ int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
 	reg->buckets[h] = w;
 	cds_list_add_tail(&w->link, &o->list);
 	o->count++;
+	/* Relaxed: readers take no lock and need no ordering
+	 * (mxs_watches_owner_bytes). */
+	__atomic_fetch_add(&o->bytes, len + strlen(token), __ATOMIC_RELAXED);
 	if (++reg->count > reg->nbuckets * 2)
 		grow(reg);
 	pthread_rwlock_unlock(&reg->lock);
@@ -148,6 +152,8 @@ static void unlink_watch(struct mxs_watches *reg, struct mxs_watch *w)
 	*pp = w->hnext;
 	cds_list_del(&w->link);
 	w->owner->count--;
+	__atomic_fetch_sub(&w->owner->bytes, w->pathlen + strlen(w->token),
+			   __ATOMIC_RELAXED);
 	reg->count--;
 	watch_free(w);
 }
@@ -305,6 +311,11 @@ unsigned long mxs_watches_count(struct mxs_watches *reg)
 	n = reg->count;
 	pthread_rwlock_unlock(&reg->lock);
 	return n;
+}
+
+uint64_t mxs_watches_owner_bytes(const struct mxs_watch_owner *o)
+{
+	return __atomic_load_n(&o->bytes, __ATOMIC_RELAXED);
 }
 
 unsigned int mxs_watches_owner_count(struct mxs_watches *reg,

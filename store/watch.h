@@ -37,6 +37,10 @@ struct mxs_watch_owner {
 	uint64_t seq;              /* creation order of owners */
 	struct cds_list_head list; /* its watches (registry lock) */
 	unsigned int count;        /* number of watches (registry lock) */
+	/* Path and token bytes of its watches, as the C daemon charges
+	 * them to the memory quota (written under the registry lock,
+	 * relaxed; read relaxed without it). */
+	uint64_t bytes;
 };
 
 struct mxs_watch {
@@ -95,6 +99,9 @@ unsigned long mxs_watches_count(struct mxs_watches *reg);
  * takes the registry lock for reading. */
 unsigned int mxs_watches_owner_count(struct mxs_watches *reg,
 				     const struct mxs_watch_owner *o);
+/* Path and token bytes of one owner's watches (memory quota).  Any
+ * thread, no lock: some recent value, exact on the owner's thread. */
+uint64_t mxs_watches_owner_bytes(const struct mxs_watch_owner *o);
 
 #ifdef __cplusplus
 }

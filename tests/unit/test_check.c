@@ -82,6 +82,10 @@ static void test_counts(void **state)
 	st->nodes++;
 	assert_broken(st, "node count");
 	st->nodes--;
+	/* /a/d: 24 + 8 (one entry) + 1 (value) + 4 (path), owned by 5. */
+	st->mem[5] += 3;
+	assert_broken(st, "domain 5 holds 37 bytes, counted 40");
+	st->mem[5] -= 3;
 	unit_check(st);
 }
 
