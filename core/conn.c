@@ -133,6 +133,7 @@ void mxs_conn_reset_io(struct mxs_conn *c)
 	drop_output(c);
 	c->in_len = 0;
 	c->overflow = false;
+	__atomic_store_n(&c->ev_lost, 0, __ATOMIC_RELAXED);
 }
 
 /* Its watches and transactions: the state the protocol resets. */
@@ -355,21 +356,23 @@ uint64_t mxs_worker_run_timed(struct mxs_worker *w, uint64_t now)
 	return next;
 }
 
-struct mxs_out *mxs_out_event_new(const char *path, const char *token)
+int mxs_out_event_new(const char *path, const char *token,
+		      struct mxs_out **out)
 {
 	size_t plen = strlen(path) + 1, tlen = strlen(token) + 1;
 	struct mxs_msg_hdr hdr = { MXS_OP_WATCH_EVENT, 0, 0,
 				   (uint32_t)(plen + tlen) };
 	struct mxs_out *o;
 
+	*out = NULL;
 	if (plen + tlen > MXS_PAYLOAD_MAX) {
 		/* XSA-324: never build an oversized event. */
 		mxs_log("dropping oversized watch event %.64s", path);
-		return NULL;
+		return -E2BIG;
 	}
 	o = malloc(sizeof(*o) + HDR + plen + tlen);
 	if (!o)
-		return NULL;
+		return -ENOMEM;
 	o->conn = NULL;
 	o->deadline = 0;
 	o->len = HDR + plen + tlen;
@@ -377,7 +380,22 @@ struct mxs_out *mxs_out_event_new(const char *path, const char *token)
 	memcpy(o->data, &hdr, HDR);
 	memcpy(o->data + HDR, path, plen);
 	memcpy(o->data + HDR + plen, token, tlen);
-	return o;
+	*out = o;
+	return 0;
+}
+
+void mxs_conn_lose_event(struct mxs_conn *c, struct mxs_worker *self)
+{
+	__atomic_store_n(&c->ev_lost, 1, __ATOMIC_RELAXED);
+	if (c->w == self) {
+		mxs_conn_mark_dirty(c);
+		return;
+	}
+	/* CONN_LOST_R1: pairs with CONN_LOST_A1 in mxs_worker_take_events():
+	 * the owner that sees the worker's flag sees the connection's.  The
+	 * wake comes after both, so the owner looks at them after it. */
+	__atomic_store_n(&c->w->ev_lost, 1, __ATOMIC_RELEASE);
+	mxs_mpsc_wake(&c->w->wake_pending, c->w->evfd);
 }
 
 void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o)
@@ -402,10 +420,13 @@ void mxs_conn_queue_out_event(struct mxs_conn *c, struct mxs_out *o)
 int mxs_conn_queue_event(struct mxs_conn *c, const char *path,
 			 const char *token)
 {
-	struct mxs_out *o = mxs_out_event_new(path, token);
+	struct mxs_out *o;
+	int rc = mxs_out_event_new(path, token, &o);
 
-	if (!o)
-		return -ENOMEM;
+	if (rc == -ENOMEM)
+		mxs_conn_lose_event(c, c->w);
+	if (rc)
+		return rc;
 	mxs_conn_queue_out_event(c, o);
 	return 0;
 }
@@ -727,6 +748,13 @@ void mxs_worker_service_dirty(struct mxs_worker *w)
 			mxs_log("connection %llu: %zu bytes of events unread, "
 				"closing it", (unsigned long long)c->seq,
 				c->out_bytes);
+			c->t->fail(c, MXS_RING_ERR_COMM);
+			continue;
+		}
+		if (__atomic_load_n(&c->ev_lost, __ATOMIC_RELAXED) &&
+		    !c->closed && !c->stopped) {
+			mxs_log("connection %llu: out of memory for a watch "
+				"event, closing it", (unsigned long long)c->seq);
 			c->t->fail(c, MXS_RING_ERR_COMM);
 			continue;
 		}

@@ -145,6 +145,10 @@ struct mxs_conn {
 	struct mxs_conn *next_dirty; /* in worker->dirty */
 	bool dirty;                /* output or held-back input to service */
 	bool overflow;             /* events exceeded the hard output limit */
+	/* Atomic, set by any worker: a watch event for c could not be built
+	 * (no memory).  c is closed after its owner's batch: a client must
+	 * not go on believing it was told of every change. */
+	int ev_lost;
 	uint64_t seq;              /* creation order */
 	/*
 	 * Who is asking.  Read by other workers (watch permission checks),
@@ -242,6 +246,7 @@ struct mxs_worker {
 	/* Wake protocol of core/mpsc.h (worker.c). */
 	int wake_pending __attribute__((aligned(MXS_CACHELINE)));
 	int evfd;
+	int ev_lost;    /* a connection of this worker has ev_lost set */
 
 	/* Owner only. */
 	unsigned int id __attribute__((aligned(MXS_CACHELINE)));
@@ -451,11 +456,18 @@ void mxs_conn_close(struct mxs_conn *c);
 int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		   uint32_t tx_id, const void *payload, size_t len);
 /*
- * A watch event message for path and token, not queued anywhere; NULL
- * when it would exceed the payload limit (XSA-324: never built, logged)
- * or without memory.  Any thread.
+ * A watch event message for path and token, not queued anywhere, in *o:
+ * 0, -E2BIG when it would exceed the payload limit (XSA-324: never
+ * built, logged), -ENOMEM.  Any thread.
  */
-struct mxs_out *mxs_out_event_new(const char *path, const char *token);
+int mxs_out_event_new(const char *path, const char *token,
+		      struct mxs_out **o);
+/*
+ * An event for c was lost (no memory): c is closed, with a log line,
+ * after its owner's batch.  self: the calling worker.  Any worker,
+ * inside a watch callback too.
+ */
+void mxs_conn_lose_event(struct mxs_conn *c, struct mxs_worker *self);
 /*
  * Queues the event o on c, or frees it when c is closed or its unread
  * events exceed the hard limit (c is then closed after the batch).

@@ -7,6 +7,7 @@
  * queue, all under the commit-order lock (docs/design.md, "Order and
  * finality of watch events").  Runs on workers, online for RCU.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "core/daemon.h"
@@ -28,13 +29,16 @@ static void fire_watch(void *arg, const struct mxs_watch *w, const char *path)
 	struct fire_ctx *f = arg;
 	struct mxs_conn *c = w->owner->ctx;
 	struct mxs_out *o;
+	int rc;
 
 	if (!mxs_store_watch_permitted(f->d->store, mxs_conn_caller(c), path,
 				       f->ch->perms, f->ch->nperms))
 		return;
-	o = mxs_out_event_new(mxs_watch_event_path(w, path), w->token);
-	if (!o)
-		return;
+	rc = mxs_out_event_new(mxs_watch_event_path(w, path), w->token, &o);
+	if (rc == -ENOMEM)
+		mxs_conn_lose_event(c, f->self); /* never lost silently */
+	if (rc)
+		return; /* or oversized: dropped, as by the C daemon */
 	if (c->w == f->self) {
 		mxs_conn_queue_out_event(c, o);
 		return;
