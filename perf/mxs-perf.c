@@ -585,7 +585,8 @@ static int run_ring(const struct opts *o)
 		.socket = o->target, .domains = o->domains,
 		.clients = o->clients, .threads = o->threads ? o->threads : 2,
 		.depth = o->depth ? o->depth : 16, .requests = o->requests,
-		.watchers = o->watchers, .writes = o->writes, .pid = o->pid,
+		.watchers = o->watchers ? o->watchers : 1000,
+		.writes = o->writes, .pid = o->pid,
 		.phases = 1u << MXS_RING_BOOT,
 	};
 	uint64_t errors = 0;
@@ -696,7 +697,7 @@ int main(int argc, char **argv)
 	struct opts o = { .label = "daemon", .t = &mxs_perf_socket,
 			  .conns = 16, .depth = 0, .threads = 0,
 			  .requests = 50, .phases = "handshake,traffic,fanout,death", .nodes = 16,
-			  .watchers = 100, .writes = 10, .domains = 1000,
+			  .watchers = 0, .writes = 10, .domains = 1000,
 			  .clients = 4, .pct_read = 80, .pct_write = 15,
 			  .pct_dir = 5, .seconds = 5, .check = true };
 	struct result res = { 0 };
@@ -745,6 +746,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(o.scenario, "ring") == 0)
 		return run_ring(&o);
+	if (o.watchers == 0)
+		o.watchers = 100;
 	if (o.depth == 0)
 		o.depth = 1;
 	if (o.threads == 0)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "perf/perf.h"
 #include "tests/xensim/xensim.h"
@@ -25,7 +26,6 @@
 #define FL_MAX 64u /* requests in flight per guest, at most */
 #define NODES 4u   /* traffic nodes per guest */
 #define BACKEND_WINDOW 128u
-#define DEATH_QUIET_NS (300ull * 1000000ull)
 
 const char *const mxs_perf_ring_phase_name[MXS_RING_PHASES] = {
 	"boot", "handshake", "traffic", "fanout", "death",
@@ -40,6 +40,7 @@ enum tag {
 
 struct fl_req {
 	uint32_t type, req_id, tag, node, version;
+	uint32_t phase; /* enum gphase of the phase that sent it */
 	uint64_t t0;
 };
 
@@ -104,7 +105,7 @@ static bool g_send(struct gen *t, struct guest *g, uint32_t type, uint32_t tag,
 	}
 	f = &g->fl[(g->head + g->n++) % FL_MAX];
 	*f = (struct fl_req){ .type = type, .req_id = (uint32_t)id, .tag = tag,
-			      .t0 = mxs_perf_now_ns() };
+			      .phase = t->run->phase, .t0 = mxs_perf_now_ns() };
 	return true;
 }
 
@@ -303,6 +304,13 @@ static int g_input(struct gen *t, struct guest *g)
 		f = g->fl[g->head];
 		g->head = (g->head + 1) % FL_MAX;
 		g->n--;
+		/* A late reply of an earlier phase (a handshake READ after
+		 * the last write) is not this phase's. */
+		if (f.phase != t->run->phase) {
+			if (h.type != f.type)
+				gen_error(t, g, "reply type (earlier phase)");
+			continue;
+		}
 		if (t->run->phase != G_FAN_SETUP) {
 			mxs_perf_lat_add(&t->lat, mxs_perf_now_ns() - f.t0);
 			t->ops++;
@@ -645,6 +653,17 @@ out:
 
 /* ---- death: destroy everything, watch @releaseDomain --------------- */
 
+/*
+ * The dom0 watcher does what a toolstack does on @releaseDomain: it asks
+ * the daemon which of the domains it still waits for are gone
+ * (IS_DOMAIN_INTRODUCED, pipelined), one round per event at most every
+ * DEATH_ROUND_NS.  The phase ends at the event after which the last
+ * domain was found released.  Then every ring must be unmapped (the
+ * domain vanishes from the simulator) within DEATH_UNMAP_NS.
+ */
+#define DEATH_ROUND_NS (20ull * 1000000ull)
+#define DEATH_UNMAP_NS (30ull * 1000000000ull)
+
 static void phase_death(struct mxs_perf_rings *r, struct mxs_perf_phase *out)
 {
 	struct xensim_sim *sim = mxs_perf_ring_sim();
@@ -653,10 +672,16 @@ static void phase_death(struct mxs_perf_rings *r, struct mxs_perf_phase *out)
 	struct mxs_perf_poller *p = mxs_perf_socket.poller_new();
 	int *left = calloc((size_t)r->domains, sizeof(*left));
 	struct mxs_perf_conn *ready[1];
-	uint64_t t0, now, t_last = 0, t_all = 0, last_scan = 0, initial = 0;
+	uint64_t t0, now, t_event = 0, t_round_event = 0, t_done = 0;
+	uint64_t round_end = 0, initial = 0;
 	struct mxs_msg_hdr h;
 	char *body, dom[16];
-	int nleft = r->domains, i, rc;
+	/* left[0, nleft): not known released; a round asks left[0, rlen)
+	 * in order, next one at rnext, replies seen rdone; released ones
+	 * are compacted out when the round ends. */
+	int nleft = r->domains, rlen = 0, rnext = 0, rdone = 0, keep = 0;
+	bool round = false, pending_event = false;
+	int i, rc;
 
 	if (!c || !p || !left || mxs_perf_socket.poller_add(p, c) ||
 	    mxs_perf_call(c, MXS_OP_WATCH, 0, "@releaseDomain", "rel", 4, &h,
@@ -680,73 +705,87 @@ static void phase_death(struct mxs_perf_rings *r, struct mxs_perf_phase *out)
 	for (i = 0; i < r->domains; i++)
 		if (xensim_domain_destroy(sim, (uint32_t)i + 1, false))
 			out->errors++;
-	for (;;) {
+	while (nleft) {
 		now = mxs_perf_now_ns();
 		if (now > t0 + PHASE_NS) {
-			fprintf(stderr, "mxs-perf ring: death: %d domains still "
-				"mapped\n", nleft);
+			fprintf(stderr, "mxs-perf ring: death: %d domains not "
+				"released\n", nleft);
 			out->errors += (uint64_t)nleft;
 			break;
 		}
-		if (nleft && now - last_scan > 2000000) {
-			/* A domain vanishes once the daemon unmapped its ring. */
-			int k = 0;
-
-			for (i = 0; i < nleft; i++) {
-				struct xensim_dominfo di;
-
-				if (xensim_domain_info(sim, (uint32_t)left[i],
-						       &di) == 0)
-					left[k++] = left[i];
-				else
-					mxs_perf_lat_add(&out->lat, now - t0);
-			}
-			nleft = k;
-			last_scan = now;
-			if (!nleft)
-				t_all = now;
+		if (!round && pending_event && now >= round_end + DEATH_ROUND_NS) {
+			round = true;
+			pending_event = false;
+			t_round_event = t_event;
+			rlen = nleft;
+			rnext = rdone = keep = 0;
 		}
-		if (!nleft && now > t_all + DEATH_QUIET_NS &&
-		    now > t_last + DEATH_QUIET_NS)
-			break;
-		rc = mxs_perf_socket.poller_wait(p, ready, 1, 2);
-		if (rc < 0) {
-			out->errors++;
-			break;
+		while (round && rnext < rlen && rnext - rdone < (int)BACKEND_WINDOW) {
+			snprintf(dom, sizeof(dom), "%d", left[rnext]);
+			if (mxs_perf_queue(c, MXS_OP_IS_DOMAIN_INTRODUCED, 0, dom,
+					   strlen(dom) + 1, NULL, 0) < 0)
+				break;
+			rnext++;
 		}
-		if (!rc)
-			continue;
-		if ((rc = mxs_perf_fill(c, false))) {
+		if (mxs_perf_flush(c) ||
+		    (rc = mxs_perf_socket.poller_wait(p, ready, 1, 5)) < 0 ||
+		    (rc && mxs_perf_fill(c, false))) {
 			out->errors++;
 			break;
 		}
 		now = mxs_perf_now_ns();
 		while ((rc = mxs_perf_next(c, &h, &body)) == 1) {
-			if (h.type == MXS_OP_WATCH_EVENT &&
-			    !strcmp(body, "@releaseDomain")) {
-				r->release_events++;
-				t_last = now;
+			if (h.type == MXS_OP_WATCH_EVENT) {
+				if (!strcmp(body, "@releaseDomain")) {
+					r->release_events++;
+					t_event = now;
+					pending_event = true;
+				}
+				continue;
+			}
+			if (!round || rdone >= rnext) {
+				out->errors++;
+				continue;
+			}
+			if (h.type == MXS_OP_IS_DOMAIN_INTRODUCED &&
+			    !strcmp(body, "F")) {
+				mxs_perf_lat_add(&out->lat, t_round_event - t0);
+			} else {
+				if (h.type != MXS_OP_IS_DOMAIN_INTRODUCED)
+					out->errors++;
+				left[keep++] = left[rdone];
+			}
+			if (++rdone == rlen) {
+				/* Those beyond the round stay; none here. */
+				round = false;
+				round_end = now;
+				r->released += (uint64_t)(nleft - keep);
+				nleft = keep;
+				if (!nleft)
+					t_done = t_round_event;
 			}
 		}
+		if (rc < 0) {
+			out->errors++;
+			break;
+		}
 	}
-	out->seconds = (double)((t_last > t_all ? t_last : t_all) - t0) / 1e9;
+	out->seconds = t_done ? (double)(t_done - t0) / 1e9 : 0;
 	out->ops = (uint64_t)r->domains;
-	if (!r->release_events) {
-		fprintf(stderr, "mxs-perf ring: death: no @releaseDomain\n");
-		out->errors++;
-	}
-	/* Ask the daemon about every domain: all must be released. */
+	/* Every ring unmapped: the domains vanish from the simulator. */
+	now = mxs_perf_now_ns();
 	for (i = 1; i <= r->domains; i++) {
-		snprintf(dom, sizeof(dom), "%d", i);
-		rc = mxs_perf_call(c, MXS_OP_IS_DOMAIN_INTRODUCED, 0, dom, NULL,
-				   0, &h, &body, NULL);
-		if (!rc && !strcmp(body, "F"))
-			r->released++;
-	}
-	if (r->released != (uint64_t)r->domains) {
-		fprintf(stderr, "mxs-perf ring: death: %llu of %d released\n",
-			(unsigned long long)r->released, r->domains);
-		out->errors += (uint64_t)r->domains - r->released;
+		struct xensim_dominfo di;
+
+		while (xensim_domain_info(sim, (uint32_t)i, &di) == 0) {
+			if (mxs_perf_now_ns() > now + DEATH_UNMAP_NS) {
+				fprintf(stderr, "mxs-perf ring: death: domain %d "
+					"still mapped\n", i);
+				out->errors++;
+				break;
+			}
+			usleep(10000);
+		}
 	}
 out:
 	if (p)
