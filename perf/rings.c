@@ -81,6 +81,25 @@ struct gen {
 	struct mxs_perf_lat lat;
 };
 
+/* False once the daemon (pid > 0) exited: a ring has no end-of-file. */
+static bool daemon_alive(pid_t pid)
+{
+	char path[64], buf[512], *q;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	q = strrchr(buf, ')');
+	return q && q[1] == ' ' && q[2] != 'Z' && q[2] != 'X';
+}
+
 static void gen_error(struct gen *t, const struct guest *g, const char *what)
 {
 	if (t->errors++ < 5)
@@ -345,7 +364,8 @@ static void *gen_main(void *arg)
 	}
 	while (t->left > 0) {
 		n = mxs_perf_ring.poller_wait(t->p, ready, 256, 100);
-		if (n < 0 || mxs_perf_now_ns() > run->deadline) {
+		if (n < 0 || mxs_perf_now_ns() > run->deadline ||
+		    (n == 0 && !daemon_alive(run->r->pid))) {
 			t->errors += (uint64_t)t->left;
 			fprintf(stderr, "mxs-perf ring: %d guests stuck\n",
 				t->left);
@@ -579,7 +599,8 @@ static void *backend_main(void *arg)
 		if ((rc = mxs_perf_flush(c)))
 			goto broken;
 		rc = mxs_perf_socket.poller_wait(p, ready, 1, 100);
-		if (rc < 0 || mxs_perf_now_ns() > b->run->deadline) {
+		if (rc < 0 || mxs_perf_now_ns() > b->run->deadline ||
+		    (rc == 0 && !daemon_alive(b->r->pid))) {
 			backend_error(b, 0, "handshakes stuck");
 			b->errors += (uint64_t)nd - b->ndone;
 			goto out;
@@ -707,7 +728,7 @@ static void phase_death(struct mxs_perf_rings *r, struct mxs_perf_phase *out)
 			out->errors++;
 	while (nleft) {
 		now = mxs_perf_now_ns();
-		if (now > t0 + PHASE_NS) {
+		if (now > t0 + PHASE_NS || !daemon_alive(r->pid)) {
 			fprintf(stderr, "mxs-perf ring: death: %d domains not "
 				"released\n", nleft);
 			out->errors += (uint64_t)nleft;
