@@ -579,6 +579,33 @@ static void print_json(const struct opts *o, const struct result *r,
 
 static void usage(void);
 
+/* "name":{...} of phase i. */
+static void print_phase(const struct mxs_perf_rings *r, int i)
+{
+	const struct mxs_perf_phase *ph = &r->ph[i];
+
+	printf("\"%s\":{\"seconds\":%.4f,\"ops\":%llu,"
+	       "\"ops_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+	       "\"p999_us\":%.1f,\"daemon_cpu_s\":%.3f,"
+	       "\"generator_cpu_s\":%.3f,\"errors\":%llu}",
+	       mxs_perf_ring_phase_name[i], ph->seconds,
+	       (unsigned long long)ph->ops,
+	       ph->seconds > 0 ? (double)ph->ops / ph->seconds : 0,
+	       mxs_perf_lat_us(&ph->lat, 0.50), mxs_perf_lat_us(&ph->lat, 0.99),
+	       mxs_perf_lat_us(&ph->lat, 0.999), ph->cpu_s, ph->gen_cpu_s,
+	       (unsigned long long)ph->errors);
+}
+
+/* Progress: one line per finished phase, so that a run cut short by a
+ * timeout still tells what it measured. */
+static void ring_progress(const struct mxs_perf_rings *r, int i)
+{
+	printf("{\"progress\":1,");
+	print_phase(r, i);
+	printf("}\n");
+	fflush(stdout);
+}
+
 static int run_ring(const struct opts *o)
 {
 	struct mxs_perf_rings r = {
@@ -587,7 +614,7 @@ static int run_ring(const struct opts *o)
 		.depth = o->depth ? o->depth : 16, .requests = o->requests,
 		.watchers = o->watchers ? o->watchers : 1000,
 		.writes = o->writes, .pid = o->pid,
-		.phases = 1u << MXS_RING_BOOT,
+		.phases = 1u << MXS_RING_BOOT, .phase_done = ring_progress,
 	};
 	uint64_t errors = 0;
 	char list[128], *tok, *save;
@@ -630,24 +657,13 @@ static int run_ring(const struct opts *o)
 	       (unsigned long long)r.release_events,
 	       (unsigned long long)r.released);
 	for (i = 0; i < MXS_RING_PHASES; i++) {
-		struct mxs_perf_phase *ph = &r.ph[i];
-
 		if (!(r.phases & (1u << i)))
 			continue;
-		printf("%s\"%s\":{\"seconds\":%.4f,\"ops\":%llu,"
-		       "\"ops_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-		       "\"p999_us\":%.1f,\"daemon_cpu_s\":%.3f,"
-		       "\"errors\":%llu}",
-		       sep, mxs_perf_ring_phase_name[i], ph->seconds,
-		       (unsigned long long)ph->ops,
-		       ph->seconds > 0 ? (double)ph->ops / ph->seconds : 0,
-		       mxs_perf_lat_us(&ph->lat, 0.50),
-		       mxs_perf_lat_us(&ph->lat, 0.99),
-		       mxs_perf_lat_us(&ph->lat, 0.999), ph->cpu_s,
-		       (unsigned long long)ph->errors);
+		printf("%s", sep);
+		print_phase(&r, i);
 		sep = ",";
-		errors += ph->errors;
-		mxs_perf_lat_free(&ph->lat);
+		errors += r.ph[i].errors;
+		mxs_perf_lat_free(&r.ph[i].lat);
 	}
 	printf("},\"errors\":%llu}\n", (unsigned long long)errors);
 	fflush(stdout);

@@ -180,6 +180,7 @@ struct xensim_sim *mxs_perf_ring_sim(void);
  */
 struct mxs_perf_phase {
 	double seconds, cpu_s;
+	double gen_cpu_s; /* this process's (the generator's) CPU seconds */
 	uint64_t ops, errors;
 	struct mxs_perf_lat lat; /* per request (death: per domain) */
 };
@@ -193,6 +194,8 @@ struct mxs_perf_rings {
 	int domains, clients, threads, depth, requests, watchers, writes;
 	unsigned phases; /* bit mask of 1u << MXS_RING_*; boot always runs */
 	pid_t pid;
+	/* Called after each phase (progress), may be NULL. */
+	void (*phase_done)(const struct mxs_perf_rings *r, int phase);
 	/* out */
 	struct mxs_perf_phase ph[MXS_RING_PHASES];
 	uint64_t eagain;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "perf/perf.h"
@@ -880,13 +881,27 @@ static int fan_prepare(const struct mxs_perf_rings *r)
 	return rc;
 }
 
-static void phase_timed(struct mxs_perf_rings *r, struct mxs_perf_phase *ph,
-			uint64_t t0, double cpu0)
+/* CPU seconds of this process, all threads. */
+static double self_cpu_s(void)
 {
+	struct rusage u;
+
+	if (getrusage(RUSAGE_SELF, &u))
+		return -1;
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+static void phase_timed(struct mxs_perf_rings *r, struct mxs_perf_phase *ph,
+			uint64_t t0, double cpu0, double self0)
+{
+	ph->gen_cpu_s = self_cpu_s() - self0;
 	if (!ph->seconds)
 		ph->seconds = (double)(mxs_perf_now_ns() - t0) / 1e9;
 	ph->cpu_s = cpu0 < 0 ? -1 : mxs_perf_cpu_s(r->pid) - cpu0;
 	mxs_perf_lat_sort(&ph->lat);
+	if (r->phase_done)
+		r->phase_done(r, (int)(ph - r->ph));
 }
 
 int mxs_perf_rings_run(struct mxs_perf_rings *r)
@@ -895,7 +910,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 	struct gen *gens = calloc((size_t)r->threads, sizeof(*gens));
 	struct backend b = { .r = r, .run = &run };
 	uint64_t t0;
-	double cpu0;
+	double cpu0, self0;
 	int i, rc = 0;
 
 	if (r->watchers > r->domains)
@@ -913,9 +928,10 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 
 	/* Boot storm: build + introduce. */
 	cpu0 = mxs_perf_cpu_s(r->pid);
+	self0 = self_cpu_s();
 	t0 = mxs_perf_now_ns();
 	phase_boot(r, &r->ph[MXS_RING_BOOT]);
-	phase_timed(r, &r->ph[MXS_RING_BOOT], t0, cpu0);
+	phase_timed(r, &r->ph[MXS_RING_BOOT], t0, cpu0, self0);
 	if (r->ph[MXS_RING_BOOT].errors)
 		goto out;
 
@@ -949,6 +965,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_HANDSHAKE];
 
 		cpu0 = mxs_perf_cpu_s(r->pid);
+	self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		run.deadline = t0 + PHASE_NS;
 		if (pthread_create(&b.thr, NULL, backend_main, &b))
@@ -959,7 +976,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		ph->errors += b.errors;
 		if (!rc)
 			rc = mxs_perf_lat_merge(&ph->lat, &b.lat);
-		phase_timed(r, ph, t0, cpu0);
+		phase_timed(r, ph, t0, cpu0, self0);
 		for (i = 0; i < r->domains; i++)
 			r->handshakes += b.done[i] && run.g[i].fstate == 4 &&
 					 run.g[i].done;
@@ -972,10 +989,11 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_TRAFFIC];
 
 		cpu0 = mxs_perf_cpu_s(r->pid);
+	self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		if ((rc = gen_phase(&run, gens, G_TRAFFIC, ph)))
 			goto out;
-		phase_timed(r, ph, t0, cpu0);
+		phase_timed(r, ph, t0, cpu0, self0);
 	}
 	if (want(r, MXS_RING_FANOUT)) {
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_FANOUT];
@@ -986,6 +1004,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 			goto out;
 		ph->ops = 0;
 		cpu0 = mxs_perf_cpu_s(r->pid);
+	self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		/* The writer runs beside the guests' threads. */
 		if (pthread_create(&fw.thr, NULL, fan_writer_main, &fw))
@@ -994,7 +1013,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		pthread_join(fw.thr, NULL);
 		if (rc)
 			goto out;
-		phase_timed(r, ph, t0, cpu0);
+		phase_timed(r, ph, t0, cpu0, self0);
 		if (ph->ops != (uint64_t)r->watchers * (uint64_t)r->writes)
 			ph->errors++;
 	}
@@ -1007,9 +1026,10 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_DEATH];
 
 		cpu0 = mxs_perf_cpu_s(r->pid);
+	self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		phase_death(r, ph);
-		phase_timed(r, ph, t0, cpu0);
+		phase_timed(r, ph, t0, cpu0, self0);
 	}
 out:
 	for (i = 0; run.g && i < r->domains; i++)
