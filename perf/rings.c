@@ -506,7 +506,6 @@ enum bwork { B_START, B_READ, B_CONNECT };
 struct backend {
 	pthread_t thr;
 	struct mxs_perf_rings *r;
-	struct run *run;
 	uint8_t *state; /* per domain: what the backend wrote (0: nothing) */
 	bool *done;
 	uint64_t ndone, ops, errors;
@@ -541,6 +540,8 @@ static void *backend_main(void *arg)
 	struct mxs_perf_conn *ready[1];
 	struct mxs_msg_hdr h;
 	char *body, path[96], tok[16];
+	/* Its own: the main thread writes run->deadline meanwhile. */
+	uint64_t deadline = mxs_perf_now_ns() + PHASE_NS;
 	int i, rc;
 
 	if (!work || !c || !p || mxs_perf_socket.poller_add(p, c)) {
@@ -600,7 +601,7 @@ static void *backend_main(void *arg)
 		if ((rc = mxs_perf_flush(c)))
 			goto broken;
 		rc = mxs_perf_socket.poller_wait(p, ready, 1, 100);
-		if (rc < 0 || mxs_perf_now_ns() > b->run->deadline ||
+		if (rc < 0 || mxs_perf_now_ns() > deadline ||
 		    (rc == 0 && !daemon_alive(b->r->pid))) {
 			backend_error(b, 0, "handshakes stuck");
 			b->errors += (uint64_t)nd - b->ndone;
@@ -908,7 +909,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 {
 	struct run run = { .r = r };
 	struct gen *gens = calloc((size_t)r->threads, sizeof(*gens));
-	struct backend b = { .r = r, .run = &run };
+	struct backend b = { .r = r };
 	uint64_t t0;
 	double cpu0, self0;
 	int i, rc = 0;
@@ -967,7 +968,6 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		cpu0 = mxs_perf_cpu_s(r->pid);
 	self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
-		run.deadline = t0 + PHASE_NS;
 		if (pthread_create(&b.thr, NULL, backend_main, &b))
 			abort();
 		rc = gen_phase(&run, gens, G_HANDSHAKE, ph);
