@@ -6,7 +6,8 @@
  * libxl does, each in one transaction retried on EAGAIN: the domain's home
  * /local/domain/<id> (owner handed to the domain, dom0 may read), ~20
  * nodes of name, memory, console, vif and vbd frontends, and the matching
- * backend directories under /local/domain/0/backend.  Every domain's tree
+ * backend directories under /local/domain/0/backend (readable by the
+ * frontend, state 1): about 30 requests, as libxl makes.  Every domain's tree
  * is then read back and checked, and every domain torn down (one
  * transaction each: rm the home and the backends).
  *
@@ -49,10 +50,8 @@ static const char *const boot_leaves[][2] = {
 	{ "console/port", "2" },
 	{ "console/ring-ref", "1234" },
 	{ "console/type", "xenconsoled" },
-	{ "device/vif/0/backend", "" },
 	{ "device/vif/0/state", "1" },
 	{ "device/vif/0/mac", "00:16:3e:00:00:01" },
-	{ "device/vbd/51712/backend", "" },
 	{ "device/vbd/51712/state", "1" },
 	{ "device/vbd/51712/virtual-device", "51712" },
 	{ "control/shutdown", "" },
@@ -111,14 +110,45 @@ static int boot_build(struct boot_client *k, int d)
 		rc = boot_call(k, MXS_OP_WRITE, tx, path, boot_leaves[i][1],
 			       strlen(boot_leaves[i][1]));
 	}
+	/* Each backend directory: owned by dom0, readable by its frontend
+	 * (whose driver watches the backend's state), state Initialising. */
 	for (i = 0; !rc && i < 2; i++) {
-		snprintf(path, sizeof(path),
-			 "/local/domain/0/backend/%s/%d/%s/frontend-id",
-			 i ? "vbd" : "vif", d, i ? "51712" : "0");
+		const char *dev = i ? "vbd" : "vif", *id = i ? "51712" : "0";
+		char be[96];
+
+		snprintf(be, sizeof(be), "/local/domain/0/backend/%s/%d/%s", dev,
+			 d, id);
+		snprintf(path, sizeof(path), "%s/frontend-id", be);
 		n = snprintf(val, sizeof(val), "%d", d);
 		rc = boot_call(k, MXS_OP_WRITE, tx, path, val, (size_t)n);
+		n = snprintf(perms, sizeof(perms), "n0") + 1;
+		n += snprintf(perms + n, sizeof(perms) - (size_t)n, "r%d", d) + 1;
+		if (!rc)
+			rc = boot_call(k, MXS_OP_SET_PERMS, tx, be, perms,
+				       (size_t)n);
+		snprintf(path, sizeof(path), "%s/state", be);
+		if (!rc)
+			rc = boot_call(k, MXS_OP_WRITE, tx, path, "1", 1);
+		snprintf(path, sizeof(path), "/local/domain/%d/device/%s/%s/backend",
+			 d, dev, id);
+		if (!rc)
+			rc = boot_call(k, MXS_OP_WRITE, tx, path, be, strlen(be));
 	}
 	return boot_end(k, tx, rc);
+}
+
+int mxs_perf_boot_domain(struct mxs_perf_conn *c, int domid,
+			 struct mxs_perf_lat *lat, uint64_t *requests,
+			 uint64_t *eagain)
+{
+	struct boot_client k = { .c = c, .lat = *lat };
+	int rc;
+
+	while ((rc = boot_build(&k, domid)) == -EAGAIN)
+		(*eagain)++;
+	*lat = k.lat;
+	*requests += k.requests;
+	return rc;
 }
 
 static int boot_check(struct boot_client *k, int d)

@@ -18,6 +18,15 @@
  *   boot    --clients C toolstack threads build --domains N domains (one
  *           transaction each), read them back and tear them down
  *           (perf/boot.c); every request is one op.
+ *   ring    under the Xen simulator (--simdir, default $XENSIM_DIR, the
+ *           daemon's): --domains N guests over their rings, served by
+ *           --threads T generator threads, and --clients C toolstack
+ *           threads over the socket: boot storm, xenbus handshake, guest
+ *           traffic (--requests R per guest, --depth D in flight, default
+ *           50 and 16), watch fan-out (--watchers W guests, --writes K)
+ *           and death storm (perf/rings.c); --phases a comma list of
+ *           handshake,traffic,fanout,death (default all; boot always
+ *           runs).  The JSON has one object per phase under "phases".
  *   memory  one connection writes --count N (default 100,000) nodes of a
  *           13-byte path /m/<3 digits>/n<5 digits> (100 per parent) and
  *           a 32-byte value, --depth D
@@ -56,7 +65,8 @@ struct opts {
 	const struct mxs_perf_transport *t;
 	pid_t pid;
 	int conns, depth, threads, nodes, watchers, writes, domains, clients;
-	int pct_read, pct_write, pct_dir;
+	int pct_read, pct_write, pct_dir, requests;
+	const char *simdir, *phases;
 	double seconds;
 	uint64_t count;
 	bool check;
@@ -565,16 +575,116 @@ static void print_json(const struct opts *o, const struct result *r,
 	fflush(stdout);
 }
 
+/* ---- ring: the host's ring scenarios (perf/rings.c) ---------------- */
+
+static void usage(void);
+
+/* "name":{...} of phase i. */
+static void print_phase(const struct mxs_perf_rings *r, int i)
+{
+	const struct mxs_perf_phase *ph = &r->ph[i];
+
+	printf("\"%s\":{\"seconds\":%.4f,\"ops\":%llu,"
+	       "\"ops_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+	       "\"p999_us\":%.1f,\"daemon_cpu_s\":%.3f,"
+	       "\"generator_cpu_s\":%.3f,\"errors\":%llu}",
+	       mxs_perf_ring_phase_name[i], ph->seconds,
+	       (unsigned long long)ph->ops,
+	       ph->seconds > 0 ? (double)ph->ops / ph->seconds : 0,
+	       mxs_perf_lat_us(&ph->lat, 0.50), mxs_perf_lat_us(&ph->lat, 0.99),
+	       mxs_perf_lat_us(&ph->lat, 0.999), ph->cpu_s, ph->gen_cpu_s,
+	       (unsigned long long)ph->errors);
+}
+
+/* Progress: one line per finished phase, so that a run cut short by a
+ * timeout still tells what it measured. */
+static void ring_progress(const struct mxs_perf_rings *r, int i)
+{
+	printf("{\"progress\":1,");
+	print_phase(r, i);
+	printf("}\n");
+	fflush(stdout);
+}
+
+static int run_ring(const struct opts *o)
+{
+	struct mxs_perf_rings r = {
+		.socket = o->target, .domains = o->domains,
+		.clients = o->clients, .threads = o->threads ? o->threads : 2,
+		.depth = o->depth ? o->depth : 16, .requests = o->requests,
+		.watchers = o->watchers ? o->watchers : 1000,
+		.writes = o->writes, .pid = o->pid,
+		.phases = 1u << MXS_RING_BOOT, .phase_done = ring_progress,
+	};
+	uint64_t errors = 0;
+	char list[128], *tok, *save;
+	const char *sep = "";
+	int i, rc;
+
+	snprintf(list, sizeof(list), "%s", o->phases);
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < MXS_RING_PHASES; i++)
+			if (!strcmp(tok, mxs_perf_ring_phase_name[i]))
+				break;
+		if (i == MXS_RING_PHASES) {
+			fprintf(stderr, "mxs-perf ring: unknown phase %s\n", tok);
+			return 2;
+		}
+		r.phases |= 1u << i;
+	}
+	if (!o->target || r.domains < 1 || r.domains >= 0x7ff0 ||
+	    r.clients < 1 || r.clients > 1024 || r.threads < 1 ||
+	    r.threads > 64 || r.depth < 1 || r.requests < 0 ||
+	    r.writes > 100000) {
+		usage();
+		return 2;
+	}
+	if ((rc = mxs_perf_ring_env_open(o->simdir))) {
+		fprintf(stderr, "mxs-perf ring: simulation %s: %s\n",
+			o->simdir ? o->simdir : "$XENSIM_DIR", strerror(-rc));
+		return 1;
+	}
+	rc = mxs_perf_rings_run(&r);
+	printf("{\"scenario\":\"ring\",\"label\":\"%s\",\"transport\":"
+	       "\"ring\",\"domains\":%d,\"clients\":%d,\"threads\":%d,"
+	       "\"depth\":%d,\"requests\":%d,\"watchers\":%d,\"writes\":%d,"
+	       "\"eagain\":%llu,\"handshakes\":%llu,\"release_events\":%llu,"
+	       "\"released\":%llu,\"phases\":{",
+	       o->label, r.domains, r.clients, r.threads, r.depth, r.requests,
+	       r.watchers, r.writes, (unsigned long long)r.eagain,
+	       (unsigned long long)r.handshakes,
+	       (unsigned long long)r.release_events,
+	       (unsigned long long)r.released);
+	for (i = 0; i < MXS_RING_PHASES; i++) {
+		if (!(r.phases & (1u << i)))
+			continue;
+		printf("%s", sep);
+		print_phase(&r, i);
+		sep = ",";
+		errors += r.ph[i].errors;
+		mxs_perf_lat_free(&r.ph[i].lat);
+	}
+	printf("},\"errors\":%llu}\n", (unsigned long long)errors);
+	fflush(stdout);
+	if (rc)
+		fprintf(stderr, "mxs-perf ring: %s\n", strerror(-rc));
+	return rc || errors ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mxs-perf mix|writes|fanout|boot|memory --socket PATH [--pid PID]\n"
+		"usage: mxs-perf mix|writes|fanout|boot|memory|ring --socket PATH [--pid PID]\n"
 		"       [--label NAME] [--seconds S] [--count N] [--no-check]\n"
 		"       mix/writes: [--conns N] [--depth D] [--threads T]\n"
 		"                   [--nodes K] [--mix R/W/D]\n"
 		"       fanout:     [--watchers N] [--writes W]\n"
 		"       boot:       [--domains N] [--clients C]\n"
-		"       memory:     [--count N] [--depth D]\n");
+		"       memory:     [--count N] [--depth D]\n"
+		"       ring:       [--simdir DIR] [--domains N] [--clients C]\n"
+		"                   [--threads T] [--requests R] [--depth D]\n"
+		"                   [--watchers W] [--writes K] [--phases LIST]\n");
 }
 
 int main(int argc, char **argv)
@@ -595,11 +705,15 @@ int main(int argc, char **argv)
 		{ "domains", required_argument, NULL, 'D' },
 		{ "clients", required_argument, NULL, 'C' },
 		{ "no-check", no_argument, NULL, 'x' },
+		{ "simdir", required_argument, NULL, 'S' },
+		{ "requests", required_argument, NULL, 'R' },
+		{ "phases", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .label = "daemon", .t = &mxs_perf_socket,
-			  .conns = 16, .depth = 1, .threads = 0, .nodes = 16,
-			  .watchers = 100, .writes = 10, .domains = 1000,
+			  .conns = 16, .depth = 0, .threads = 0,
+			  .requests = 50, .phases = "handshake,traffic,fanout,death", .nodes = 16,
+			  .watchers = 0, .writes = 10, .domains = 1000,
 			  .clients = 4, .pct_read = 80, .pct_write = 15,
 			  .pct_dir = 5, .seconds = 5, .check = true };
 	struct result res = { 0 };
@@ -635,6 +749,9 @@ int main(int argc, char **argv)
 		case 'D': o.domains = atoi(optarg); break;
 		case 'C': o.clients = atoi(optarg); break;
 		case 'x': o.check = false; break;
+		case 'S': o.simdir = optarg; break;
+		case 'R': o.requests = atoi(optarg); break;
+		case 'p': o.phases = optarg; break;
 		default: usage(); return 2;
 		}
 	}
@@ -643,6 +760,12 @@ int main(int argc, char **argv)
 		o.pct_write = 100;
 		o.pct_dir = 0;
 	}
+	if (strcmp(o.scenario, "ring") == 0)
+		return run_ring(&o);
+	if (o.watchers == 0)
+		o.watchers = 100;
+	if (o.depth == 0)
+		o.depth = 1;
 	if (o.threads == 0)
 		o.threads = o.conns < 2 ? 1 : 2;
 	if (o.threads > o.conns)

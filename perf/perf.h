@@ -141,4 +141,72 @@ struct mxs_perf_boot {
 /* Runs the three phases; 0 (look at errors), or -errno. */
 int mxs_perf_boot_run(struct mxs_perf_boot *b);
 
+/* Builds domain domid's tree in one transaction on c (retried on EAGAIN,
+ * counted in *eagain), timing each request into *lat.  0 or -errno. */
+int mxs_perf_boot_domain(struct mxs_perf_conn *c, int domid,
+			 struct mxs_perf_lat *lat, uint64_t *requests,
+			 uint64_t *eagain);
+
+/*
+ * The guest-ring transport (perf/ring.c): a connection's target is a
+ * simulated domain's id ("17"); the daemon must have been given the
+ * domain (XS_INTRODUCE).  mxs_perf_ring_env_open maps the simulation in
+ * simdir (NULL: $XENSIM_DIR) once per process, before the first open.
+ */
+struct xensim_sim;
+extern const struct mxs_perf_transport mxs_perf_ring;
+int mxs_perf_ring_env_open(const char *simdir);
+/* The simulation mapped by mxs_perf_ring_env_open (shared by threads). */
+struct xensim_sim *mxs_perf_ring_sim(void);
+
+/*
+ * The ring scenarios of a host (perf/rings.c), one after the other on the
+ * same N domains, each phase timed on its own:
+ *   boot       `clients` toolstack threads create each domain in the
+ *              simulator, build its tree (mxs_perf_boot_domain) and
+ *              introduce it over the socket;
+ *   handshake  each guest's vif frontend and a dom0 backend (one socket
+ *              connection) run the xenbus state handshake through watches
+ *              (frontend 1, backend 2, frontend 3, backend 4, frontend 4);
+ *   traffic    every guest makes `requests` READ/WRITE requests on its
+ *              own nodes, `depth` in flight on its ring;
+ *   fanout     `watchers` guests watch /perf/fan, dom0 writes `writes`
+ *              children one after the other; done at the last event;
+ *   death      every domain is destroyed at once; done at the last
+ *              @releaseDomain seen by a dom0 watcher once the daemon has
+ *              unmapped every ring.
+ * The guests are served by `threads` generator threads, each with one
+ * poller (one event queue) for its share of the guests.
+ */
+struct mxs_perf_phase {
+	double seconds, cpu_s;
+	double gen_cpu_s; /* this process's (the generator's) CPU seconds */
+	uint64_t ops, errors;
+	struct mxs_perf_lat lat; /* per request (death: per domain) */
+};
+
+enum { MXS_RING_BOOT, MXS_RING_HANDSHAKE, MXS_RING_TRAFFIC, MXS_RING_FANOUT,
+       MXS_RING_DEATH, MXS_RING_PHASES };
+
+struct mxs_perf_rings {
+	/* in */
+	const char *socket;
+	int domains, clients, threads, depth, requests, watchers, writes;
+	unsigned phases; /* bit mask of 1u << MXS_RING_*; boot always runs */
+	pid_t pid;
+	/* Called after each phase (progress), may be NULL. */
+	void (*phase_done)(const struct mxs_perf_rings *r, int phase);
+	/* out */
+	struct mxs_perf_phase ph[MXS_RING_PHASES];
+	uint64_t eagain;
+	uint64_t handshakes;   /* domains whose both ends reached state 4 */
+	uint64_t release_events;
+	uint64_t released;     /* domains the daemon reports not introduced */
+};
+
+extern const char *const mxs_perf_ring_phase_name[MXS_RING_PHASES];
+
+/* Runs the phases asked for; 0 (look at each phase's errors), or -errno. */
+int mxs_perf_rings_run(struct mxs_perf_rings *r);
+
 #endif

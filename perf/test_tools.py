@@ -5,7 +5,7 @@ mxs-perf scenario against a real mxenstored finishes with checked replies
 and the numbers its JSON promises; the reply checks catch a daemon that
 answers wrongly (the floor, run without --no-check, must fail them); the
 floor answers every scenario that needs no store; perf/compare writes its
-table, raw results and both plots.  No timing is asserted.
+table, raw results and both plots, and its ring table and plots.  No timing is asserted.
 
     test_tools.py --build BUILD_DIR --compare perf/compare
 """
@@ -113,12 +113,16 @@ def main():
                             '--seconds', '0.3', '--conns', '1,2',
                             '--depths', '1,2', '--domains', '10',
                             '--watchers', '3', '--writes', '2',
-                            '--peers', 'mxenstored,floor'],
+                            '--peers', 'mxenstored,floor',
+                            '--ring-domains', '20', '--ring-watchers', '5',
+                            '--ring-writes', '2'],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=300)
         check(c.returncode == 0, 'compare rc %d: %s' % (
             c.returncode, c.stdout.decode()[-500:]))
-        for f in ('table.md', 'results.jsonl', 'throughput.png', 'p99.png'):
+        for f in ('table.md', 'results.jsonl', 'throughput.png', 'p99.png',
+                  'rings.md', 'rings.jsonl', 'ring-time.png',
+                  'ring-rate.png'):
             p = os.path.join(out, f)
             check(os.path.exists(p) and os.path.getsize(p) > 0,
                   'compare wrote no %s' % f)
@@ -130,6 +134,14 @@ def main():
             check(all(not r.get('failed') for r in recs),
                   'compare runs failed: %r' % [r for r in recs
                                                if r.get('failed')])
+        if os.path.exists(os.path.join(out, 'rings.jsonl')):
+            recs = [json.loads(l) for l in open(
+                os.path.join(out, 'rings.jsonl'))]
+            # The floor serves no ring: one run, mxenstored's.
+            check(len(recs) == 1 and recs[0].get('peer') == 'mxenstored'
+                  and not recs[0].get('failed')
+                  and recs[0].get('handshakes') == 20,
+                  'compare ring runs: %r' % recs)
         check(mx.poll() is None and fl.poll() is None, 'a server died')
     finally:
         for p in procs:
