@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: arbitrary bytes from two unprivileged guests (domains
+ * 1 and 2) through the path a guest's bytes take in the daemon: each
+ * guest writes into the request ring of its page (the guest role of
+ * rings/ring.c), the daemon reads it as a ring connection
+ * (core/ringconn.c: mxs_ringconn_new, mxs_ringconn_serve) and frames and
+ * dispatches it as that domain (core/conn.c, core/ops.c), with the
+ * quotas and the write rate limit of unprivileged domains; the guest
+ * reads the replies from the response ring, which is what lets the
+ * daemon go on (outstanding quota, output limit).  The page is anonymous
+ * memory and no port is bound: without Xen, the harness does what the
+ * event channel would (serve the ring when bytes are there).
+ *
+ * The daemon must never crash or leak, and after every input:
+ *   - the store's consistency check passes;
+ *   - every node the guests may not write keeps its value, permissions
+ *     and children: / (dom0 only), /tool, /tool/xenstored, /local,
+ *     /guard (dom0 only), /guard/ro (readable by both guests),
+ *     /guard/hidden (dom0 only); and /local/domain/1/dom0 (dom0's,
+ *     readable by domain 1, in domain 1's home) keeps them as long as
+ *     it exists (domain 1 may remove its own home with it, as in the C
+ *     daemon: RM needs write permission on the node removed only).
+ *
+ * Input: [1 byte: flags; bit 0: domain 1 asks for a ring reconnection
+ * after its part] [2 bytes: length of domain 1's part, little-endian,
+ * at most what follows] then domain 1's request stream, then domain 2's.
+ * Each part is written into the ring as fast as the daemon consumes it;
+ * then domain 1 reads what domain 2's requests sent it.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/daemon.h"
+#include "core/domain.h"
+#include "store/rcu.h"
+
+#define CHECK(c)                                                       \
+	do {                                                           \
+		if (!(c)) {                                            \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
+				#c);                                   \
+			abort();                                       \
+		}                                                      \
+	} while (0)
+
+#define NGUESTS 2
+
+struct fuzz_guest {
+	struct mxs_domain *dom;  /* daemon side; dom->conn holds a ref */
+	struct mxs_ring ring;    /* the guest's view of the page */
+	uint64_t rsp_bytes;      /* replies and events read */
+};
+
+static struct mxs_daemon d;
+static struct mxs_worker w;
+static struct fuzz_guest guests[NGUESTS];
+
+static const struct mxs_caller dom0 = { 0, MXS_NO_TARGET, true, false };
+
+/* Nodes the guests can never write: always there, never changed. */
+static const char *const guarded[] = {
+	"/", "/tool", "/tool/xenstored", "/local", "/guard", "/guard/ro",
+	"/guard/hidden",
+};
+/* In domain 1's home: unchanged while it exists. */
+static const char dom1_node[] = "/local/domain/1/dom0";
+
+#define NGUARDED (sizeof(guarded) / sizeof(guarded[0]))
+static struct mxs_buf snap[NGUARDED + 1];
+
+/* As the daemon (core/main.c): the domain's nodes quota. */
+static unsigned int node_quota(void *arg, uint32_t domid)
+{
+	struct mxs_daemon *dd = arg;
+
+	return mxs_quota_for(&dd->cfg.quota, domid, MXS_QUOTA_NODES);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	char dir[] = "/tmp/mxs-fuzz-guest-XXXXXX";
+
+	const char *trace = getenv("MXS_FUZZ_TRACE");
+
+	signal(SIGPIPE, SIG_IGN);
+	rcu_register_thread();
+	d.trace_fd = -1;
+	pthread_mutex_init(&d.trace_lock, NULL);
+	/* To read what an input does: the daemon's trace (-T) of every
+	 * request and reply, to the file named (before the chdir). */
+	if (trace && mxs_trace_open(&d, trace))
+		abort();
+	if (!mkdtemp(dir) || chdir(dir))
+		abort();
+	pthread_mutex_init(&d.commit_lock, NULL);
+	/* The daemon's defaults: the guests' quotas are the real ones. */
+	mxs_quota_defaults(&d.cfg.quota);
+	d.nworkers = 1;
+	d.workers = &w;
+	d.store = mxs_store_new();
+	d.watches = mxs_watches_new();
+	if (!d.store || !d.watches)
+		abort();
+	mxs_store_set_node_quota(d.store, node_quota, &d);
+	if (mxs_domains_init(&d))
+		abort();
+	w.d = &d;
+	d.dispatch = mxs_dispatch;
+	CDS_INIT_LIST_HEAD(&w.conns);
+	mxs_mpsc_init(&w.inbox);
+	mxs_mpsc_init(&w.events);
+	w.epfd = epoll_create1(0);
+	w.evfd = eventfd(0, EFD_NONBLOCK);
+	mxs_worker_adopt(&w);
+	return 0;
+}
+
+static void perms(const char *path, const char *spec)
+{
+	struct mxs_perm p[4];
+	struct mxs_changes ch = { 0 };
+	unsigned int n = 0;
+
+	for (; *spec; spec += strlen(spec) + 1, n++) {
+		p[n].mode = spec[0] == 'n'   ? MXS_PERM_NONE
+			    : spec[0] == 'r' ? MXS_PERM_READ
+			    : spec[0] == 'w' ? MXS_PERM_WRITE
+					     : MXS_PERM_READ | MXS_PERM_WRITE;
+		p[n].domid = (uint32_t)atoi(spec + 1);
+	}
+	CHECK(mxs_store_set_perms(d.store, NULL, &dom0, path, p, n, &ch) ==
+	      0);
+	mxs_changes_clear(&ch);
+	free(ch.v);
+}
+
+static void node(const char *path, const char *val, const char *spec)
+{
+	struct mxs_changes ch = { 0 };
+
+	CHECK(mxs_store_write(d.store, NULL, &dom0, path, val, strlen(val),
+			      &ch) == 0);
+	mxs_changes_clear(&ch);
+	free(ch.v);
+	perms(path, spec);
+}
+
+/* Removes every node, then builds the tree a toolstack would have made
+ * for two guests, and the guarded nodes. */
+static void reset_store(void)
+{
+	static const struct mxs_perm n0 = { 0, MXS_PERM_NONE };
+	struct mxs_buf kids = { 0 };
+	struct mxs_changes ch = { 0 };
+	size_t off;
+	char path[4200];
+
+	CHECK(mxs_store_directory(d.store, NULL, &dom0, "/", &kids) == 0);
+	for (off = 0; off < kids.len; off += strlen(kids.p + off) + 1) {
+		snprintf(path, sizeof(path), "/%s", kids.p + off);
+		mxs_store_rm(d.store, NULL, &dom0, path, &ch);
+	}
+	mxs_changes_clear(&ch);
+	free(ch.v);
+	mxs_buf_free(&kids);
+	perms("/", "n0\0");
+	node("/tool/xenstored", "", "n0\0");
+	perms("/tool", "n0\0");
+	node("/local/domain/1", "", "n1\0");
+	node("/local/domain/2", "", "n2\0");
+	perms("/local/domain", "n0\0");
+	perms("/local", "n0\0");
+	node("/local/domain/1/dom0", "set by dom0", "n0\0r1\0");
+	node("/local/domain/2/private", "domain 2's", "n2\0");
+	node("/local/domain/1/shared", "both write", "n1\0b2\0");
+	node("/guard/ro", "read-only for guests", "n0\0r1\0r2\0");
+	node("/guard/hidden", "dom0 only", "n0\0");
+	perms("/guard", "n0\0");
+	CHECK(mxs_store_set_special_perms(d.store, &dom0, "@introduceDomain",
+					  &n0, 1) == 0);
+	CHECK(mxs_store_set_special_perms(d.store, &dom0, "@releaseDomain",
+					  &n0, 1) == 0);
+}
+
+/* Value, permissions and children of path as dom0 sees them; -errno of
+ * the read when it does not exist. */
+static int describe(const char *path, struct mxs_buf *out)
+{
+	int rc = mxs_store_read(d.store, NULL, &dom0, path, out);
+
+	if (rc)
+		return rc;
+	CHECK(mxs_buf_add(out, "\0|", 2) == 0);
+	CHECK(mxs_store_get_perms(d.store, NULL, &dom0, path, out) == 0);
+	CHECK(mxs_buf_add(out, "\0|", 2) == 0);
+	CHECK(mxs_store_directory(d.store, NULL, &dom0, path, out) == 0);
+	return 0;
+}
+
+static void snapshot(void)
+{
+	size_t i;
+
+	for (i = 0; i < NGUARDED; i++)
+		CHECK(describe(guarded[i], &snap[i]) == 0);
+	CHECK(describe(dom1_node, &snap[NGUARDED]) == 0);
+}
+
+static bool same(const struct mxs_buf *a, const struct mxs_buf *b)
+{
+	return a->len == b->len && !memcmp(a->p, b->p, a->len);
+}
+
+static void check_guarded(void)
+{
+	struct mxs_buf now = { 0 };
+	size_t i;
+
+	for (i = 0; i < NGUARDED; i++) {
+		now.len = 0;
+		if (describe(guarded[i], &now) || !same(&now, &snap[i])) {
+			fprintf(stderr, "guarded node %s changed\n",
+				guarded[i]);
+			abort();
+		}
+	}
+	now.len = 0;
+	if (describe(dom1_node, &now) == 0 && !same(&now, &snap[NGUARDED])) {
+		fprintf(stderr, "guarded node %s changed\n", dom1_node);
+		abort();
+	}
+	for (i = 0; i <= NGUARDED; i++)
+		mxs_buf_free(&snap[i]);
+	mxs_buf_free(&now);
+}
+
+/* A domain as INTRODUCE would leave it (core/domain.c), on anonymous
+ * memory (kva: the close unmaps it) with no port bound. */
+static void guest_new(struct fuzz_guest *g, uint32_t domid)
+{
+	struct mxs_domain *dom = calloc(1, sizeof(*dom));
+	struct mxs_ring_page *page;
+
+	CHECK(dom);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(page != MAP_FAILED);
+	dom->domid = domid;
+	dom->w = &w;
+	dom->page = page;
+	dom->kva = true;
+	dom->features = MXS_RING_DAEMON_FEATURES;
+	mxs_ring_init(&dom->ring, page, MXS_RING_DAEMON);
+	mxs_ring_set_features(&dom->ring, dom->features);
+	dom->conn = mxs_ringconn_new(&w, dom);
+	CHECK(dom->conn);
+	mxs_conn_get(dom->conn); /* dom's, as in domain.c */
+	__atomic_store_n(&dom->ready, 1, __ATOMIC_RELAXED);
+	d.domtab[domid] = dom;
+	g->dom = dom;
+	g->rsp_bytes = 0;
+	mxs_ring_init(&g->ring, page, MXS_RING_GUEST);
+}
+
+static void guest_free(struct fuzz_guest *g)
+{
+	struct mxs_domain *dom = g->dom;
+
+	d.domtab[dom->domid] = NULL;
+	mxs_quota_reset_domain(&d.cfg.quota, dom->domid);
+	mxs_conn_put(dom->conn); /* after the burial below */
+	free(dom);
+	g->dom = NULL;
+}
+
+static bool guest_open(const struct fuzz_guest *g)
+{
+	return !g->dom->conn->closed;
+}
+
+/* The guest reads every reply and event there is.  Bytes read. */
+static size_t guest_drain(struct fuzz_guest *g)
+{
+	char buf[2048];
+	size_t total = 0;
+	ssize_t n;
+
+	if (!guest_open(g))
+		return 0; /* closed: the page is unmapped */
+	while ((n = mxs_ring_read(&g->ring, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	g->rsp_bytes += total;
+	return total;
+}
+
+/*
+ * One batch of the worker loop (core/worker.c) without the event
+ * channel: every ring with work is served, then the connections the
+ * budget left over, replies flushed, notifications dropped (the guests
+ * here look at their rings without them), connections held back by the
+ * write rate limit let go.  Their bucket is refilled first: the limit
+ * runs on the clock, and an input must have the same outcome however
+ * fast it runs (whether a write waits for the next batch or not).
+ */
+static void batch(void)
+{
+	struct mxs_conn *c;
+	int i;
+
+	for (i = 0; i < NGUESTS; i++) {
+		c = guests[i].dom->conn;
+		c->wrl_stamp = 0; /* full burst at the next write */
+		if (mxs_ringconn_has_work(c))
+			mxs_ringconn_serve(c);
+	}
+	mxs_worker_run_delayed(&w, UINT64_MAX);
+	while ((c = w.again)) {
+		w.again = c->next_again;
+		c->again = false;
+		if (!c->closed)
+			mxs_ringconn_serve(c);
+		mxs_conn_put(c);
+	}
+	mxs_worker_service_dirty(&w);
+	while ((c = w.notify)) {
+		w.notify = c->next_notify;
+		c->moved = false;
+		mxs_conn_put(c);
+	}
+	mxs_worker_bury(&w);
+	mxs_rcu_quiescent();
+}
+
+/* Writes p[0..n) into g's request ring as the daemon makes room, until
+ * it is all taken or nothing moves any more (stopped, held back or
+ * closed). */
+static void feed(struct fuzz_guest *g, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+	unsigned int idle = 0;
+
+	while (idle < 2) {
+		bool moved = false;
+		ssize_t k;
+
+		if (!guest_open(g))
+			break;
+		if (off < n) {
+			k = mxs_ring_write(&g->ring, p + off, n - off);
+			if (k > 0) {
+				off += (size_t)k;
+				moved = true;
+			}
+		}
+		batch();
+		moved |= guest_drain(&guests[0]) > 0;
+		moved |= guest_drain(&guests[1]) > 0;
+		idle = moved ? 0 : idle + 1;
+	}
+}
+
+/* The reconnection handshake from the guest's side
+ * (xenstore-ring.txt). */
+static void reconnect(struct fuzz_guest *g)
+{
+	if (!guest_open(g))
+		return;
+	mxs_ring_request_reconnect(&g->ring);
+	batch();
+	if (guest_open(g) && mxs_ring_connected(&g->ring))
+		mxs_ring_reset(&g->ring);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mxs_buf report = { 0 };
+	size_t split;
+	int i;
+
+	if (size < 3 || size > 65536)
+		return 0;
+	reset_store();
+	snapshot();
+	guest_new(&guests[0], 1);
+	guest_new(&guests[1], 2);
+	split = (size_t)data[1] | (size_t)data[2] << 8;
+	if (split > size - 3)
+		split = size - 3;
+	split += 3;
+	feed(&guests[0], data + 3, split - 3);
+	if (data[0] & 1)
+		reconnect(&guests[0]);
+	feed(&guests[1], data + split, size - split);
+	feed(&guests[0], NULL, 0); /* what domain 2's changes sent it */
+	if (mxs_store_check(d.store, &report)) {
+		fprintf(stderr, "store check: %.*s\n", (int)report.len,
+			report.p);
+		abort();
+	}
+	mxs_buf_free(&report);
+	check_guarded();
+	for (i = 0; i < NGUESTS; i++)
+		if (guest_open(&guests[i]))
+			mxs_conn_close(guests[i].dom->conn);
+	mxs_worker_run_delayed(&w, UINT64_MAX);
+	mxs_worker_service_dirty(&w);
+	while (w.again) {
+		struct mxs_conn *c = w.again;
+
+		w.again = c->next_again;
+		c->again = false;
+		mxs_conn_put(c);
+	}
+	while (w.notify) {
+		struct mxs_conn *c = w.notify;
+
+		w.notify = c->next_notify;
+		c->moved = false;
+		mxs_conn_put(c);
+	}
+	mxs_worker_bury(&w);
+	for (i = 0; i < NGUESTS; i++)
+		guest_free(&guests[i]);
+	mxs_rcu_quiescent();
+	return 0;
+}
