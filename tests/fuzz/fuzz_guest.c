@@ -22,8 +22,12 @@
  *     it exists (domain 1 may remove its own home with it, as in the C
  *     daemon: RM needs write permission on the node removed only).
  *
- * Input: [1 byte: flags; bit 0: domain 1 asks for a ring reconnection
- * after its part] [2 bytes: length of domain 1's part, little-endian,
+ * A guest that corrupts its ring's index must get RINGIDX in the page's
+ * error field and not be served any more, until it reconnects.
+ *
+ * Input: [1 byte: flags; after domain 1's part, bit 1: domain 1 stores
+ * a corrupt request index, then bit 0: domain 1 asks for a ring
+ * reconnection] [2 bytes: length of domain 1's part, little-endian,
  * at most what follows] then domain 1's request stream, then domain 2's.
  * Each part is written into the ring as fast as the daemon consumes it;
  * then domain 1 reads what domain 2's requests sent it.
@@ -56,7 +60,7 @@
 struct fuzz_guest {
 	struct mxs_domain *dom;  /* daemon side; dom->conn holds a ref */
 	struct mxs_ring ring;    /* the guest's view of the page */
-	uint64_t rsp_bytes;      /* replies and events read */
+	bool notified;           /* moved an index since the last batch */
 };
 
 static struct mxs_daemon d;
@@ -268,7 +272,7 @@ static void guest_new(struct fuzz_guest *g, uint32_t domid)
 	__atomic_store_n(&dom->ready, 1, __ATOMIC_RELAXED);
 	d.domtab[domid] = dom;
 	g->dom = dom;
-	g->rsp_bytes = 0;
+	g->notified = false;
 	mxs_ring_init(&g->ring, page, MXS_RING_GUEST);
 }
 
@@ -299,13 +303,15 @@ static size_t guest_drain(struct fuzz_guest *g)
 		return 0; /* closed: the page is unmapped */
 	while ((n = mxs_ring_read(&g->ring, buf, sizeof(buf))) > 0)
 		total += (size_t)n;
-	g->rsp_bytes += total;
+	g->notified |= total > 0;
 	return total;
 }
 
 /*
  * One batch of the worker loop (core/worker.c) without the event
- * channel: every ring with work is served, then the connections the
+ * channel: every ring whose guest notified is served (as on a pending
+ * port, core/ringconn.c), and every ring the re-check after the unmask
+ * would serve (mxs_ringconn_has_work), then the connections the
  * budget left over, replies flushed, notifications dropped (the guests
  * here look at their rings without them), connections held back by the
  * write rate limit let go.  Their bucket is refilled first: the limit
@@ -320,8 +326,9 @@ static void batch(void)
 	for (i = 0; i < NGUESTS; i++) {
 		c = guests[i].dom->conn;
 		c->wrl_stamp = 0; /* full burst at the next write */
-		if (mxs_ringconn_has_work(c))
+		if (guests[i].notified || mxs_ringconn_has_work(c))
 			mxs_ringconn_serve(c);
+		guests[i].notified = false;
 	}
 	mxs_worker_run_delayed(&w, UINT64_MAX);
 	while ((c = w.again)) {
@@ -360,12 +367,36 @@ static void feed(struct fuzz_guest *g, const uint8_t *p, size_t n)
 			if (k > 0) {
 				off += (size_t)k;
 				moved = true;
+				g->notified = true;
 			}
 		}
 		batch();
 		moved |= guest_drain(&guests[0]) > 0;
 		moved |= guest_drain(&guests[1]) > 0;
 		idle = moved ? 0 : idle + 1;
+	}
+}
+
+/* A hostile guest: a request producer index 2000 bytes ahead of the
+ * daemon's consumer index.  The daemon must report RINGIDX in the
+ * page's error field and serve the ring no more (until a
+ * reconnection). */
+static void corrupt(struct fuzz_guest *g)
+{
+	struct mxs_ring_page *page;
+
+	if (!guest_open(g) || g->dom->conn->stopped)
+		return;
+	page = g->dom->page;
+	__atomic_store_n(&page->req_prod,
+			 __atomic_load_n(&page->req_cons, __ATOMIC_RELAXED) +
+				 2000,
+			 __ATOMIC_RELEASE);
+	g->notified = true;
+	batch();
+	if (guest_open(g)) {
+		CHECK(mxs_ring_error(&g->ring) == MXS_RING_ERR_RINGIDX);
+		CHECK(g->dom->conn->stopped);
 	}
 }
 
@@ -376,6 +407,7 @@ static void reconnect(struct fuzz_guest *g)
 	if (!guest_open(g))
 		return;
 	mxs_ring_request_reconnect(&g->ring);
+	g->notified = true;
 	batch();
 	if (guest_open(g) && mxs_ring_connected(&g->ring))
 		mxs_ring_reset(&g->ring);
@@ -398,6 +430,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		split = size - 3;
 	split += 3;
 	feed(&guests[0], data + 3, split - 3);
+	if (data[0] & 2)
+		corrupt(&guests[0]);
 	if (data[0] & 1)
 		reconnect(&guests[0]);
 	feed(&guests[1], data + split, size - split);

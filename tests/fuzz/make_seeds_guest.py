@@ -2,7 +2,8 @@
 # Writes the seed corpus of fuzz_guest (tests/fuzz/seeds_guest/): real
 # request sequences of two unprivileged guests, domains 1 and 2, with
 # relative and absolute paths, in the target's input format (a flags
-# byte: bit 0, domain 1 reconnects after its part; the length of domain
+# byte: after domain 1's part, bit 1: it corrupts its ring's request
+# index, bit 0: it reconnects; the length of domain
 # 1's part, 16 bits little-endian; domain 1's bytes, then domain 2's).
 # Run it from anywhere; it replaces the directory's contents.
 import os
@@ -34,9 +35,10 @@ def seq(*msgs):
     return b"".join(msgs)
 
 
-def inp(a, b, reconnect=False):
+def inp(a, b, reconnect=False, corrupt=False):
     """The input: flags, domain 1's part length, the two parts."""
-    return bytes([1 if reconnect else 0]) + struct.pack("<H", len(a)) + a + b
+    flags = (1 if reconnect else 0) | (2 if corrupt else 0)
+    return bytes([flags]) + struct.pack("<H", len(a)) + a + b
 
 
 def seeds():
@@ -92,6 +94,16 @@ def seeds():
         msg("WATCH", "data", "x"), msg("TRANSACTION_START", "", req=2),
         msg("WRITE", "data/q", "1", tx=1, req=3)),
         msg("WRITE", "/local/domain/1/shared", "after"), reconnect=True)
+    s["hostile_index"] = inp(seq(
+        msg("WATCH", "/local/domain/1/shared", "w"),
+        msg("TRANSACTION_START", "", req=2)),
+        msg("WRITE", "/local/domain/1/shared", "seen?"), corrupt=True)
+    s["hostile_reconnect"] = inp(seq(
+        msg("WATCH", "/local/domain/1/shared", "w"),
+        msg("WRITE", "data", "1", req=2)),
+        seq(msg("WRITE", "/local/domain/1/shared", "after"),
+            msg("WATCH", "/local/domain/1", "d1")),
+        reconnect=True, corrupt=True)
     s["set_perms"] = inp(seq(
         msg("WRITE", "p", ""), msg("SET_PERMS", "p", "n1", "r2", req=2),
         msg("SET_PERMS", "p", "n2", req=3),
