@@ -22,6 +22,8 @@
  *     it exists (domain 1 may remove its own home with it, as in the C
  *     daemon: RM needs write permission on the node removed only).
  *
+ * No guest reads /guard/hidden (a READ reply with its value), and no
+ * message to a guest is longer than the payload limit.
  * A guest that corrupts its ring's index must get RINGIDX in the page's
  * error field and not be served any more, until it reconnects.
  *
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -61,6 +64,9 @@ struct fuzz_guest {
 	struct mxs_domain *dom;  /* daemon side; dom->conn holds a ref */
 	struct mxs_ring ring;    /* the guest's view of the page */
 	bool notified;           /* moved an index since the last batch */
+	/* Replies and events read, parsed from the front. */
+	size_t in_len;
+	char in[sizeof(struct mxs_msg_hdr) + MXS_PAYLOAD_MAX];
 };
 
 static struct mxs_daemon d;
@@ -79,6 +85,25 @@ static const char dom1_node[] = "/local/domain/1/dom0";
 
 #define NGUARDED (sizeof(guarded) / sizeof(guarded[0]))
 static struct mxs_buf snap[NGUARDED + 1];
+
+/*
+ * /guard/hidden's value: random at start, so no input can hold it, and
+ * compared only through its hash, so that libFuzzer's comparison hooks
+ * (memcmp, strcmp) never see it and cannot put it into an input: a
+ * guest that reads it has read a node it may not read.
+ */
+static char secret[33];
+static uint64_t secret_hash;
+
+static uint64_t hash(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3u;
+	return h;
+}
 
 /* As the daemon (core/main.c): the domain's nodes quota. */
 static unsigned int node_quota(void *arg, uint32_t domid)
@@ -126,6 +151,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	w.epfd = epoll_create1(0);
 	w.evfd = eventfd(0, EFD_NONBLOCK);
 	mxs_worker_adopt(&w);
+	{
+		unsigned char r[16];
+		unsigned int i;
+
+		if (getrandom(r, sizeof(r), 0) != sizeof(r))
+			abort();
+		for (i = 0; i < sizeof(r); i++)
+			snprintf(secret + 2 * i, 3, "%02x", r[i]);
+		secret_hash = hash(secret, strlen(secret));
+	}
 	return 0;
 }
 
@@ -188,7 +223,7 @@ static void reset_store(void)
 	node("/local/domain/2/private", "domain 2's", "n2\0");
 	node("/local/domain/1/shared", "both write", "n1\0b2\0");
 	node("/guard/ro", "read-only for guests", "n0\0r1\0r2\0");
-	node("/guard/hidden", "dom0 only", "n0\0");
+	node("/guard/hidden", secret, "n0\0");
 	perms("/guard", "n0\0");
 	CHECK(mxs_store_set_special_perms(d.store, &dom0, "@introduceDomain",
 					  &n0, 1) == 0);
@@ -220,9 +255,10 @@ static void snapshot(void)
 	CHECK(describe(dom1_node, &snap[NGUARDED]) == 0);
 }
 
+/* By hash, not memcmp: the descriptions hold the secret. */
 static bool same(const struct mxs_buf *a, const struct mxs_buf *b)
 {
-	return a->len == b->len && !memcmp(a->p, b->p, a->len);
+	return a->len == b->len && hash(a->p, a->len) == hash(b->p, b->len);
 }
 
 static void check_guarded(void)
@@ -273,6 +309,7 @@ static void guest_new(struct fuzz_guest *g, uint32_t domid)
 	d.domtab[domid] = dom;
 	g->dom = dom;
 	g->notified = false;
+	g->in_len = 0;
 	mxs_ring_init(&g->ring, page, MXS_RING_GUEST);
 }
 
@@ -292,17 +329,45 @@ static bool guest_open(const struct fuzz_guest *g)
 	return !g->dom->conn->closed;
 }
 
+/* Checks every whole message in g->in: never longer than the payload
+ * limit, and no READ answers the secret. */
+static void guest_parse(struct fuzz_guest *g)
+{
+	const size_t hl = sizeof(struct mxs_msg_hdr);
+	struct mxs_msg_hdr hdr;
+	size_t off = 0;
+
+	while (g->in_len - off >= hl) {
+		memcpy(&hdr, g->in + off, hl);
+		CHECK(hdr.len <= MXS_PAYLOAD_MAX);
+		if (g->in_len - off < hl + hdr.len)
+			break;
+		if (hdr.type == MXS_OP_READ &&
+		    hash(g->in + off + hl, hdr.len) == secret_hash) {
+			fprintf(stderr, "domain %u read /guard/hidden\n",
+				g->dom->domid);
+			abort();
+		}
+		off += hl + hdr.len;
+	}
+	memmove(g->in, g->in + off, g->in_len - off);
+	g->in_len -= off;
+}
+
 /* The guest reads every reply and event there is.  Bytes read. */
 static size_t guest_drain(struct fuzz_guest *g)
 {
-	char buf[2048];
 	size_t total = 0;
 	ssize_t n;
 
 	if (!guest_open(g))
 		return 0; /* closed: the page is unmapped */
-	while ((n = mxs_ring_read(&g->ring, buf, sizeof(buf))) > 0)
+	while ((n = mxs_ring_read(&g->ring, g->in + g->in_len,
+				  sizeof(g->in) - g->in_len)) > 0) {
 		total += (size_t)n;
+		g->in_len += (size_t)n;
+		guest_parse(g);
+	}
 	g->notified |= total > 0;
 	return total;
 }
@@ -409,8 +474,10 @@ static void reconnect(struct fuzz_guest *g)
 	mxs_ring_request_reconnect(&g->ring);
 	g->notified = true;
 	batch();
-	if (guest_open(g) && mxs_ring_connected(&g->ring))
+	if (guest_open(g) && mxs_ring_connected(&g->ring)) {
 		mxs_ring_reset(&g->ring);
+		g->in_len = 0; /* a partial reply is gone with the rest */
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

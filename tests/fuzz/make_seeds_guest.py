@@ -66,6 +66,16 @@ def seeds():
         seq(msg("WRITE", "/local/domain/1/x", "y"),
             msg("RM", "/local/domain/1/dom0", req=2),
             msg("SET_PERMS", "/local/domain/1/shared", "n2", req=3)))
+    s["denied_read"] = inp(seq(
+        msg("READ", "/guard/hidden"),
+        msg("TRANSACTION_START", "", req=2),
+        msg("READ", "/guard/hidden", tx=1, req=3),
+        msg("DIRECTORY", "/guard", tx=1, req=4),
+        msg("TRANSACTION_END", "F", tx=1, req=5),
+        msg("GET_PERMS", "/guard/hidden", req=6),
+        msg("WATCH", "/guard/hidden", "h", req=7)),
+        seq(msg("READ", "/guard/hidden"), msg("READ", "/guard/ro", req=2),
+            msg("READ", "/local/domain/1/dom0", req=3)))
     s["watches"] = inp(seq(
         msg("WATCH", "/local/domain/2", "t2"),
         msg("WATCH", "data", "rel", req=2),
