@@ -27,12 +27,14 @@
  * A guest that corrupts its ring's index must get RINGIDX in the page's
  * error field and not be served any more, until it reconnects.
  *
- * Input: [1 byte: flags; after domain 1's part, bit 1: domain 1 stores
- * a corrupt request index, then bit 0: domain 1 asks for a ring
- * reconnection] [2 bytes: length of domain 1's part, little-endian,
- * at most what follows] then domain 1's request stream, then domain 2's.
- * Each part is written into the ring as fast as the daemon consumes it;
- * then domain 1 reads what domain 2's requests sent it.
+ * Input: [1 byte: flags; once domain 1's part is answered, bit 1:
+ * domain 1 stores a corrupt request index, then bit 0: domain 1 asks
+ * for a ring reconnection] [2 bytes: length of domain 1's part,
+ * little-endian, at most what follows] then domain 1's request stream,
+ * then domain 2's.  The two streams go into the rings interleaved, 97
+ * bytes of each per batch, as the daemon consumes them; so requests of
+ * the two guests interleave (transactions conflict, watches fire on the
+ * other's changes).
  */
 #include <signal.h>
 #include <stdint.h>
@@ -413,35 +415,6 @@ static void batch(void)
 	mxs_rcu_quiescent();
 }
 
-/* Writes p[0..n) into g's request ring as the daemon makes room, until
- * it is all taken or nothing moves any more (stopped, held back or
- * closed). */
-static void feed(struct fuzz_guest *g, const uint8_t *p, size_t n)
-{
-	size_t off = 0;
-	unsigned int idle = 0;
-
-	while (idle < 2) {
-		bool moved = false;
-		ssize_t k;
-
-		if (!guest_open(g))
-			break;
-		if (off < n) {
-			k = mxs_ring_write(&g->ring, p + off, n - off);
-			if (k > 0) {
-				off += (size_t)k;
-				moved = true;
-				g->notified = true;
-			}
-		}
-		batch();
-		moved |= guest_drain(&guests[0]) > 0;
-		moved |= guest_drain(&guests[1]) > 0;
-		idle = moved ? 0 : idle + 1;
-	}
-}
-
 /* A hostile guest: a request producer index 2000 bytes ahead of the
  * daemon's consumer index.  The daemon must report RINGIDX in the
  * page's error field and serve the ring no more (until a
@@ -450,7 +423,9 @@ static void corrupt(struct fuzz_guest *g)
 {
 	struct mxs_ring_page *page;
 
-	if (!guest_open(g) || g->dom->conn->stopped)
+	/* Only a ring the daemon reads now (not held back) can be seen to
+	 * be corrupt at once. */
+	if (!guest_open(g) || !mxs_conn_can_serve(g->dom->conn))
 		return;
 	page = g->dom->page;
 	__atomic_store_n(&page->req_prod,
@@ -480,9 +455,74 @@ static void reconnect(struct fuzz_guest *g)
 	}
 }
 
+/* One guest's request stream and how much of it is in its ring. */
+struct fuzz_stream {
+	const uint8_t *p;
+	size_t n, off;
+};
+
+/* Bytes each guest writes per batch: the two streams interleave, and
+ * messages straddle batches. */
+#define CHUNK 97
+
+/*
+ * Writes both streams into the guests' request rings, CHUNK bytes each
+ * per batch as the daemon makes room, until nothing moves any more
+ * (all taken and answered, or stopped, held back or closed).  Once
+ * domain 1 has written all of its stream and a batch moved nothing on
+ * its ring (its requests are all answered), it may turn hostile
+ * (flags bit 1: corrupt) and/or reconnect (bit 0), once.
+ */
+static void feed(struct fuzz_stream *st, uint8_t flags)
+{
+	unsigned int idle = 0, i;
+	bool ended = false;
+
+	while (idle < 2) {
+		bool moved = false, moved1;
+		uint32_t cons1 = guest_open(&guests[0])
+					 ? __atomic_load_n(
+						   &guests[0].dom->page->req_cons,
+						   __ATOMIC_RELAXED)
+					 : 0;
+
+		for (i = 0; i < NGUESTS; i++) {
+			struct fuzz_guest *g = &guests[i];
+			size_t n = st[i].n - st[i].off;
+			ssize_t k;
+
+			if (!guest_open(g) || !n)
+				continue;
+			k = mxs_ring_write(&g->ring, st[i].p + st[i].off,
+					   n < CHUNK ? n : CHUNK);
+			if (k > 0) {
+				st[i].off += (size_t)k;
+				g->notified = true;
+				moved = true;
+			}
+		}
+		batch();
+		moved1 = guest_drain(&guests[0]) > 0;
+		moved |= moved1 | (guest_drain(&guests[1]) > 0);
+		moved1 |= guest_open(&guests[0]) &&
+			  __atomic_load_n(&guests[0].dom->page->req_cons,
+					  __ATOMIC_RELAXED) != cons1;
+		if (!ended && st[0].off == st[0].n && !moved1) {
+			ended = true;
+			if (flags & 2)
+				corrupt(&guests[0]);
+			if (flags & 1)
+				reconnect(&guests[0]);
+			moved = true;
+		}
+		idle = moved ? 0 : idle + 1;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mxs_buf report = { 0 };
+	struct fuzz_stream st[NGUESTS];
 	size_t split;
 	int i;
 
@@ -496,13 +536,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (split > size - 3)
 		split = size - 3;
 	split += 3;
-	feed(&guests[0], data + 3, split - 3);
-	if (data[0] & 2)
-		corrupt(&guests[0]);
-	if (data[0] & 1)
-		reconnect(&guests[0]);
-	feed(&guests[1], data + split, size - split);
-	feed(&guests[0], NULL, 0); /* what domain 2's changes sent it */
+	st[0] = (struct fuzz_stream){ data + 3, split - 3, 0 };
+	st[1] = (struct fuzz_stream){ data + split, size - split, 0 };
+	feed(st, data[0]);
 	if (mxs_store_check(d.store, &report)) {
 		fprintf(stderr, "store check: %.*s\n", (int)report.len,
 			report.p);

@@ -100,6 +100,18 @@ def seeds():
         msg("SET_PERMS", "/local/domain/1/shared", "n2", "r1", tx=2,
             req=5),
         msg("TRANSACTION_END", "T", tx=2, req=6)))
+    # More than one 97-byte chunk of domain 1's stream: domain 2's write
+    # lands between its transaction's write and its commit (EAGAIN).
+    s["conflict"] = inp(seq(
+        msg("TRANSACTION_START", ""),
+        msg("WRITE", "/local/domain/1/shared", "one", tx=1, req=2),
+        msg("READ", "/local/domain/1/shared", tx=1, req=3),
+        msg("READ", "/local/domain/1/shared", tx=1, req=4),
+        msg("READ", "/local/domain/1/shared", tx=1, req=5),
+        msg("TRANSACTION_END", "T", tx=1, req=6),
+        msg("READ", "/local/domain/1/shared", req=7)),
+        seq(msg("WATCH", "/local/domain/1/shared", "w2"),
+            msg("WRITE", "/local/domain/1/shared", "two", req=2)))
     s["reconnect"] = inp(seq(
         msg("WATCH", "data", "x"), msg("TRANSACTION_START", "", req=2),
         msg("WRITE", "data/q", "1", tx=1, req=3)),
