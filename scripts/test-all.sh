@@ -43,9 +43,9 @@ for cc in gcc clang; do
 	cmake --build "$here/build-release-$cc" -j"$jobs"
 done
 # 6. libFuzzer smoke runs (clang; ASan+UBSan+fuzzer coverage): the
-#    dispatcher 60 s, the ring and the transaction targets 30 s each.
+#    dispatcher 60 s, the ring, transaction and guest targets 30 s each.
 cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	-DMXS_SANITIZE=address -DMXS_FUZZ=ON -DMXS_BUILD_BENCH=OFF >/dev/null
-cmake --build "$here/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_ring fuzz_txn
+cmake --build "$here/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_ring fuzz_txn fuzz_guest
 "$ctest_ci" "$here/build-fuzz" -L fuzz

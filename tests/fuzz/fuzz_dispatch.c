@@ -5,7 +5,11 @@
  * watches, bad input).  The daemon must never crash, leak or corrupt the
  * store: after every input the store's consistency check must pass.  The
  * store lives across inputs (creating one per input costs a grace period)
- * and is emptied after each, except the initial /tool/xenstored.
+ * and is emptied after each, except the initial /tool/xenstored.  The
+ * daemon is set up as core/main.c does (default quotas, the domain
+ * tables), without event channels; what an input may change beyond the
+ * store (quotas, SET_FEATURE's bits) is reset after it too, so that
+ * every input runs against the same daemon.
  *
  * Input: [1 byte: split point / 256 of the input] then bytes; the first
  * part goes to connection A, the rest to connection B, in chunks.
@@ -26,6 +30,14 @@
 static struct mxs_daemon d;
 static struct mxs_worker w;
 
+/* As the daemon (core/main.c): the domain's nodes quota. */
+static unsigned int node_quota(void *arg, uint32_t domid)
+{
+	struct mxs_daemon *dd = arg;
+
+	return mxs_quota_for(&dd->cfg.quota, domid, MXS_QUOTA_NODES);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -40,11 +52,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	d.trace_fd = -1;
 	pthread_mutex_init(&d.trace_lock, NULL);
 	pthread_mutex_init(&d.commit_lock, NULL);
+	mxs_quota_defaults(&d.cfg.quota);
 	d.nworkers = 1;
 	d.workers = &w;
 	d.store = mxs_store_new();
 	d.watches = mxs_watches_new();
 	if (!d.store || !d.watches)
+		abort();
+	mxs_store_set_node_quota(d.store, node_quota, &d);
+	if (mxs_domains_init(&d))
 		abort();
 	w.d = &d;
 	d.dispatch = mxs_dispatch;
@@ -85,6 +101,18 @@ static void reset_store(void)
 	mxs_changes_clear(&ch);
 	free(ch.v);
 	mxs_buf_free(&kids);
+}
+
+/* Quotas (SET_QUOTA, CONTROL quota) and feature bits (SET_FEATURE)
+ * back to the daemon's defaults. */
+static void reset_daemon(void)
+{
+	uint32_t domid;
+
+	mxs_quota_defaults(&d.cfg.quota);
+	for (domid = 0; domid < MXS_DOMID_FIRST_RESERVED; domid++)
+		mxs_quota_reset_domain(&d.cfg.quota, domid);
+	memset(d.domfeat, 0, MXS_DOMID_FIRST_RESERVED * sizeof(*d.domfeat));
 }
 
 static void drain(int fd)
@@ -136,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(a[1]);
 	close(b[1]);
 	reset_store();
+	reset_daemon();
 	mxs_rcu_quiescent();
 	return 0;
 }
