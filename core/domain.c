@@ -224,6 +224,36 @@ uint64_t mxs_domain_memory(struct mxs_daemon *d, uint32_t domid)
 	       mxs_domain_watch_bytes(d, domid);
 }
 
+/* The store's nodes quota (store.h): the domain's value, any thread. */
+static unsigned int store_node_quota(void *arg, uint32_t domid)
+{
+	struct mxs_daemon *d = arg;
+
+	return mxs_quota_for(&d->cfg.quota, domid, MXS_QUOTA_NODES);
+}
+
+/* The store's memory quota (store.h): the domain's value less what its
+ * watches hold; any thread, online for RCU (the store's committers are
+ * workers). */
+static uint64_t store_memory_quota(void *arg, uint32_t domid)
+{
+	struct mxs_daemon *d = arg;
+	unsigned int hard = mxs_quota_for(&d->cfg.quota, domid,
+					  MXS_QUOTA_MEMORY);
+	uint64_t watches;
+
+	if (!hard)
+		return UINT64_MAX;
+	watches = mxs_domain_watch_bytes(d, domid);
+	return watches >= hard ? 0 : hard - watches;
+}
+
+void mxs_domain_store_quotas(struct mxs_daemon *d)
+{
+	mxs_store_set_node_quota(d->store, store_node_quota, d);
+	mxs_store_set_memory_quota(d->store, store_memory_quota, d);
+}
+
 /* The C daemon's MEM_WARN_MINTIME_SEC. */
 #define MEM_WARN_INTERVAL_NS (10ull * 1000000000ull)
 

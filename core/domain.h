@@ -66,6 +66,9 @@ struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid);
  * elsewhere.
  */
 uint64_t mxs_domain_watch_bytes(struct mxs_daemon *d, uint32_t domid);
+/* Gives d's store its nodes and memory quotas, read from d->cfg.quota at
+ * every check.  Before the workers run. */
+void mxs_domain_store_quotas(struct mxs_daemon *d);
 uint64_t mxs_domain_memory(struct mxs_daemon *d, uint32_t domid);
 /*
  * After a request of c's (an unprivileged domain) that may have changed

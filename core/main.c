@@ -149,30 +149,6 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 	return 0;
 }
 
-/* The store's nodes quota (store.h): the domain's value, any thread. */
-static unsigned int node_quota(void *arg, uint32_t domid)
-{
-	struct mxs_daemon *d = arg;
-
-	return mxs_quota_for(&d->cfg.quota, domid, MXS_QUOTA_NODES);
-}
-
-/* The store's memory quota (store.h): the domain's value less what its
- * watches hold; any thread, online for RCU (the store's committers are
- * workers). */
-static uint64_t memory_quota(void *arg, uint32_t domid)
-{
-	struct mxs_daemon *d = arg;
-	unsigned int hard = mxs_quota_for(&d->cfg.quota, domid,
-					  MXS_QUOTA_MEMORY);
-	uint64_t watches;
-
-	if (!hard)
-		return UINT64_MAX;
-	watches = mxs_domain_watch_bytes(d, domid);
-	return watches >= hard ? 0 : hard - watches;
-}
-
 static char *default_socket(void)
 {
 	const char *dir = getenv("XENSTORED_RUNDIR");
@@ -446,8 +422,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mxs_store_set_strict_conflicts(d.store, d.cfg.strict_conflicts);
-	mxs_store_set_node_quota(d.store, node_quota, &d);
-	mxs_store_set_memory_quota(d.store, memory_quota, &d);
+	mxs_domain_store_quotas(&d);
 	if (mxs_domains_init(&d)) {
 		mxs_log("out of memory at start-up");
 		return 1;

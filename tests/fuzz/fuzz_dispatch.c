@@ -19,24 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "tests/inproc.h"
 #include "store/rcu.h"
 
 static struct mxs_daemon d;
 static struct mxs_worker w;
-
-/* As the daemon (core/main.c): the domain's nodes quota. */
-static unsigned int node_quota(void *arg, uint32_t domid)
-{
-	struct mxs_daemon *dd = arg;
-
-	return mxs_quota_for(&dd->cfg.quota, domid, MXS_QUOTA_NODES);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -49,27 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(dir) || chdir(dir))
 		abort();
 	rcu_register_thread();
-	d.trace_fd = -1;
-	pthread_mutex_init(&d.trace_lock, NULL);
-	pthread_mutex_init(&d.commit_lock, NULL);
-	mxs_quota_defaults(&d.cfg.quota);
-	d.nworkers = 1;
-	d.workers = &w;
-	d.store = mxs_store_new();
-	d.watches = mxs_watches_new();
-	if (!d.store || !d.watches)
+	if (mxs_inproc_init(&d, &w, 1))
 		abort();
-	mxs_store_set_node_quota(d.store, node_quota, &d);
-	if (mxs_domains_init(&d))
-		abort();
-	w.d = &d;
-	d.dispatch = mxs_dispatch;
-	CDS_INIT_LIST_HEAD(&w.conns);
-	mxs_mpsc_init(&w.inbox);
-	mxs_mpsc_init(&w.events);
-	w.epfd = epoll_create1(0);
-	w.evfd = eventfd(0, EFD_NONBLOCK);
-	mxs_worker_adopt(&w);
 	return 0;
 }
 

@@ -41,13 +41,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "tests/inproc.h"
 #include "core/domain.h"
 #include "store/rcu.h"
 
@@ -107,14 +106,6 @@ static uint64_t hash(const void *p, size_t n)
 	return h;
 }
 
-/* As the daemon (core/main.c): the domain's nodes quota. */
-static unsigned int node_quota(void *arg, uint32_t domid)
-{
-	struct mxs_daemon *dd = arg;
-
-	return mxs_quota_for(&dd->cfg.quota, domid, MXS_QUOTA_NODES);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -125,34 +116,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	rcu_register_thread();
-	d.trace_fd = -1;
-	pthread_mutex_init(&d.trace_lock, NULL);
+	/* The daemon's defaults: the guests' quotas are the real ones. */
+	if (mxs_inproc_init(&d, &w, 1))
+		abort();
 	/* To read what an input does: the daemon's trace (-T) of every
 	 * request and reply, to the file named (before the chdir). */
 	if (trace && mxs_trace_open(&d, trace))
 		abort();
 	if (!mkdtemp(dir) || chdir(dir))
 		abort();
-	pthread_mutex_init(&d.commit_lock, NULL);
-	/* The daemon's defaults: the guests' quotas are the real ones. */
-	mxs_quota_defaults(&d.cfg.quota);
-	d.nworkers = 1;
-	d.workers = &w;
-	d.store = mxs_store_new();
-	d.watches = mxs_watches_new();
-	if (!d.store || !d.watches)
-		abort();
-	mxs_store_set_node_quota(d.store, node_quota, &d);
-	if (mxs_domains_init(&d))
-		abort();
-	w.d = &d;
-	d.dispatch = mxs_dispatch;
-	CDS_INIT_LIST_HEAD(&w.conns);
-	mxs_mpsc_init(&w.inbox);
-	mxs_mpsc_init(&w.events);
-	w.epfd = epoll_create1(0);
-	w.evfd = eventfd(0, EFD_NONBLOCK);
-	mxs_worker_adopt(&w);
 	{
 		unsigned char r[16];
 		unsigned int i;

@@ -141,11 +141,13 @@ static void test_transactions(void **state)
 	unit_check(st);
 }
 
-/* Writers racing for the last nodes of one domain: implicit writes on
- * one thread, one-node transactions on the other. */
+/* Writers racing for the last nodes (or bytes) of one domain: implicit
+ * writes on one thread, one-node transactions on the other; names of one
+ * length, so each node costs the same.  refusal: the quota's error. */
 struct racer {
 	struct mxs_store *st;
 	bool txn;
+	int refusal;
 	unsigned int ok, refused;
 };
 
@@ -160,7 +162,7 @@ static void *race(void *arg)
 		struct mxs_changes ch = { 0 };
 		int rc;
 
-		snprintf(p, sizeof(p), "/local/domain/7/%s%u",
+		snprintf(p, sizeof(p), "/local/domain/7/%s%03u",
 			 r->txn ? "t" : "w", i);
 		if (r->txn) {
 			struct mxs_txn *tx = mxs_txn_new(r->st);
@@ -175,7 +177,7 @@ static void *race(void *arg)
 		unit_changes_free(&ch);
 		if (rc == 0)
 			r->ok++;
-		else if (rc == -ENOSPC)
+		else if (rc == r->refusal)
 			r->refused++;
 		/* Every 8th node goes again: the count moves both ways. */
 		if (rc == 0 && i % 8 == 0 && guest_rm(r->st, p) == 0)
@@ -187,20 +189,27 @@ static void *race(void *arg)
 	return NULL;
 }
 
-static void test_concurrent(void **state)
+static void run_racers(struct racer r[2])
 {
-	struct mxs_store *st = setup_home(state);
-	struct racer r[2] = { { st, false, 0, 0 }, { st, true, 0, 0 } };
 	pthread_t t[2];
 	int i;
 
-	mxs_store_set_node_quota(st, quota_fn, NULL);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
 	mxs_rcu_offline();
 	for (i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	mxs_rcu_online();
+}
+
+static void test_concurrent(void **state)
+{
+	struct mxs_store *st = setup_home(state);
+	struct racer r[2] = { { st, false, -ENOSPC, 0, 0 },
+			      { st, true, -ENOSPC, 0, 0 } };
+
+	mxs_store_set_node_quota(st, quota_fn, NULL);
+	run_racers(r);
 	/* Exactly the quota, and exactly the nodes that were accepted. */
 	assert_int_equal(mxs_store_domain_nodes(st, QDOM), QUOTA);
 	assert_int_equal(1 + r[0].ok + r[1].ok, QUOTA);
@@ -389,70 +398,17 @@ static void test_memory_quota(void **state)
 	unit_check(st);
 }
 
-/* Writers racing for the last bytes of one domain: implicit writes on
- * one thread, one-node transactions on the other; names of one length,
- * so each node costs the same. */
-struct mem_racer {
-	struct mxs_store *st;
-	bool txn;
-	unsigned int ok, refused;
-};
-
-static void *mem_race(void *arg)
-{
-	struct mem_racer *r = arg;
-	unsigned int i;
-	char p[64];
-
-	rcu_register_thread();
-	for (i = 0; i < 200; i++) {
-		struct mxs_changes ch = { 0 };
-		int rc;
-
-		snprintf(p, sizeof(p), "/local/domain/7/%s%03u",
-			 r->txn ? "t" : "w", i);
-		if (r->txn) {
-			struct mxs_txn *tx = mxs_txn_new(r->st);
-
-			rc = tx ? guest_write(r->st, tx, p) : -ENOMEM;
-			if (!rc)
-				rc = mxs_txn_commit(tx, &ch);
-			mxs_txn_free(tx);
-		} else {
-			rc = guest_write(r->st, NULL, p);
-		}
-		unit_changes_free(&ch);
-		if (rc == 0)
-			r->ok++;
-		else if (rc == -ENOMEM)
-			r->refused++;
-		if (rc == 0 && i % 8 == 0 && guest_rm(r->st, p) == 0)
-			r->ok--;
-		mxs_rcu_quiescent();
-	}
-	mxs_rcu_offline();
-	rcu_unregister_thread();
-	return NULL;
-}
-
 static void test_memory_concurrent(void **state)
 {
 	struct mxs_store *st = setup_home(state);
-	struct mem_racer r[2] = { { st, false, 0, 0 }, { st, true, 0, 0 } };
+	struct racer r[2] = { { st, false, -ENOMEM, 0, 0 },
+			      { st, true, -ENOMEM, 0, 0 } };
 	const uint64_t node = REC("/local/domain/7/w000", 1, 1) + NAME("w000");
-	pthread_t t[2];
-	int i;
 
 	mxs_store_set_node_quota(st, NULL, NULL);
 	mxs_store_set_memory_quota(st, mem_fn, NULL);
 	mem_limit = HOME + 5 * node;
-	for (i = 0; i < 2; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, mem_race, &r[i]),
-				 0);
-	mxs_rcu_offline();
-	for (i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	mxs_rcu_online();
+	run_racers(r);
 	/* Exactly the quota, and exactly the nodes that were accepted. */
 	assert_int_equal(r[0].ok + r[1].ok, 5);
 	assert_int_equal(mxs_store_domain_memory(st, QDOM), mem_limit);

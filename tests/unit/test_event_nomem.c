@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +29,7 @@
 
 #include "core/daemon.h"
 #include "store/rcu.h"
+#include "tests/inproc.h"
 
 void *__real_malloc(size_t n);
 void *__wrap_malloc(size_t n);
@@ -220,28 +219,7 @@ static int setup(void **state)
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
 	rcu_register_thread();
-	d.trace_fd = -1;
-	pthread_mutex_init(&d.trace_lock, NULL);
-	pthread_mutex_init(&d.commit_lock, NULL);
-	d.nworkers = 2;
-	d.workers = w;
-	d.store = mxs_store_new();
-	d.watches = mxs_watches_new();
-	if (!d.store || !d.watches)
-		return -1;
-	d.dispatch = mxs_dispatch;
-	for (int k = 0; k < 2; k++) {
-		w[k].d = &d;
-		w[k].id = (unsigned int)k;
-		CDS_INIT_LIST_HEAD(&w[k].conns);
-		mxs_mpsc_init(&w[k].inbox);
-		mxs_mpsc_init(&w[k].events);
-		w[k].epfd = epoll_create1(0);
-		w[k].evfd = eventfd(0, EFD_NONBLOCK);
-		if (w[k].epfd < 0 || w[k].evfd < 0)
-			return -1;
-	}
-	return 0;
+	return mxs_inproc_init(&d, w, 2);
 }
 
 int main(void)
