@@ -264,6 +264,7 @@ void mxs_domain_memory_note(struct mxs_conn *c, int rc)
 	unsigned int hard, soft;
 	struct timespec ts;
 	uint64_t mem, now;
+	bool above;
 
 	if (!dom)
 		return;
@@ -278,21 +279,21 @@ void mxs_domain_memory_note(struct mxs_conn *c, int rc)
 	} else if (dom->mem_hard_logged && mem < hard) {
 		dom->mem_hard_logged = false;
 	}
+	above = soft && mem >= soft;
+	if (above == dom->mem_soft_logged)
+		return; /* the usual case: nothing to say, no clock read */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (dom->mem_logged_at && now - dom->mem_logged_at < MEM_WARN_INTERVAL_NS)
 		return;
-	if (soft && mem >= soft && !dom->mem_soft_logged) {
+	if (above)
 		mxs_log("Domain %u exceeds soft memory quota (%" PRIu64
 			" of %u bytes)", dom->domid, mem, soft);
-		dom->mem_soft_logged = true;
-		dom->mem_logged_at = now;
-	} else if (dom->mem_soft_logged && (!soft || mem < soft)) {
+	else
 		mxs_log("Domain %u below soft memory quota again",
 			dom->domid);
-		dom->mem_soft_logged = false;
-		dom->mem_logged_at = now;
-	}
+	dom->mem_soft_logged = above;
+	dom->mem_logged_at = now;
 }
 
 uint32_t mxs_domain_features_for(struct mxs_daemon *d, uint32_t domid)

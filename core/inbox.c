@@ -45,8 +45,10 @@ void mxs_worker_take_events(struct mxs_worker *w)
 		mxs_conn_put(c);
 	}
 	/* CONN_LOST_A1: pairs with CONN_LOST_R1 in mxs_conn_lose_event().
-	 * Rare: a scan of this worker's connections. */
-	if (__atomic_exchange_n(&w->ev_lost, 0, __ATOMIC_ACQUIRE)) {
+	 * Rare: a scan of this worker's connections.  The relaxed load
+	 * first keeps the locked exchange off every batch and commit. */
+	if (__atomic_load_n(&w->ev_lost, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&w->ev_lost, 0, __ATOMIC_ACQUIRE)) {
 		struct mxs_conn *c;
 
 		cds_list_for_each_entry(c, &w->conns, link)

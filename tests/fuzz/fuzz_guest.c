@@ -49,15 +49,7 @@
 #include "tests/inproc.h"
 #include "core/domain.h"
 #include "store/rcu.h"
-
-#define CHECK(c)                                                       \
-	do {                                                           \
-		if (!(c)) {                                            \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                   \
-			abort();                                       \
-		}                                                      \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define NGUESTS 2
 

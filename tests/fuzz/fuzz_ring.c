@@ -32,15 +32,7 @@
 #include <string.h>
 
 #include "rings/ring.h"
-
-#define CHECK(c)                                                       \
-	do {                                                           \
-		if (!(c)) {                                            \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                   \
-			abort();                                       \
-		}                                                      \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 struct fuzz_ring_state {
 	struct mxs_ring_page *page;

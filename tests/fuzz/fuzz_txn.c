@@ -36,15 +36,7 @@
 
 #include "store/rcu.h"
 #include "store/store.h"
-
-#define CHECK(c)                                                       \
-	do {                                                           \
-		if (!(c)) {                                            \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                   \
-			abort();                                       \
-		}                                                      \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_TXN_NPATHS 39 /* 3 + 9 + 27 */
 #define FUZZ_TXN_VALMAX 16
