@@ -47,14 +47,8 @@ int main(int argc, char **argv)
 	CHECK_RC(xsa_dom0_call(XS_WRITE, tx, "/dom0/vm/cfg\0tx", 15, NULL));
 	CHECK_RC(xsa_dom0_call(XS_TRANSACTION_END, tx, "T", 2, NULL));
 
-	CHECK_RC(xensim_domain_create(xh.sim, d, &got));
+	again = xsa_guest(d, &got); /* the same domid again */
 	CHECK(got == d);
-	CHECK_RC(xensim_sock_mkdir(xh.ts, xsa_home(d, NULL)));
-	snprintf(perms, sizeof(perms), "n%u", d);
-	CHECK_RC(xsa_dom0_set_perms(xsa_home(d, NULL), perms));
-	CHECK_RC(xensim_guest_attach(xh.q, d, &again));
-	CHECK_RC(xensim_sock_introduce(xh.ts, d, xensim_domain_mfn(d),
-				       xensim_guest_port(again)));
 	CHECK_RC(xensim_guest_watch(again, "/dom0", "peek"));
 	xsa_guest_events(again, NULL, 200);
 
