@@ -55,12 +55,10 @@ static int check_stamps(struct mxs_store *st, const struct mxs_node *n)
 	uint64_t gen = __atomic_load_n(&st->gen, __ATOMIC_RELAXED);
 	int bad = 0;
 
-	bad |= v->seq > seq || n->born > v->seq;
-	bad |= v->gen > gen || v->meta_gen > v->gen;
-	bad |= v->perms_gen > v->gen;
+	bad |= v->seq > seq || seq > gen || n->born > v->seq;
+	bad |= v->meta_gen > v->seq || v->perms_gen > v->seq;
 	if (o)
-		bad |= o->seq > v->seq || o->gen > v->gen ||
-		       o->meta_gen > v->meta_gen;
+		bad |= o->seq >= v->seq || o->meta_gen > v->meta_gen;
 	if (n->parent)
 		bad |= n->parent->born > n->born;
 	return bad;

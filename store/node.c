@@ -43,53 +43,64 @@ void mxs_store_bug(const char *file, int line, const char *why)
 /* ------------------------------------------------------------------ */
 /* Node versions                                                        */
 
-struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
+struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
 				    unsigned int nperms, const void *value,
-				    size_t vlen)
+				    size_t vlen, bool kidslot)
 {
 	struct mxs_nodeval *v;
+	size_t size;
 	char *val;
 
 	/* A larger list or value never reaches the store (the payload
 	 * bounds both); refused rather than truncated. */
-	if (nperms > UINT16_MAX || vlen > UINT16_MAX) {
+	if (nperms > UINT16_MAX || vlen > MXS_PAYLOAD_MAX) {
 		errno = E2BIG;
 		return NULL;
 	}
-	v = mxs_malloc(offsetof(struct mxs_nodeval, data) +
-		       nperms * sizeof(*perms) + vlen + 1);
+	size = kidslot ? mxs_nodeval_kidslot_off(nperms, vlen) +
+				 sizeof(struct mxs_kidlist *)
+		       : offsetof(struct mxs_nodeval, data) +
+				 nperms * sizeof(*perms) + vlen + 1;
+	v = mxs_malloc(size);
 	if (!v)
 		return NULL;
-	v->gen = gen;
-	v->meta_gen = gen;
+	v->seq = seq;
+	v->older = NULL;
+	v->meta_gen = seq;
 	v->perms_gen = MXS_GEN_NONE;
-	v->kids = NULL;
-	v->nperms = (uint16_t)nperms;
-	v->vlen = (uint16_t)vlen;
+	v->nperms = nperms;
+	v->vlen = vlen;
+	v->kidslot = kidslot;
 	if (nperms)
 		memcpy(mxs_nodeval_perms(v), perms, nperms * sizeof(*perms));
 	val = (char *)mxs_nodeval_value(v);
 	if (vlen)
 		memcpy(val, value, vlen);
 	val[vlen] = '\0';
+	if (kidslot)
+		*mxs_nodeval_kidslot(v) = NULL;
 	return v;
 }
 
-struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
+struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, bool kidslot)
 {
-	struct mxs_nodeval *v = mxs_nodeval_new(gen, mxs_nodeval_perms(o),
+	struct mxs_nodeval *v = mxs_nodeval_new(o->seq, mxs_nodeval_perms(o),
 						o->nperms, mxs_nodeval_value(o),
-						o->vlen);
+						o->vlen, o->kidslot || kidslot);
 
-	if (v)
+	if (v) {
+		v->meta_gen = o->meta_gen;
 		v->perms_gen = o->perms_gen;
+	}
 	return v;
 }
 
 void mxs_nodeval_free(struct mxs_nodeval *v)
 {
-	if (v)
-		free(v->kids);
+	struct mxs_kidlist **k = v ? mxs_nodeval_kidslot(v) : NULL;
+
+	if (k)
+		free(*k);
 	free(v);
 }
 
@@ -148,13 +159,14 @@ static void own_unlink(struct mxs_store *st, struct mxs_node *n,
 	__atomic_fetch_sub(&st->owned[slot], 1, __ATOMIC_RELAXED);
 }
 
-/* Stamps a version about to be installed: its generation, and the
- * generation of its permission list if this version set it. */
+/* Stamps a version about to be installed with a change of its value or
+ * permissions: its generation, and the generation of its permission
+ * list if this version set it. */
 static void version_stamp(struct mxs_store *st, struct mxs_nodeval *v)
 {
-	v->gen = v->meta_gen = mxs_store_gen_next(st);
+	v->seq = v->meta_gen = mxs_store_gen_next(st);
 	if (v->perms_gen == MXS_GEN_NONE)
-		v->perms_gen = v->gen;
+		v->perms_gen = v->seq;
 }
 
 /* ------------------------------------------------------------------ */
@@ -296,15 +308,25 @@ void mxs_store_commit_begin(struct mxs_store *st,
 			st->grave_tail = NULL;
 		node_unlink(st, d);
 	}
-	st->wseq = st->seq + 1;
+	/* st->gen >= st->seq: generations handed out outside commits (the
+	 * special nodes) only widen the gap. */
+	st->wseq = st->gen + 1;
 	st->touches = touches;
 }
 
 void mxs_store_commit_end(struct mxs_store *st)
 {
-	/* STORE_SEQ_R1: pairs with STORE_SEQ_A1 in mxs_store_snap():
-	 * everything stamped wseq is linked. */
-	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
+	bool removed = st->grave_tail && st->grave_tail->died == st->wseq;
+
+	/*
+	 * A commit that stamped anything handed out a generation (a
+	 * creation stamps its version, a removal touches the parent), so
+	 * its stamps are > the last snapshot and <= st->gen; one that
+	 * changed nothing publishes the same snapshot again.
+	 * STORE_SEQ_R1: pairs with STORE_SEQ_A1 in mxs_store_snap():
+	 * everything stamped from wseq to gen is linked.
+	 */
+	__atomic_store_n(&st->seq, st->gen, __ATOMIC_RELEASE);
 	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
 	/* One grace period for everything the commit superseded. */
 	if (st->touches && st->touches->retired &&
@@ -319,7 +341,7 @@ void mxs_store_commit_end(struct mxs_store *st)
 	 * the first commit after its grace period.  If the probe cannot be
 	 * allocated, a later commit's probe covers them (later, that's all).
 	 */
-	if (st->grave_tail && st->grave_tail->died == st->seq) {
+	if (removed) {
 		struct mxs_grace *g = mxs_malloc(sizeof(*g));
 
 		if (g) {
@@ -352,8 +374,7 @@ static void node_publish(struct mxs_store *st, struct mxs_node *n,
 	struct mxs_nodeval *cur = n->val, *gone;
 	struct mxs_retired *r = st->touches ? st->touches->retired : NULL;
 
-	v->seq = st->wseq;
-	if (cur->seq == st->wseq) {
+	if (cur->seq >= st->wseq) { /* installed by this commit */
 		v->older = cur->older;
 		gone = cur;
 	} else {
@@ -412,7 +433,7 @@ int mxs_touches_seal(struct mxs_touches *t)
 	t->n = n;
 	for (i = 0; i < t->n; i++)
 		if (!t->v[i].val &&
-		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, 0)))
+		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, true)))
 			return -ENOMEM;
 	/* Each touch and each update supersedes at most one version. */
 	if (t->n + t->updates > t->rcap) {
@@ -442,20 +463,19 @@ void mxs_touches_free(struct mxs_touches *t)
 }
 
 /*
- * n's children changed: a new generation.  A version this commit already
- * installed is invisible to every reader until the commit is published,
- * so it takes the generation in place; otherwise the version reserved in
- * the commit's touches becomes the new one.  Never allocates.
+ * n's children changed: a new version with a new generation.  A version
+ * this commit already installed is newer than anything a reader or a
+ * transaction saw, and no reader sees it before the commit is published,
+ * so it stands for the change as it is; otherwise the version reserved
+ * in the commit's touches becomes the new one.  Never allocates.
  */
 static void node_touch(struct mxs_store *st, struct mxs_node *n)
 {
 	struct mxs_touch key = { n, NULL }, *t;
 	struct mxs_nodeval *v;
 
-	if (n->val->seq == st->wseq) {
-		n->val->gen = mxs_store_gen_next(st);
+	if (n->val->seq >= st->wseq)
 		return;
-	}
 	t = st->touches && st->touches->n
 		    ? bsearch(&key, st->touches->v, st->touches->n,
 			      sizeof(key), touch_cmp)
@@ -464,7 +484,7 @@ static void node_touch(struct mxs_store *st, struct mxs_node *n)
 		MXS_STORE_BUG("a touch without its reservation");
 	v = t->val;
 	t->val = NULL;
-	v->gen = mxs_store_gen_next(st);
+	v->seq = mxs_store_gen_next(st);
 	v->meta_gen = n->val->meta_gen; /* only the children changed */
 	node_publish(st, n, v);
 }
@@ -495,7 +515,6 @@ void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	n->born = st->wseq;
 	n->died = MXS_SEQ_ALIVE;
 	version_stamp(st, v);
-	v->seq = st->wseq;
 	v->older = NULL;
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);

@@ -230,7 +230,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 	live = mxs_node_find(tx->st, p, len, tx->snap);
 	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	if (!te && !tx->norecord) {
-		te = txe_add(tx, p, len, val ? val->gen : MXS_GEN_NONE,
+		te = txe_add(tx, p, len, val ? val->seq : MXS_GEN_NONE,
 			     val ? val->meta_gen : MXS_GEN_NONE);
 		if (!te) {
 			tx->failed = true;
@@ -253,7 +253,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 			 * that a transaction never copies all domains; see
 			 * docs/compat.md.
 			 */
-			te->val = mxs_nodeval_dup(val, val->gen);
+			te->val = mxs_nodeval_dup(val, false);
 			if (te->val && snapshot_kids(tx, te, live) == 0) {
 				te->own = true;
 				te->exists = true;
@@ -291,7 +291,7 @@ struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len)
 	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	te->exists = val != NULL;
 	if (val) {
-		te->val = mxs_nodeval_dup(val, val->gen);
+		te->val = mxs_nodeval_dup(val, false);
 		if (!te->val)
 			return NULL;
 		te->live_kids = true;
@@ -381,17 +381,16 @@ int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
 		     const struct mxs_kidlist **out)
 {
 	/* The cache is the one field of a version readers write. */
-	struct mxs_nodeval *val = (struct mxs_nodeval *)v->val;
-	struct mxs_kidlist *k, *none = NULL;
+	struct mxs_kidlist **slot, *k, *none = NULL;
 	struct mxs_buf b = { 0 };
 	int rc;
 
 	*out = NULL;
-	if (v->te || !v->live)
+	if (v->te || !v->live || !(slot = mxs_nodeval_kidslot(v->val)))
 		return 0;
 	/* STORE_KIDLIST_A1: pairs with STORE_KIDLIST_R1 below (another
 	 * reader's): the list is built. */
-	k = __atomic_load_n(&val->kids, __ATOMIC_ACQUIRE);
+	k = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (k) {
 		*out = k;
 		return 0;
@@ -404,7 +403,7 @@ int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
 			memcpy(k->names, b.p, b.len);
 		/* STORE_KIDLIST_R1: pairs with STORE_KIDLIST_A1 above.  A
 		 * reader that loses the race uses the winner's list. */
-		if (!__atomic_compare_exchange_n(&val->kids, &none, k, false,
+		if (!__atomic_compare_exchange_n(slot, &none, k, false,
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE)) {
 			free(k);
@@ -728,7 +727,7 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 	pthread_mutex_lock(&st->wlock);
 	for (e = tx->first; e; e = e->next) {
 		struct mxs_node *live = mxs_node_lookup(st, e->path, e->len);
-		uint64_t gen = live ? live->val->gen : MXS_GEN_NONE;
+		uint64_t gen = live ? live->val->seq : MXS_GEN_NONE;
 
 		if (gen == e->base_gen)
 			continue;

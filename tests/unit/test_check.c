@@ -55,15 +55,15 @@ static void test_stamps(void **state)
 	v->seq = st->seq + 1; /* installed by a commit still to come */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
 	v->seq = keep;
-	keep = v->gen;
-	v->gen = st->gen + 1;
+	keep = v->meta_gen;
+	v->meta_gen = v->seq + 1; /* a value change after the version */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
-	v->gen = keep;
+	v->meta_gen = keep;
 	assert_non_null(v->older);
-	keep = v->older->gen;
-	v->older->gen = v->gen + 1; /* the older version is newer */
+	keep = v->older->seq;
+	v->older->seq = v->seq; /* the older version is as new */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
-	v->older->gen = keep;
+	v->older->seq = keep;
 	keep = node(st, "/a/b")->born;
 	node(st, "/a/b")->born = node(st, "/a/b/c")->born + 1;
 	assert_broken(st, "sequence or generation out of order");
