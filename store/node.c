@@ -183,10 +183,10 @@ static int node_match(struct cds_lfht_node *hn, const void *arg)
 	struct mxs_node *n = caa_container_of(hn, struct mxs_node, hnode);
 
 	/* STORE_NODE_A1: pairs with STORE_NODE_R1 in mxs_node_create(): the
-	 * path compared below is written. */
-	if (!__atomic_load_n(&n->published, __ATOMIC_ACQUIRE))
-		return 0;
-	return n->pathlen == k->len && memcmp(n->path, k->p, k->len) == 0;
+	 * path compared below is written (0, never a key's length, before
+	 * that). */
+	return __atomic_load_n(&n->pathlen, __ATOMIC_ACQUIRE) == k->len &&
+	       memcmp(n->path, k->p, k->len) == 0;
 }
 
 struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
@@ -209,6 +209,32 @@ struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
 			return n;
 	}
 	return NULL;
+}
+
+struct mxs_node *mxs_node_parent(struct mxs_store *st,
+				 const struct mxs_node *n)
+{
+	struct key k = { n->path, mxs_path_parent_len(n->path, n->pathlen) };
+	struct mxs_node *best = NULL;
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *hn;
+
+	if (n == st->root)
+		return NULL;
+	cds_lfht_lookup(st->index, mxs_path_hash(k.p, k.len), node_match, &k,
+			&it);
+	for (hn = cds_lfht_iter_get_node(&it); hn;
+	     cds_lfht_next_duplicate(st->index, node_match, &k, &it),
+	     hn = cds_lfht_iter_get_node(&it)) {
+		struct mxs_node *p = caa_container_of(hn, struct mxs_node,
+						      hnode);
+
+		if (p->died >= n->died && (!best || p->died < best->died))
+			best = p;
+	}
+	if (!best)
+		MXS_STORE_BUG("a linked node without its parent");
+	return best;
 }
 
 void mxs_index_grow(struct mxs_store *st)
@@ -274,7 +300,7 @@ static uint64_t grace_collect(struct mxs_store *st)
  */
 static void node_unlink(struct mxs_store *st, struct mxs_node *d)
 {
-	struct mxs_node *p = d->parent, *head = p->kids_head;
+	struct mxs_node *p = mxs_node_parent(st, d), *head = p->kids_head;
 
 	cds_lfht_del(st->index, &d->hnode);
 	/* d->next_sib stays valid for readers standing on d.
@@ -491,12 +517,13 @@ static void node_touch(struct mxs_store *st, struct mxs_node *n)
 
 struct mxs_node *mxs_node_alloc(const char *path, size_t len)
 {
-	struct mxs_node *n = mxs_malloc(sizeof(*n) + len + 1);
+	struct mxs_node *n = mxs_malloc(offsetof(struct mxs_node, path) +
+					len + 1);
 
 	if (n) {
 		memcpy(n->path, path, len);
 		n->path[len] = '\0';
-		n->pathlen = (uint16_t)len;
+		n->pathlen = 0; /* not published */
 	}
 	return n;
 }
@@ -504,14 +531,10 @@ struct mxs_node *mxs_node_alloc(const char *path, size_t len)
 void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 		     struct mxs_node *n, struct mxs_nodeval *v)
 {
-	size_t len = n->pathlen;
 	const char *path = n->path;
+	size_t len = strlen(path);
 
-	size_t base = mxs_path_parent_len(path, len);
-
-	n->base = (uint16_t)(base + (base > 1)); /* '/' unless root's */
 	n->kids_head = n->next_sib = NULL;
-	n->parent = parent;
 	n->born = st->wseq;
 	n->died = MXS_SEQ_ALIVE;
 	version_stamp(st, v);
@@ -519,7 +542,7 @@ void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);
 	/* STORE_NODE_R1: pairs with STORE_NODE_A1 in node_match(). */
-	__atomic_store_n(&n->published, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&n->pathlen, (uint16_t)len, __ATOMIC_RELEASE);
 	/* Link at the tail of the parent's children.  STORE_KIDS_R1: pairs
 	 * with STORE_KIDS_A1 in the readers' list walks: n is built. */
 	if (parent->kids_head) {
@@ -584,19 +607,23 @@ static struct mxs_node *post_first(struct mxs_node *n)
 }
 
 /*
- * A walk in post-order over the parent and sibling links (no stack, no
- * allocation, no recursion on a depth the client controls: XSA-418), so
- * children are removed before parents and the graveyard unlinks them
- * first.
+ * A walk in post-order over the sibling links and the parents (found
+ * through the index: no stack, no allocation, no recursion on a depth
+ * the client controls: XSA-418), so children are removed before parents
+ * and the graveyard unlinks them first.
  */
 void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_node *parent = n->parent, *d = post_first(n), *next;
+	struct mxs_node *parent = mxs_node_parent(st, n), *d = post_first(n);
+	struct mxs_node *next;
 
 	for (;;) {
 		struct mxs_node *sib = d == n ? NULL : alive_from(d->next_sib);
 
-		next = d == n ? NULL : sib ? post_first(sib) : d->parent;
+		/* d's parent is alive until the walk comes back to it. */
+		next = d == n ? NULL
+		       : sib  ? post_first(sib)
+			      : mxs_node_parent(st, d);
 		/* Relaxed: published by STORE_SEQ_R1 (mxs_node_visible). */
 		__atomic_store_n(&d->died, st->wseq, __ATOMIC_RELAXED);
 		mxs_count_add(&st->nodes, -1);

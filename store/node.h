@@ -4,7 +4,7 @@
  * shared by node.c (which alone mutates them), txn.c, store.c and check.c.
  *
  * Ordering labels of the live tree (each names one release/acquire pair):
- *   STORE_NODE_R1/A1   mxs_node.published: a node's path and links are
+ *   STORE_NODE_R1/A1   mxs_node.pathlen: a node's path and links are
  *                      written before the index can match it.
  *   STORE_VAL_R1/A1    mxs_node.val: a node version is fully built before
  *                      a reader can load the pointer to it.
@@ -176,9 +176,13 @@ mxs_nodeval_kidslot(const struct mxs_nodeval *v)
  */
 struct mxs_node {
 	struct cds_lfht_node hnode;    /* in st->index, key = path */
-	/* Writer lock: previous sibling; the first child's is the last. */
+	/*
+	 * Writer lock: previous sibling; the first child's is the last.
+	 * No parent pointer: the writer finds the parent through the index
+	 * (mxs_node_parent), a lookup where it needs one, which keeps the
+	 * header and a short path within 96 bytes.
+	 */
 	struct mxs_node *prev_sib;
-	struct mxs_node *parent;       /* writer lock */
 	/* One use per phase of a life (writer lock, then call_rcu). */
 	union {
 		struct {               /* alive: the owner index */
@@ -189,24 +193,41 @@ struct mxs_node {
 	};
 	/*
 	 * What readers touch, last and next to the path: a listing reads
-	 * next_sib, born, died, pathlen, base and the name, a few
-	 * contiguous bytes per child.  Kept small: node size is what a
-	 * DIRECTORY of thousands of children costs (docs/design.md).
+	 * next_sib, born, died, pathlen and the name, a few contiguous
+	 * bytes per child.  Kept small: node size is what a DIRECTORY of
+	 * thousands of children costs (docs/design.md).
 	 */
-	int published;                 /* STORE_NODE: set before indexing */
-	uint16_t pathlen;              /* <= MXS_ABS_PATH_MAX */
-	uint16_t base;  /* offset of the last component in path */
 	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
 	struct mxs_node *kids_head;    /* STORE_KIDS: first child */
 	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
 	uint64_t born;                 /* set before the node is linked */
 	uint64_t died;                 /* STORE_SEQ: MXS_SEQ_ALIVE or seq */
-	char path[];
+	/* STORE_NODE: 0 until mxs_node_create publishes the node (set
+	 * before indexing), then the length of path (<= MXS_ABS_PATH_MAX). */
+	uint16_t pathlen;
+	char path[];                   /* and a NUL */
 };
 
-/* The header stays as small as before versioning (docs/design.md). */
-_Static_assert(sizeof(struct mxs_node) <= 96, "mxs_node grew");
+/*
+ * The header ends 82 bytes in (the node is allocated to the end of its
+ * path, not to sizeof): a 13-byte path and its NUL fit the 96-byte class
+ * (docs/performance.md, "Memory per node").
+ */
+_Static_assert(offsetof(struct mxs_node, path) <= 82, "mxs_node grew");
 _Static_assert(MXS_ABS_PATH_MAX <= UINT16_MAX, "pathlen is 16 bits");
+
+/* The last component of published node c's path, *len bytes (the root's
+ * is empty). */
+static inline const char *mxs_node_name(const struct mxs_node *c,
+					size_t *len)
+{
+	size_t i = c->pathlen;
+
+	while (i > 0 && c->path[i - 1] != '/')
+		i--;
+	*len = c->pathlen - i;
+	return c->path + i;
+}
 
 /*
  * A grace-period probe, queued with call_rcu by a commit that removed
@@ -415,6 +436,15 @@ struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
 /* Frees a version and its child list (no reader may hold it). */
 void mxs_nodeval_free(struct mxs_nodeval *v);
 
+
+/*
+ * The parent of n, alive or removed but still linked: of the lives of
+ * the parent's path in the index, the first to die at or after n (a
+ * child lives within its parent's life; an earlier life died before n
+ * was born).  NULL for the root.  Caller: writer lock, online.
+ */
+struct mxs_node *mxs_node_parent(struct mxs_store *st,
+				 const struct mxs_node *n);
 
 /* The live node of p[0..len) (the writer's view).  Caller: writer lock. */
 static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,

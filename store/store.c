@@ -1054,7 +1054,7 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 			rc = mxs_nodevec_push(&up, pre.v[i]);
 	}
 	if (!rc)
-		rc = mxs_touches_add(touches, n->parent);
+		rc = mxs_touches_add(touches, mxs_node_parent(st, n));
 	if (!rc)
 		rc = mxs_touches_seal(touches);
 	if (!rc) {
@@ -1089,7 +1089,7 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 	while (!rc && (n = st->own_head[domid])) {
 		struct mxs_node *top = n, *a;
 
-		for (a = n->parent; a; a = a->parent)
+		for (a = mxs_node_parent(st, n); a; a = mxs_node_parent(st, a))
 			if (mxs_nodeval_owner(a->val) == domid)
 				top = a;
 		rc = live_rm(st, top, &touches, ch);
@@ -1135,15 +1135,12 @@ struct mxs_store *mxs_store_new(void)
 	if (!st->index || !root)
 		goto nomem;
 	strcpy(root->path, "/");
-	root->pathlen = 1;
-	root->base = 1;
-	root->parent = NULL;
+	root->pathlen = 1; /* published */
 	root->kids_head = root->next_sib = NULL;
 	root->prev_sib = NULL;
 	root->born = 0;
 	root->died = MXS_SEQ_ALIVE;
 	st->wseq = MXS_SEQ_ALIVE;
-	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
 	/* Generation 0: older than every snapshot (the first commit's
 	 * wseq is 1); a directory, so it has a child-list slot. */

@@ -205,11 +205,16 @@ static int snapshot_kids(struct mxs_txn *tx, struct mxs_txe *te,
 		return 0;
 	}
 	te->live_kids = false;
-	for (c = mxs_node_kids(live); c; c = mxs_node_next(c))
-		if (mxs_node_visible(c, tx->snap) &&
-		    mxs_txe_add_kid(te, c->path + c->base,
-				    c->pathlen - c->base))
+	for (c = mxs_node_kids(live); c; c = mxs_node_next(c)) {
+		const char *name;
+		size_t l;
+
+		if (!mxs_node_visible(c, tx->snap))
+			continue;
+		name = mxs_node_name(c, &l);
+		if (mxs_txe_add_kid(te, name, l))
 			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -333,12 +338,15 @@ static int list_kids(struct mxs_node *parent, uint64_t snap, char **gone,
 	int rc = 0;
 
 	for (c = mxs_node_kids(parent); c; c = mxs_node_next(c)) {
-		size_t l = (size_t)(c->pathlen - c->base) + 1;
+		const char *name;
+		size_t l;
 
-		if (!mxs_node_visible(c, snap) ||
-		    (ngone && names_find(gone, ngone, c->path + c->base,
-					 l - 1) >= 0))
+		if (!mxs_node_visible(c, snap))
 			continue;
+		name = mxs_node_name(c, &l);
+		if (ngone && names_find(gone, ngone, name, l) >= 0)
+			continue;
+		l++; /* and its NUL */
 		if (len + l > cap) {
 			out->len = len;
 			rc = mxs_buf_reserve(out, l);
@@ -347,7 +355,7 @@ static int list_kids(struct mxs_node *parent, uint64_t snap, char **gone,
 			p = out->p;
 			cap = out->cap;
 		}
-		memcpy(p + len, c->path + c->base, l);
+		memcpy(p + len, name, l);
 		len += l;
 	}
 	out->len = len;
@@ -491,7 +499,8 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		live = mxs_node_lookup(st, e->path, e->len);
 		/* A removal changes the parent's children. */
 		if (live && (!e->exists || e->create_seq))
-			rc = mxs_touches_add(&p->touches, live->parent);
+			rc = mxs_touches_add(&p->touches,
+					     mxs_node_parent(st, live));
 		if (rc || !e->exists)
 			continue;
 		/* The transaction's own copy becomes the version: moved,
