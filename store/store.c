@@ -224,9 +224,11 @@ static int tx_create(struct mxs_txn *tx, const struct mxs_caller *c,
 		ce = mxs_txn_own(tx, path, clen);
 		if (!ce)
 			return -ENOMEM;
+		/* An ancestor created here has a child from the start: it
+		 * gets the child-list slot a touch would have given it. */
 		nv = mxs_nodeval_new(0, mxs_nodeval_perms(pv), pv->nperms,
 				     clen == len ? val : NULL,
-				     clen == len ? vlen : 0, false);
+				     clen == len ? vlen : 0, clen < len);
 		if (!nv)
 			return -ENOMEM;
 		/* The child inherits the parent's current list, and
