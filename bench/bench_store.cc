@@ -19,6 +19,9 @@
 //   BM_StoreRead/nodes:N        READ of a random leaf
 //   BM_StoreWrite/nodes:N       overwrite of a random leaf
 //   BM_StoreDirectory/nodes:N   children of a random domain home (6)
+//   BM_StoreCreateRemove/nodes:N  a write creating /local/domain/bench/x
+//                               (a child of a directory of N/20 children)
+//                               and the RM of /local/domain/bench
 //   BM_Read/threads:T           READ, T lock-free readers (100k nodes)
 //   BM_Directory1000            DIRECTORY of /local/domain, 1,000 children
 //   BM_Write/threads:T          writes from T threads (writer lock)
@@ -269,6 +272,29 @@ void BM_StoreDirectory(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations());
 }
 
+// Creations and removals under a large directory: what the writer pays
+// for finding parents through the index (the removal walk, the unlinking
+// of removed nodes, the parent's touch).
+void BM_StoreCreateRemove(benchmark::State &state)
+{
+	SizedStore &s = sized(state.range(0));
+	ReaderScope rs;
+	mxs_changes ch = {};
+
+	for (auto _ : state) {
+		if (mxs_store_write(s.st, nullptr, &kDom0,
+				    "/local/domain/bench/x", "1", 1, &ch) ||
+		    mxs_store_rm(s.st, nullptr, &kDom0, "/local/domain/bench",
+				 &ch))
+			std::abort();
+		mxs_changes_clear(&ch);
+		mxs_rcu_quiescent();
+	}
+	free(ch.v);
+	state.counters["nodes"] = (double)s.real_nodes;
+	state.SetItemsProcessed(state.iterations());
+}
+
 constexpr int64_t kThreadedNodes = 100000;
 
 void BM_Read(benchmark::State &state)
@@ -504,6 +530,7 @@ void Register()
 		Sized("BM_StoreRead", BM_StoreRead, n);
 		Sized("BM_StoreWrite", BM_StoreWrite, n);
 		Sized("BM_StoreDirectory", BM_StoreDirectory, n);
+		Sized("BM_StoreCreateRemove", BM_StoreCreateRemove, n);
 		if (n == 10000)
 			benchmark::RegisterBenchmark("BM_Directory1000",
 						     BM_Directory1000)

@@ -369,15 +369,15 @@ void mxs_account_live_removed(struct mxs_store *st,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct mxs_node *x = v[i];
+		const struct mxs_node *x = v[i], *p;
 		uint64_t b = mxs_account_node_bytes(x->val, x->pathlen);
 		uint32_t slot = mxs_owner_slot(mxs_nodeval_owner(x->val));
 
 		/* Relaxed, as in mxs_account_apply. */
 		__atomic_fetch_sub(&st->mem[slot], b, __ATOMIC_RELAXED);
-		if (!x->parent)
+		if (!(p = mxs_node_parent(st, x)))
 			continue;
-		slot = mxs_owner_slot(mxs_nodeval_owner(x->parent->val));
+		slot = mxs_owner_slot(mxs_nodeval_owner(p->val));
 		__atomic_fetch_sub(&st->mem[slot],
 				   mxs_account_name_bytes(x->path, x->pathlen),
 				   __ATOMIC_RELAXED);

@@ -50,19 +50,18 @@ static int report_line(struct mxs_buf *report, const char *what,
 static int check_stamps(struct mxs_store *st, const struct mxs_node *n)
 {
 	const struct mxs_nodeval *v = n->val, *o = v->older;
+	const struct mxs_node *p;
 	/* Relaxed: only the writer moves either, and we hold its lock. */
 	uint64_t seq = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
 	uint64_t gen = __atomic_load_n(&st->gen, __ATOMIC_RELAXED);
 	int bad = 0;
 
-	bad |= v->seq > seq || n->born > v->seq;
-	bad |= v->gen > gen || v->meta_gen > v->gen;
-	bad |= v->perms_gen > v->gen;
+	bad |= v->seq > seq || seq > gen || n->born > v->seq;
+	bad |= v->meta_gen > v->seq || v->perms_gen > v->seq;
 	if (o)
-		bad |= o->seq > v->seq || o->gen > v->gen ||
-		       o->meta_gen > v->meta_gen;
-	if (n->parent)
-		bad |= n->parent->born > n->born;
+		bad |= o->seq >= v->seq || o->meta_gen > v->meta_gen;
+	if ((p = mxs_node_parent(st, n)))
+		bad |= p->born > n->born;
 	return bad;
 }
 
@@ -108,7 +107,7 @@ int mxs_store_check(struct mxs_store *st, struct mxs_buf *report)
 				mxs_buf_add(report, line, (size_t)len);
 				problems++;
 			}
-			if (c->parent != n ||
+			if (mxs_node_parent(st, c) != n ||
 			    mxs_path_parent_len(c->path, c->pathlen) !=
 				    n->pathlen ||
 			    memcmp(c->path, n->path, n->pathlen) != 0) {

@@ -43,53 +43,64 @@ void mxs_store_bug(const char *file, int line, const char *why)
 /* ------------------------------------------------------------------ */
 /* Node versions                                                        */
 
-struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
+struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
 				    unsigned int nperms, const void *value,
-				    size_t vlen)
+				    size_t vlen, bool kidslot)
 {
 	struct mxs_nodeval *v;
+	size_t size;
 	char *val;
 
 	/* A larger list or value never reaches the store (the payload
 	 * bounds both); refused rather than truncated. */
-	if (nperms > UINT16_MAX || vlen > UINT16_MAX) {
+	if (nperms > UINT16_MAX || vlen > MXS_PAYLOAD_MAX) {
 		errno = E2BIG;
 		return NULL;
 	}
-	v = mxs_malloc(offsetof(struct mxs_nodeval, data) +
-		       nperms * sizeof(*perms) + vlen + 1);
+	size = kidslot ? mxs_nodeval_kidslot_off(nperms, vlen) +
+				 sizeof(struct mxs_kidlist *)
+		       : offsetof(struct mxs_nodeval, data) +
+				 nperms * sizeof(*perms) + vlen + 1;
+	v = mxs_malloc(size);
 	if (!v)
 		return NULL;
-	v->gen = gen;
-	v->meta_gen = gen;
+	v->seq = seq;
+	v->older = NULL;
+	v->meta_gen = seq;
 	v->perms_gen = MXS_GEN_NONE;
-	v->kids = NULL;
-	v->nperms = (uint16_t)nperms;
-	v->vlen = (uint16_t)vlen;
+	v->nperms = nperms;
+	v->vlen = vlen;
+	v->kidslot = kidslot;
 	if (nperms)
 		memcpy(mxs_nodeval_perms(v), perms, nperms * sizeof(*perms));
 	val = (char *)mxs_nodeval_value(v);
 	if (vlen)
 		memcpy(val, value, vlen);
 	val[vlen] = '\0';
+	if (kidslot)
+		*mxs_nodeval_kidslot(v) = NULL;
 	return v;
 }
 
-struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, uint64_t gen)
+struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, bool kidslot)
 {
-	struct mxs_nodeval *v = mxs_nodeval_new(gen, mxs_nodeval_perms(o),
+	struct mxs_nodeval *v = mxs_nodeval_new(o->seq, mxs_nodeval_perms(o),
 						o->nperms, mxs_nodeval_value(o),
-						o->vlen);
+						o->vlen, o->kidslot || kidslot);
 
-	if (v)
+	if (v) {
+		v->meta_gen = o->meta_gen;
 		v->perms_gen = o->perms_gen;
+	}
 	return v;
 }
 
 void mxs_nodeval_free(struct mxs_nodeval *v)
 {
-	if (v)
-		free(v->kids);
+	struct mxs_kidlist **k = v ? mxs_nodeval_kidslot(v) : NULL;
+
+	if (k)
+		free(*k);
 	free(v);
 }
 
@@ -148,13 +159,14 @@ static void own_unlink(struct mxs_store *st, struct mxs_node *n,
 	__atomic_fetch_sub(&st->owned[slot], 1, __ATOMIC_RELAXED);
 }
 
-/* Stamps a version about to be installed: its generation, and the
- * generation of its permission list if this version set it. */
+/* Stamps a version about to be installed with a change of its value or
+ * permissions: its generation, and the generation of its permission
+ * list if this version set it. */
 static void version_stamp(struct mxs_store *st, struct mxs_nodeval *v)
 {
-	v->gen = v->meta_gen = mxs_store_gen_next(st);
+	v->seq = v->meta_gen = mxs_store_gen_next(st);
 	if (v->perms_gen == MXS_GEN_NONE)
-		v->perms_gen = v->gen;
+		v->perms_gen = v->seq;
 }
 
 /* ------------------------------------------------------------------ */
@@ -171,10 +183,10 @@ static int node_match(struct cds_lfht_node *hn, const void *arg)
 	struct mxs_node *n = caa_container_of(hn, struct mxs_node, hnode);
 
 	/* STORE_NODE_A1: pairs with STORE_NODE_R1 in mxs_node_create(): the
-	 * path compared below is written. */
-	if (!__atomic_load_n(&n->published, __ATOMIC_ACQUIRE))
-		return 0;
-	return n->pathlen == k->len && memcmp(n->path, k->p, k->len) == 0;
+	 * path compared below is written (0, never a key's length, before
+	 * that). */
+	return __atomic_load_n(&n->pathlen, __ATOMIC_ACQUIRE) == k->len &&
+	       memcmp(n->path, k->p, k->len) == 0;
 }
 
 struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
@@ -197,6 +209,32 @@ struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
 			return n;
 	}
 	return NULL;
+}
+
+struct mxs_node *mxs_node_parent(struct mxs_store *st,
+				 const struct mxs_node *n)
+{
+	struct key k = { n->path, mxs_path_parent_len(n->path, n->pathlen) };
+	struct mxs_node *best = NULL;
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *hn;
+
+	if (n == st->root)
+		return NULL;
+	cds_lfht_lookup(st->index, mxs_path_hash(k.p, k.len), node_match, &k,
+			&it);
+	for (hn = cds_lfht_iter_get_node(&it); hn;
+	     cds_lfht_next_duplicate(st->index, node_match, &k, &it),
+	     hn = cds_lfht_iter_get_node(&it)) {
+		struct mxs_node *p = caa_container_of(hn, struct mxs_node,
+						      hnode);
+
+		if (p->died >= n->died && (!best || p->died < best->died))
+			best = p;
+	}
+	if (!best)
+		MXS_STORE_BUG("a linked node without its parent");
+	return best;
 }
 
 void mxs_index_grow(struct mxs_store *st)
@@ -262,7 +300,7 @@ static uint64_t grace_collect(struct mxs_store *st)
  */
 static void node_unlink(struct mxs_store *st, struct mxs_node *d)
 {
-	struct mxs_node *p = d->parent, *head = p->kids_head;
+	struct mxs_node *p = mxs_node_parent(st, d), *head = p->kids_head;
 
 	cds_lfht_del(st->index, &d->hnode);
 	/* d->next_sib stays valid for readers standing on d.
@@ -296,15 +334,25 @@ void mxs_store_commit_begin(struct mxs_store *st,
 			st->grave_tail = NULL;
 		node_unlink(st, d);
 	}
-	st->wseq = st->seq + 1;
+	/* st->gen >= st->seq: generations handed out outside commits (the
+	 * special nodes) only widen the gap. */
+	st->wseq = st->gen + 1;
 	st->touches = touches;
 }
 
 void mxs_store_commit_end(struct mxs_store *st)
 {
-	/* STORE_SEQ_R1: pairs with STORE_SEQ_A1 in mxs_store_snap():
-	 * everything stamped wseq is linked. */
-	__atomic_store_n(&st->seq, st->wseq, __ATOMIC_RELEASE);
+	bool removed = st->grave_tail && st->grave_tail->died == st->wseq;
+
+	/*
+	 * A commit that stamped anything handed out a generation (a
+	 * creation stamps its version, a removal touches the parent), so
+	 * its stamps are > the last snapshot and <= st->gen; one that
+	 * changed nothing publishes the same snapshot again.
+	 * STORE_SEQ_R1: pairs with STORE_SEQ_A1 in mxs_store_snap():
+	 * everything stamped from wseq to gen is linked.
+	 */
+	__atomic_store_n(&st->seq, st->gen, __ATOMIC_RELEASE);
 	st->wseq = MXS_SEQ_ALIVE; /* stamping outside a commit is a bug */
 	/* One grace period for everything the commit superseded. */
 	if (st->touches && st->touches->retired &&
@@ -319,7 +367,7 @@ void mxs_store_commit_end(struct mxs_store *st)
 	 * the first commit after its grace period.  If the probe cannot be
 	 * allocated, a later commit's probe covers them (later, that's all).
 	 */
-	if (st->grave_tail && st->grave_tail->died == st->seq) {
+	if (removed) {
 		struct mxs_grace *g = mxs_malloc(sizeof(*g));
 
 		if (g) {
@@ -352,8 +400,7 @@ static void node_publish(struct mxs_store *st, struct mxs_node *n,
 	struct mxs_nodeval *cur = n->val, *gone;
 	struct mxs_retired *r = st->touches ? st->touches->retired : NULL;
 
-	v->seq = st->wseq;
-	if (cur->seq == st->wseq) {
+	if (cur->seq >= st->wseq) { /* installed by this commit */
 		v->older = cur->older;
 		gone = cur;
 	} else {
@@ -412,7 +459,7 @@ int mxs_touches_seal(struct mxs_touches *t)
 	t->n = n;
 	for (i = 0; i < t->n; i++)
 		if (!t->v[i].val &&
-		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, 0)))
+		    !(t->v[i].val = mxs_nodeval_dup(t->v[i].node->val, true)))
 			return -ENOMEM;
 	/* Each touch and each update supersedes at most one version. */
 	if (t->n + t->updates > t->rcap) {
@@ -442,20 +489,19 @@ void mxs_touches_free(struct mxs_touches *t)
 }
 
 /*
- * n's children changed: a new generation.  A version this commit already
- * installed is invisible to every reader until the commit is published,
- * so it takes the generation in place; otherwise the version reserved in
- * the commit's touches becomes the new one.  Never allocates.
+ * n's children changed: a new version with a new generation.  A version
+ * this commit already installed is newer than anything a reader or a
+ * transaction saw, and no reader sees it before the commit is published,
+ * so it stands for the change as it is; otherwise the version reserved
+ * in the commit's touches becomes the new one.  Never allocates.
  */
 static void node_touch(struct mxs_store *st, struct mxs_node *n)
 {
 	struct mxs_touch key = { n, NULL }, *t;
 	struct mxs_nodeval *v;
 
-	if (n->val->seq == st->wseq) {
-		n->val->gen = mxs_store_gen_next(st);
+	if (n->val->seq >= st->wseq)
 		return;
-	}
 	t = st->touches && st->touches->n
 		    ? bsearch(&key, st->touches->v, st->touches->n,
 			      sizeof(key), touch_cmp)
@@ -464,19 +510,20 @@ static void node_touch(struct mxs_store *st, struct mxs_node *n)
 		MXS_STORE_BUG("a touch without its reservation");
 	v = t->val;
 	t->val = NULL;
-	v->gen = mxs_store_gen_next(st);
+	v->seq = mxs_store_gen_next(st);
 	v->meta_gen = n->val->meta_gen; /* only the children changed */
 	node_publish(st, n, v);
 }
 
 struct mxs_node *mxs_node_alloc(const char *path, size_t len)
 {
-	struct mxs_node *n = mxs_malloc(sizeof(*n) + len + 1);
+	struct mxs_node *n = mxs_malloc(offsetof(struct mxs_node, path) +
+					len + 1);
 
 	if (n) {
 		memcpy(n->path, path, len);
 		n->path[len] = '\0';
-		n->pathlen = (uint16_t)len;
+		n->pathlen = 0; /* not published */
 	}
 	return n;
 }
@@ -484,23 +531,18 @@ struct mxs_node *mxs_node_alloc(const char *path, size_t len)
 void mxs_node_create(struct mxs_store *st, struct mxs_node *parent,
 		     struct mxs_node *n, struct mxs_nodeval *v)
 {
-	size_t len = n->pathlen;
 	const char *path = n->path;
+	size_t len = strlen(path);
 
-	size_t base = mxs_path_parent_len(path, len);
-
-	n->base = (uint16_t)(base + (base > 1)); /* '/' unless root's */
 	n->kids_head = n->next_sib = NULL;
-	n->parent = parent;
 	n->born = st->wseq;
 	n->died = MXS_SEQ_ALIVE;
 	version_stamp(st, v);
-	v->seq = st->wseq;
 	v->older = NULL;
 	n->val = v;
 	cds_lfht_node_init(&n->hnode);
 	/* STORE_NODE_R1: pairs with STORE_NODE_A1 in node_match(). */
-	__atomic_store_n(&n->published, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&n->pathlen, (uint16_t)len, __ATOMIC_RELEASE);
 	/* Link at the tail of the parent's children.  STORE_KIDS_R1: pairs
 	 * with STORE_KIDS_A1 in the readers' list walks: n is built. */
 	if (parent->kids_head) {
@@ -565,19 +607,23 @@ static struct mxs_node *post_first(struct mxs_node *n)
 }
 
 /*
- * A walk in post-order over the parent and sibling links (no stack, no
- * allocation, no recursion on a depth the client controls: XSA-418), so
- * children are removed before parents and the graveyard unlinks them
- * first.
+ * A walk in post-order over the sibling links and the parents (found
+ * through the index: no stack, no allocation, no recursion on a depth
+ * the client controls: XSA-418), so children are removed before parents
+ * and the graveyard unlinks them first.
  */
 void mxs_node_remove(struct mxs_store *st, struct mxs_node *n)
 {
-	struct mxs_node *parent = n->parent, *d = post_first(n), *next;
+	struct mxs_node *parent = mxs_node_parent(st, n), *d = post_first(n);
+	struct mxs_node *next;
 
 	for (;;) {
 		struct mxs_node *sib = d == n ? NULL : alive_from(d->next_sib);
 
-		next = d == n ? NULL : sib ? post_first(sib) : d->parent;
+		/* d's parent is alive until the walk comes back to it. */
+		next = d == n ? NULL
+		       : sib  ? post_first(sib)
+			      : mxs_node_parent(st, d);
 		/* Relaxed: published by STORE_SEQ_R1 (mxs_node_visible). */
 		__atomic_store_n(&d->died, st->wseq, __ATOMIC_RELAXED);
 		mxs_count_add(&st->nodes, -1);

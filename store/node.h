@@ -4,14 +4,14 @@
  * shared by node.c (which alone mutates them), txn.c, store.c and check.c.
  *
  * Ordering labels of the live tree (each names one release/acquire pair):
- *   STORE_NODE_R1/A1   mxs_node.published: a node's path and links are
+ *   STORE_NODE_R1/A1   mxs_node.pathlen: a node's path and links are
  *                      written before the index can match it.
  *   STORE_VAL_R1/A1    mxs_node.val: a node version is fully built before
  *                      a reader can load the pointer to it.
  *   STORE_KIDS_R1/A1   kids_head / next_sib: a child is fully built before
  *                      a reader walking its parent's list can reach it.
- *   STORE_KIDLIST_R1/A1 mxs_nodeval.kids: a cached child list is built
- *                      before another reader can use it.
+ *   STORE_KIDLIST_R1/A1 mxs_nodeval_kidslot(): a cached child list is
+ *                      built before another reader can use it.
  *   STORE_SPECIAL_R1/A1 mxs_store.special[]: the permissions of
  *                      @introduceDomain / @releaseDomain.
  *   STORE_SEQ_R1/A1    mxs_store.seq: everything a commit stamped is
@@ -44,13 +44,17 @@ _Noreturn void mxs_store_bug(const char *file, int line, const char *why);
 #define MXS_GEN_NONE UINT64_MAX /* generation recorded for a missing node */
 
 /*
- * Commit sequence numbers.  Every commit (a mutation outside a
- * transaction, a transaction's commit, a domain's removal) is one step of
- * st->seq; everything it changes is stamped with that step.  A reader
- * samples st->seq once (a snapshot S) and sees, per node, the version and
- * the child links of the newest commit <= S.  MXS_SEQ_WRITER is the
- * writer's own view (the newest of everything, under the writer lock);
- * MXS_SEQ_ALIVE the death stamp of a node that is not removed.
+ * Commit sequence numbers, counted in generations (st->gen).  A commit (a
+ * mutation outside a transaction, a transaction's commit, a domain's
+ * removal) owns the generations from st->wseq (the one after the last
+ * handed out when it began) to the last one it hands out, and publishes
+ * that one as st->seq: births and deaths are stamped with wseq, versions
+ * with their own generation, all of them > the previous st->seq and <=
+ * the new one.  A reader samples st->seq once (a snapshot S) and sees,
+ * per node, the version and the child links of the newest commit <= S.
+ * MXS_SEQ_WRITER is the writer's own view (the newest of everything,
+ * under the writer lock); MXS_SEQ_ALIVE the death stamp of a node that
+ * is not removed.
  */
 #define MXS_SEQ_ALIVE UINT64_MAX
 #define MXS_SEQ_WRITER (UINT64_MAX - 1)
@@ -64,43 +68,53 @@ _Noreturn void mxs_store_bug(const char *file, int line, const char *why);
  * the second one's seq ever goes past it, and older readers are covered
  * by the grace period).  No rcu_head here: a commit retires what it
  * superseded in one struct mxs_retired, one call_rcu per commit.
+ *
+ * Generations and commit stamps are one counter (st->gen): a commit
+ * stamps its nodes with the first generation it may hand out (st->wseq)
+ * and publishes the last one it handed out (st->seq), so a version's
+ * generation orders it against snapshots as a commit stamp would, and no
+ * version needs both.
  */
 struct mxs_nodeval {
-	uint64_t seq;      /* commit that installed this version */
+	/*
+	 * The generation this version was installed at: its commit stamp
+	 * (visible to snapshots >= seq), the transactions' conflict check
+	 * (a different seq is a change of value, permissions or children)
+	 * and DIRECTORY_PART's generation.  A version not yet installed
+	 * holds its base's, stamped when installed (version_stamp).
+	 */
+	uint64_t seq;
 	struct mxs_nodeval *older; /* STORE_VAL: the version before, or NULL */
-	uint64_t gen;      /* last change of value, permissions or children */
 	uint64_t meta_gen; /* last change of value or permissions */
 	/*
 	 * Generation at which the permission list was set (creation or
 	 * SET_PERMS): the domain oracle's entries introduced later are
 	 * stale (store.h).  MXS_GEN_NONE in a version not yet published:
-	 * set by this version, stamped with gen when it is installed.
+	 * set by this version, stamped with seq when it is installed.
 	 */
 	uint64_t perms_gen;
 	/*
-	 * STORE_KIDLIST: the child list at this version, concatenated, built
-	 * by the first DIRECTORY_PART that needs it (NULL until then).  The
-	 * one field a reader writes: every commit that changes a child list
-	 * gives the parent a new version, so the list of a version never
-	 * changes.  Freed with the version.
+	 * Bounded by the payload (MXS_PAYLOAD_MAX).  kidslot: this version
+	 * ends with a child-list cache slot (mxs_nodeval_kidslot).  Only
+	 * versions made by a change of the children (the touches) and the
+	 * versions that copy one carry it: a leaf never pays for it.
 	 */
-	struct mxs_kidlist *kids;
-	/* Bounded by the payload (MXS_PAYLOAD_MAX): 16 bits each. */
-	uint16_t vlen;
-	uint16_t nperms;
+	unsigned int vlen : 15, kidslot : 1, nperms : 16;
 	/*
-	 * nperms permission entries, then vlen bytes of value and a NUL, in
-	 * this allocation (mxs_nodeval_perms / mxs_nodeval_value): no
+	 * nperms permission entries, then vlen bytes of value and a NUL,
+	 * then, if kidslot, the cache slot, in this allocation
+	 * (mxs_nodeval_perms / mxs_nodeval_value / mxs_nodeval_kidslot): no
 	 * pointers to them, so that a version of a short value fits a small
 	 * size class (docs/performance.md, "Memory per node").
 	 */
 	_Alignas(struct mxs_perm) unsigned char data[];
 };
 
-_Static_assert(MXS_PAYLOAD_MAX <= UINT16_MAX, "vlen and nperms are 16 bits");
-_Static_assert(offsetof(struct mxs_nodeval, data) <= 52,
+_Static_assert(MXS_PAYLOAD_MAX < 1u << 15 && MXS_PAYLOAD_MAX <= UINT16_MAX,
+	       "vlen is 15 bits, nperms 16");
+_Static_assert(offsetof(struct mxs_nodeval, data) <= 36,
 	       "mxs_nodeval grew: a 32-byte value and one permission no "
-	       "longer fit 96 bytes");
+	       "longer fit 80 bytes");
 
 /* The permission list of v (writable only before v is published). */
 static inline struct mxs_perm *mxs_nodeval_perms(const struct mxs_nodeval *v)
@@ -119,6 +133,34 @@ struct mxs_kidlist {
 	char names[]; /* each NUL-terminated */
 };
 
+/* Offset of the child-list cache slot after nperms entries and vlen
+ * bytes of value and its NUL. */
+static inline size_t mxs_nodeval_kidslot_off(size_t nperms, size_t vlen)
+{
+	size_t off = offsetof(struct mxs_nodeval, data) +
+		     nperms * sizeof(struct mxs_perm) + vlen + 1;
+	size_t a = _Alignof(struct mxs_kidlist *);
+
+	return (off + a - 1) & ~(a - 1);
+}
+
+/*
+ * STORE_KIDLIST: the child list at version v, concatenated, built by the
+ * first DIRECTORY_PART that needs it (NULL until then); NULL if v has no
+ * slot.  The one field a reader writes: every commit that changes a
+ * child list gives the parent a new version, so the list of a version
+ * never changes.  Freed with the version.
+ */
+static inline struct mxs_kidlist **
+mxs_nodeval_kidslot(const struct mxs_nodeval *v)
+{
+	if (!v->kidslot)
+		return NULL;
+	return (struct mxs_kidlist **)((char *)v +
+				       mxs_nodeval_kidslot_off(v->nperms,
+							       v->vlen));
+}
+
 /*
  * A node object: one life of a path, from the commit that created it
  * (born) to the one that removed it (died).  A removed node stays in the
@@ -134,9 +176,13 @@ struct mxs_kidlist {
  */
 struct mxs_node {
 	struct cds_lfht_node hnode;    /* in st->index, key = path */
-	/* Writer lock: previous sibling; the first child's is the last. */
+	/*
+	 * Writer lock: previous sibling; the first child's is the last.
+	 * No parent pointer: the writer finds the parent through the index
+	 * (mxs_node_parent), a lookup where it needs one, which keeps the
+	 * header and a short path within 96 bytes.
+	 */
 	struct mxs_node *prev_sib;
-	struct mxs_node *parent;       /* writer lock */
 	/* One use per phase of a life (writer lock, then call_rcu). */
 	union {
 		struct {               /* alive: the owner index */
@@ -147,24 +193,41 @@ struct mxs_node {
 	};
 	/*
 	 * What readers touch, last and next to the path: a listing reads
-	 * next_sib, born, died, pathlen, base and the name, a few
-	 * contiguous bytes per child.  Kept small: node size is what a
-	 * DIRECTORY of thousands of children costs (docs/design.md).
+	 * next_sib, born, died, pathlen and the name, a few contiguous
+	 * bytes per child.  Kept small: node size is what a DIRECTORY of
+	 * thousands of children costs (docs/design.md).
 	 */
-	int published;                 /* STORE_NODE: set before indexing */
-	uint16_t pathlen;              /* <= MXS_ABS_PATH_MAX */
-	uint16_t base;  /* offset of the last component in path */
 	struct mxs_nodeval *val;       /* STORE_VAL: newest, never NULL */
 	struct mxs_node *kids_head;    /* STORE_KIDS: first child */
 	struct mxs_node *next_sib;     /* STORE_KIDS: next child of parent */
 	uint64_t born;                 /* set before the node is linked */
 	uint64_t died;                 /* STORE_SEQ: MXS_SEQ_ALIVE or seq */
-	char path[];
+	/* STORE_NODE: 0 until mxs_node_create publishes the node (set
+	 * before indexing), then the length of path (<= MXS_ABS_PATH_MAX). */
+	uint16_t pathlen;
+	char path[];                   /* and a NUL */
 };
 
-/* The header stays as small as before versioning (docs/design.md). */
-_Static_assert(sizeof(struct mxs_node) <= 96, "mxs_node grew");
+/*
+ * The header ends 82 bytes in (the node is allocated to the end of its
+ * path, not to sizeof): a 13-byte path and its NUL fit the 96-byte class
+ * (docs/performance.md, "Memory per node").
+ */
+_Static_assert(offsetof(struct mxs_node, path) <= 82, "mxs_node grew");
 _Static_assert(MXS_ABS_PATH_MAX <= UINT16_MAX, "pathlen is 16 bits");
+
+/* The last component of published node c's path, *len bytes (the root's
+ * is empty). */
+static inline const char *mxs_node_name(const struct mxs_node *c,
+					size_t *len)
+{
+	size_t i = c->pathlen;
+
+	while (i > 0 && c->path[i - 1] != '/')
+		i--;
+	*len = c->pathlen - i;
+	return c->path + i;
+}
 
 /*
  * A grace-period probe, queued with call_rcu by a commit that removed
@@ -212,8 +275,8 @@ struct mxs_store {
 	_Alignas(MXS_CACHE_LINE) uint64_t seq;
 
 	/* Writer lock (relaxed reads where noted). */
-	_Alignas(MXS_CACHE_LINE) uint64_t gen; /* last generation; stats */
-	uint64_t wseq;         /* the commit being applied */
+	_Alignas(MXS_CACHE_LINE) uint64_t gen; /* last generation handed out */
+	uint64_t wseq;  /* the commit being applied: its first generation */
 	struct mxs_touches *touches; /* the commit's touches */
 	uint64_t nodes;        /* relaxed reads */
 	/* Buckets the index was last grown to (mxs_index_grow): claimed
@@ -358,15 +421,30 @@ struct mxs_node *mxs_node_find(struct mxs_store *st, const char *p,
  */
 void mxs_index_grow(struct mxs_store *st);
 
-/* A new unpublished version; NULL on ENOMEM.  No lock. */
-struct mxs_nodeval *mxs_nodeval_new(uint64_t gen, const struct mxs_perm *perms,
+/*
+ * A new unpublished version holding seq (its base's generation until it
+ * is installed) and, if kidslot, an empty child-list cache slot; NULL on
+ * ENOMEM.  No lock.
+ */
+struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
 				    unsigned int nperms, const void *value,
-				    size_t vlen);
+				    size_t vlen, bool kidslot);
+/* A copy of o (generations included) with a slot if o has one or
+ * kidslot; NULL on ENOMEM.  No lock. */
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
-				    uint64_t gen);
+				    bool kidslot);
 /* Frees a version and its child list (no reader may hold it). */
 void mxs_nodeval_free(struct mxs_nodeval *v);
 
+
+/*
+ * The parent of n, alive or removed but still linked: of the lives of
+ * the parent's path in the index, the first to die at or after n (a
+ * child lives within its parent's life; an earlier life died before n
+ * was born).  NULL for the root.  Caller: writer lock, online.
+ */
+struct mxs_node *mxs_node_parent(struct mxs_store *st,
+				 const struct mxs_node *n);
 
 /* The live node of p[0..len) (the writer's view).  Caller: writer lock. */
 static inline struct mxs_node *mxs_node_lookup(struct mxs_store *st,

@@ -224,9 +224,11 @@ static int tx_create(struct mxs_txn *tx, const struct mxs_caller *c,
 		ce = mxs_txn_own(tx, path, clen);
 		if (!ce)
 			return -ENOMEM;
+		/* An ancestor created here has a child from the start: it
+		 * gets the child-list slot a touch would have given it. */
 		nv = mxs_nodeval_new(0, mxs_nodeval_perms(pv), pv->nperms,
 				     clen == len ? val : NULL,
-				     clen == len ? vlen : 0);
+				     clen == len ? vlen : 0, clen < len);
 		if (!nv)
 			return -ENOMEM;
 		/* The child inherits the parent's current list, and
@@ -265,8 +267,9 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 		if (nv && v.val == tx->ready_base) {
 			tx->ready = NULL;
 		} else {
-			nv = mxs_nodeval_new(v.val->gen, mxs_nodeval_perms(v.val),
-					     v.val->nperms, val, vlen);
+			nv = mxs_nodeval_new(v.val->seq, mxs_nodeval_perms(v.val),
+					     v.val->nperms, val, vlen,
+					     v.val->kidslot);
 			if (!nv)
 				return -ENOMEM;
 			nv->perms_gen = v.val->perms_gen; /* the list is kept */
@@ -530,8 +533,8 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	rc = change_add(tx->st, tx, ch, path, strlen(path), false, v.val);
 	if (rc)
 		return rc;
-	nv = mxs_nodeval_new(v.val->gen, perms, n, mxs_nodeval_value(v.val),
-			     v.val->vlen);
+	nv = mxs_nodeval_new(v.val->seq, perms, n, mxs_nodeval_value(v.val),
+			     v.val->vlen, v.val->kidslot);
 	if (!nv)
 		return -ENOMEM;
 	if (!mxs_txn_replace(tx, path, strlen(path), nv)) {
@@ -584,9 +587,8 @@ static void implicit_prepare_write(struct mxs_txn *tx, struct mxs_store *st,
 	tx->ch_path = mxs_strndup(path, len);
 	if (!base)
 		return;
-	tx->ready = mxs_nodeval_new(base->gen, mxs_nodeval_perms(base),
-				    base->nperms, val,
-				    vlen);
+	tx->ready = mxs_nodeval_new(base->seq, mxs_nodeval_perms(base),
+				    base->nperms, val, vlen, base->kidslot);
 	if (tx->ready) {
 		tx->ready->perms_gen = base->perms_gen;
 		tx->ready_base = base;
@@ -722,7 +724,7 @@ static int do_directory_part(struct mxs_txn *tx, const struct mxs_caller *c,
 	if (rc)
 		return rc;
 	genlen = (size_t)snprintf(gen, sizeof(gen), "%" PRIu64,
-				  v.val->gen) + 1;
+				  v.val->seq) + 1;
 	rc = mxs_buf_add(out, gen, genlen);
 	if (!rc)
 		rc = mxs_view_kidlist(tx, &v, &cached);
@@ -970,7 +972,7 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 		pthread_mutex_unlock(&st->wlock);
 		return -EACCES;
 	}
-	v = mxs_nodeval_new(mxs_store_gen_next(st), perms, n, NULL, 0);
+	v = mxs_nodeval_new(mxs_store_gen_next(st), perms, n, NULL, 0, false);
 	gone = mxs_malloc(sizeof(*gone));
 	if (!v || !gone) {
 		pthread_mutex_unlock(&st->wlock);
@@ -1054,7 +1056,7 @@ static int live_rm(struct mxs_store *st, struct mxs_node *n,
 			rc = mxs_nodevec_push(&up, pre.v[i]);
 	}
 	if (!rc)
-		rc = mxs_touches_add(touches, n->parent);
+		rc = mxs_touches_add(touches, mxs_node_parent(st, n));
 	if (!rc)
 		rc = mxs_touches_seal(touches);
 	if (!rc) {
@@ -1089,7 +1091,7 @@ int mxs_store_domain_gone(struct mxs_store *st, uint32_t domid,
 	while (!rc && (n = st->own_head[domid])) {
 		struct mxs_node *top = n, *a;
 
-		for (a = n->parent; a; a = a->parent)
+		for (a = mxs_node_parent(st, n); a; a = mxs_node_parent(st, a))
 			if (mxs_nodeval_owner(a->val) == domid)
 				top = a;
 		rc = live_rm(st, top, &touches, ch);
@@ -1135,25 +1137,21 @@ struct mxs_store *mxs_store_new(void)
 	if (!st->index || !root)
 		goto nomem;
 	strcpy(root->path, "/");
-	root->pathlen = 1;
-	root->base = 1;
-	root->parent = NULL;
+	root->pathlen = 1; /* published */
 	root->kids_head = root->next_sib = NULL;
 	root->prev_sib = NULL;
 	root->born = 0;
 	root->died = MXS_SEQ_ALIVE;
 	st->wseq = MXS_SEQ_ALIVE;
-	root->published = 1;
 	cds_lfht_node_init(&root->hnode);
-	root->val = mxs_nodeval_new(mxs_store_gen_next(st), &dom0_none, 1, NULL,
-				    0);
+	/* Generation 0: older than every snapshot (the first commit's
+	 * wseq is 1); a directory, so it has a child-list slot. */
+	root->val = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0, true);
 	st->own_head = mxs_calloc(MXS_DOMID_FIRST_RESERVED + 1,
 			      sizeof(*st->own_head));
 	if (!root->val || !st->own_head)
 		goto nomem;
-	root->val->perms_gen = root->val->gen;
-	root->val->seq = 0;
-	root->val->older = NULL;
+	root->val->perms_gen = 0;
 	cds_lfht_add(st->index, mxs_path_hash("/", 1), &root->hnode);
 	st->root = root;
 	st->nodes = 1;
@@ -1161,7 +1159,8 @@ struct mxs_store *mxs_store_new(void)
 	if (mxs_account_init(st))
 		goto nomem;
 	for (i = 0; i < 2; i++) {
-		st->special[i] = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0);
+		st->special[i] = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0,
+						 false);
 		if (!st->special[i])
 			goto nomem;
 	}

@@ -205,11 +205,16 @@ static int snapshot_kids(struct mxs_txn *tx, struct mxs_txe *te,
 		return 0;
 	}
 	te->live_kids = false;
-	for (c = mxs_node_kids(live); c; c = mxs_node_next(c))
-		if (mxs_node_visible(c, tx->snap) &&
-		    mxs_txe_add_kid(te, c->path + c->base,
-				    c->pathlen - c->base))
+	for (c = mxs_node_kids(live); c; c = mxs_node_next(c)) {
+		const char *name;
+		size_t l;
+
+		if (!mxs_node_visible(c, tx->snap))
+			continue;
+		name = mxs_node_name(c, &l);
+		if (mxs_txe_add_kid(te, name, l))
 			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -230,7 +235,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 	live = mxs_node_find(tx->st, p, len, tx->snap);
 	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	if (!te && !tx->norecord) {
-		te = txe_add(tx, p, len, val ? val->gen : MXS_GEN_NONE,
+		te = txe_add(tx, p, len, val ? val->seq : MXS_GEN_NONE,
 			     val ? val->meta_gen : MXS_GEN_NONE);
 		if (!te) {
 			tx->failed = true;
@@ -253,7 +258,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 			 * that a transaction never copies all domains; see
 			 * docs/compat.md.
 			 */
-			te->val = mxs_nodeval_dup(val, val->gen);
+			te->val = mxs_nodeval_dup(val, false);
 			if (te->val && snapshot_kids(tx, te, live) == 0) {
 				te->own = true;
 				te->exists = true;
@@ -291,7 +296,7 @@ struct mxs_txe *mxs_txn_own(struct mxs_txn *tx, const char *p, size_t len)
 	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	te->exists = val != NULL;
 	if (val) {
-		te->val = mxs_nodeval_dup(val, val->gen);
+		te->val = mxs_nodeval_dup(val, false);
 		if (!te->val)
 			return NULL;
 		te->live_kids = true;
@@ -333,12 +338,15 @@ static int list_kids(struct mxs_node *parent, uint64_t snap, char **gone,
 	int rc = 0;
 
 	for (c = mxs_node_kids(parent); c; c = mxs_node_next(c)) {
-		size_t l = (size_t)(c->pathlen - c->base) + 1;
+		const char *name;
+		size_t l;
 
-		if (!mxs_node_visible(c, snap) ||
-		    (ngone && names_find(gone, ngone, c->path + c->base,
-					 l - 1) >= 0))
+		if (!mxs_node_visible(c, snap))
 			continue;
+		name = mxs_node_name(c, &l);
+		if (ngone && names_find(gone, ngone, name, l) >= 0)
+			continue;
+		l++; /* and its NUL */
 		if (len + l > cap) {
 			out->len = len;
 			rc = mxs_buf_reserve(out, l);
@@ -347,7 +355,7 @@ static int list_kids(struct mxs_node *parent, uint64_t snap, char **gone,
 			p = out->p;
 			cap = out->cap;
 		}
-		memcpy(p + len, c->path + c->base, l);
+		memcpy(p + len, name, l);
 		len += l;
 	}
 	out->len = len;
@@ -381,17 +389,16 @@ int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
 		     const struct mxs_kidlist **out)
 {
 	/* The cache is the one field of a version readers write. */
-	struct mxs_nodeval *val = (struct mxs_nodeval *)v->val;
-	struct mxs_kidlist *k, *none = NULL;
+	struct mxs_kidlist **slot, *k, *none = NULL;
 	struct mxs_buf b = { 0 };
 	int rc;
 
 	*out = NULL;
-	if (v->te || !v->live)
+	if (v->te || !v->live || !(slot = mxs_nodeval_kidslot(v->val)))
 		return 0;
 	/* STORE_KIDLIST_A1: pairs with STORE_KIDLIST_R1 below (another
 	 * reader's): the list is built. */
-	k = __atomic_load_n(&val->kids, __ATOMIC_ACQUIRE);
+	k = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (k) {
 		*out = k;
 		return 0;
@@ -404,7 +411,7 @@ int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,
 			memcpy(k->names, b.p, b.len);
 		/* STORE_KIDLIST_R1: pairs with STORE_KIDLIST_A1 above.  A
 		 * reader that loses the race uses the winner's list. */
-		if (!__atomic_compare_exchange_n(&val->kids, &none, k, false,
+		if (!__atomic_compare_exchange_n(slot, &none, k, false,
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE)) {
 			free(k);
@@ -492,7 +499,8 @@ static int plan_prepare(struct mxs_txn *tx, struct apply_plan *p)
 		live = mxs_node_lookup(st, e->path, e->len);
 		/* A removal changes the parent's children. */
 		if (live && (!e->exists || e->create_seq))
-			rc = mxs_touches_add(&p->touches, live->parent);
+			rc = mxs_touches_add(&p->touches,
+					     mxs_node_parent(st, live));
 		if (rc || !e->exists)
 			continue;
 		/* The transaction's own copy becomes the version: moved,
@@ -728,7 +736,7 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 	pthread_mutex_lock(&st->wlock);
 	for (e = tx->first; e; e = e->next) {
 		struct mxs_node *live = mxs_node_lookup(st, e->path, e->len);
-		uint64_t gen = live ? live->val->gen : MXS_GEN_NONE;
+		uint64_t gen = live ? live->val->seq : MXS_GEN_NONE;
 
 		if (gen == e->base_gen)
 			continue;

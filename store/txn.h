@@ -29,7 +29,7 @@ struct mxs_txe {
 	struct mxs_txe *next;  /* first-access order */
 	char *path;
 	size_t len;
-	uint64_t base_gen;   /* live generation at first access, or GEN_NONE */
+	uint64_t base_gen;   /* live version's seq at first access, or GEN_NONE */
 	uint64_t base_meta;  /* live meta_gen at first access */
 	bool kids_read;      /* the child list was read (listed, walked) */
 	size_t order;        /* first-access order */
@@ -121,7 +121,8 @@ int mxs_view_children(struct mxs_txn *tx, const struct mxs_view *v,
 
 /*
  * The cached child list of a live view's version, built on first use
- * (*out NULL for a transaction's own copy: use mxs_view_children).
+ * (*out NULL for a transaction's own copy or a version without a slot,
+ * mxs_nodeval_kidslot: use mxs_view_children).
  * 0 or -ENOMEM.  Caller: RCU read side.
  */
 int mxs_view_kidlist(struct mxs_txn *tx, const struct mxs_view *v,

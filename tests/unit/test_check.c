@@ -55,15 +55,15 @@ static void test_stamps(void **state)
 	v->seq = st->seq + 1; /* installed by a commit still to come */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
 	v->seq = keep;
-	keep = v->gen;
-	v->gen = st->gen + 1;
+	keep = v->meta_gen;
+	v->meta_gen = v->seq + 1; /* a value change after the version */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
-	v->gen = keep;
+	v->meta_gen = keep;
 	assert_non_null(v->older);
-	keep = v->older->gen;
-	v->older->gen = v->gen + 1; /* the older version is newer */
+	keep = v->older->seq;
+	v->older->seq = v->seq; /* the older version is as new */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
-	v->older->gen = keep;
+	v->older->seq = keep;
 	keep = node(st, "/a/b")->born;
 	node(st, "/a/b")->born = node(st, "/a/b/c")->born + 1;
 	assert_broken(st, "sequence or generation out of order");
@@ -102,6 +102,46 @@ static void test_orphan(void **state)
 	unit_check(st);
 }
 
+/*
+ * The writer finds parents through the index (mxs_node_parent): with a
+ * path removed and created again, every life of a child still linked
+ * finds its own parent's life.  No grace period passes inside a test
+ * (the thread stays online), so the removed lives stay linked.
+ */
+static void test_parent_lives(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_node *old_p, *old_c, *new_p, *gone_c, *new_c;
+
+	unit_write(st, "/p/c", "1");
+	unit_write(st, "/p/d", "1");
+	old_p = node(st, "/p");
+	old_c = node(st, "/p/c");
+	assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/p", &ch), 0);
+	unit_write(st, "/p/c", "2");
+	new_p = node(st, "/p");
+	gone_c = node(st, "/p/c");
+	/* A third life of /p/c; the second one removed under the live /p. */
+	assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/p/c", &ch), 0);
+	unit_write(st, "/p/c", "3");
+	new_c = node(st, "/p/c");
+	assert_ptr_not_equal(new_p, old_p);
+	assert_ptr_not_equal(new_c, gone_c);
+	pthread_mutex_lock(&st->wlock);
+	assert_true(old_p->died != MXS_SEQ_ALIVE &&
+		    gone_c->died != MXS_SEQ_ALIVE);
+	assert_ptr_equal(mxs_node_parent(st, old_c), old_p);
+	assert_ptr_equal(mxs_node_parent(st, gone_c), new_p);
+	assert_ptr_equal(mxs_node_parent(st, new_c), new_p);
+	assert_ptr_equal(mxs_node_parent(st, old_p), st->root);
+	assert_ptr_equal(mxs_node_parent(st, new_p), st->root);
+	assert_null(mxs_node_parent(st, st->root));
+	pthread_mutex_unlock(&st->wlock);
+	unit_check(st); /* each child's parent, removed children too */
+	unit_changes_free(&ch);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_store_setup, \
@@ -110,6 +150,7 @@ int main(void)
 		T(test_stamps),
 		T(test_counts),
 		T(test_orphan),
+		T(test_parent_lives),
 	};
 
 	return cmocka_run_group_tests(tests, unit_rcu_register,

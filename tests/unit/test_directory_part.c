@@ -2,6 +2,8 @@
 /* DIRECTORY_PART: generation string, byte offsets, chunks (store.h). */
 #include "unit.h"
 
+#include "store/node.h"
+
 struct part {
 	char gen[32];
 	/* The children after the generation, as "a,b," with a trailing
@@ -182,6 +184,55 @@ static void test_in_txn(void **state)
 	unit_changes_free(&ch);
 }
 
+static struct mxs_nodeval *val_of(struct mxs_store *st, const char *path)
+{
+	struct mxs_node *n = mxs_node_lookup(st, path, strlen(path));
+
+	assert_non_null(n);
+	return n->val;
+}
+
+/*
+ * The child-list cache is a slot only directories' versions carry
+ * (mxs_nodeval_kidslot): a leaf has none; an ancestor created with its
+ * child has one, which DIRECTORY_PART fills, and a write of its value
+ * keeps one; a version without one (a leaf given a value and its first
+ * child in one commit) still lists its children.
+ */
+static void test_cache_slot(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx;
+	struct mxs_nodeval *v;
+	struct part p;
+
+	unit_write(st, "/k/a", "");
+	assert_null(mxs_nodeval_kidslot(val_of(st, "/k/a")));
+	v = val_of(st, "/k");
+	assert_non_null(mxs_nodeval_kidslot(v));
+	assert_null(*mxs_nodeval_kidslot(v));
+	assert_int_equal(dpart(st, NULL, &dom0, "/k", 0, 4096, &p), 0);
+	assert_string_equal(p.list, "a,$");
+	assert_non_null(*mxs_nodeval_kidslot(v)); /* cached */
+	assert_int_equal(dpart(st, NULL, &dom0, "/k", 0, 4096, &p), 0);
+	assert_string_equal(p.list, "a,$");
+	unit_write(st, "/k", "v");
+	assert_non_null(mxs_nodeval_kidslot(val_of(st, "/k")));
+	tx = mxs_txn_new(st);
+	assert_non_null(tx);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/k/a", "w", 1, &ch),
+			 0);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/k/a/x", "", 0, &ch),
+			 0);
+	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
+	mxs_txn_free(tx);
+	assert_null(mxs_nodeval_kidslot(val_of(st, "/k/a")));
+	assert_int_equal(dpart(st, NULL, &dom0, "/k/a", 0, 4096, &p), 0);
+	assert_string_equal(p.list, "x,$");
+	unit_changes_free(&ch);
+}
+
 /*
  * Paging through 5,000 children (a big host's /local/domain) in 1 KiB
  * replies returns exactly DIRECTORY's list, one generation throughout;
@@ -257,6 +308,7 @@ int main(void)
 		T(test_generation),
 		T(test_in_txn),
 		T(test_paging_5000),
+		T(test_cache_slot),
 	};
 
 	return cmocka_run_group_tests(tests, unit_rcu_register,
