@@ -32,7 +32,10 @@
  *           guests together, each request due at a fixed time), each of
  *           about --rate-seconds S (default 2) of requests; the JSON's
  *           "open" lists the steps with their latency from the due time
- *           and the generator's send lag (lag_p99_us).
+ *           and the generator's send lag (lag_p99_us); a guest keeps at
+ *           most --depth in flight, the rest wait in the generator (their
+ *           latency still counts from the due time); a step ends at twice
+ *           its schedule plus 5 s ("unanswered": what was left).
  *   memory  one connection writes --count N (default 100,000) nodes of a
  *           13-byte path /m/<3 digits>/n<5 digits> (100 per parent) and
  *           a 32-byte value, --depth D
@@ -613,13 +616,14 @@ static void print_open(const struct mxs_perf_rings *r, int j)
 	       "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
 	       "\"lag_p50_us\":%.1f,\"lag_p99_us\":%.1f,"
 	       "\"daemon_cpu_s\":%.3f,\"generator_cpu_s\":%.3f,"
-	       "\"errors\":%llu}",
+	       "\"unanswered\":%llu,\"errors\":%llu}",
 	       o->rate, o->per_guest, ph->seconds, (unsigned long long)ph->ops,
 	       ph->seconds > 0 ? (double)ph->ops / ph->seconds : 0,
 	       mxs_perf_lat_us(&ph->lat, 0.50), mxs_perf_lat_us(&ph->lat, 0.99),
 	       mxs_perf_lat_us(&ph->lat, 0.999), mxs_perf_lat_us(&ph->lat, 1),
 	       mxs_perf_lat_us(&o->lag, 0.50), mxs_perf_lat_us(&o->lag, 0.99),
-	       ph->cpu_s, ph->gen_cpu_s, (unsigned long long)ph->errors);
+	       ph->cpu_s, ph->gen_cpu_s, (unsigned long long)o->unanswered,
+	       (unsigned long long)ph->errors);
 }
 
 /* Progress: one line per finished phase, so that a run cut short by a

@@ -174,7 +174,7 @@ struct xensim_sim *mxs_perf_ring_sim(void);
  *              loop: request j of the step (j = k * domains + guest) is
  *              due at start + j / rate, whatever the replies do, so the
  *              offered rate is fixed; a request waits in the generator
- *              while its guest has FL_MAX in flight.  Latency counts from
+ *              while its guest has `depth` in flight.  Latency counts from
  *              the time it was due (no coordinated omission); `lag` is
  *              how late the generator sent it (its own bottleneck);
  *   fanout     `watchers` guests watch /perf/fan, dom0 writes `writes`
@@ -203,6 +203,9 @@ struct mxs_perf_open {
 	uint32_t per_guest; /* in: requests per guest */
 	struct mxs_perf_phase ph;
 	struct mxs_perf_lat lag; /* send time - due time, per request */
+	/* Not answered when the step ended (at twice its schedule plus 5
+	 * s: the daemon did not keep up).  Not an error. */
+	uint64_t unanswered;
 };
 
 struct mxs_perf_rings {

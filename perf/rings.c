@@ -28,6 +28,7 @@
 #define FL_MAX 64u /* requests in flight per guest, at most */
 #define NODES 4u   /* traffic nodes per guest */
 #define BACKEND_WINDOW 128u
+#define OPEN_DRAIN_NS (5ull * 1000000000ull)
 
 const char *const mxs_perf_ring_phase_name[MXS_RING_PHASES] = {
 	"boot", "handshake", "traffic", "fanout", "death",
@@ -42,7 +43,7 @@ enum tag {
 
 struct fl_req {
 	uint32_t type, req_id, tag, node, version;
-	uint32_t phase; /* enum gphase of the phase that sent it */
+	uint32_t epoch; /* run->epoch of the phase that sent it */
 	uint64_t t0;
 };
 
@@ -67,6 +68,7 @@ struct run {
 	struct mxs_perf_rings *r;
 	struct guest *g;
 	enum gphase phase;
+	uint32_t epoch; /* one per gen_phase: tells a late reply apart */
 	uint64_t deadline;
 	uint32_t per_guest; /* traffic and open loop: requests per guest */
 	/* Open loop: the step's start and offered rate (set before the
@@ -86,6 +88,7 @@ struct gen {
 	struct mxs_perf_poller *p;
 	int left; /* guests of this thread not done */
 	uint64_t ops, errors;
+	uint64_t unanswered; /* open loop: requests without a reply */
 	struct mxs_perf_lat lat;
 	struct mxs_perf_lat lag; /* open loop: send time - due time */
 };
@@ -135,7 +138,7 @@ static bool g_send_at(struct gen *t, struct guest *g, uint32_t type,
 	}
 	f = &g->fl[(g->head + g->n++) % FL_MAX];
 	*f = (struct fl_req){ .type = type, .req_id = (uint32_t)id, .tag = tag,
-			      .phase = t->run->phase,
+			      .epoch = t->run->epoch,
 			      .t0 = t0 ? t0 : mxs_perf_now_ns() };
 	return true;
 }
@@ -205,10 +208,14 @@ static void traffic_next(struct gen *t, struct guest *g)
 	g->fl[(g->head + g->n - 1) % FL_MAX].version = g->version[node];
 }
 
-/* Open loop: sends what of g is due while its ring has room. */
+/* Open loop: sends what of g is due while it has fewer than depth
+ * requests in flight. */
 static void open_send(struct gen *t, struct guest *g)
 {
-	while (g->due && g->n < FL_MAX && g->sent < t->run->per_guest) {
+	/* At most depth on the ring: more could fill it (1 KiB), and a full
+	 * ring would block the thread's other guests. */
+	while (g->due && g->n < (uint32_t)t->run->r->depth &&
+	       g->sent < t->run->per_guest) {
 		uint32_t sent = g->sent;
 
 		traffic_next(t, g);
@@ -379,7 +386,7 @@ static int g_input(struct gen *t, struct guest *g)
 		g->n--;
 		/* A late reply of an earlier phase (a handshake READ after
 		 * the last write) is not this phase's. */
-		if (f.phase != t->run->phase) {
+		if (f.epoch != t->run->epoch) {
 			if (h.type != f.type)
 				gen_error(t, g, "reply type (earlier phase)");
 			continue;
@@ -497,6 +504,12 @@ static void *gen_main(void *arg)
 			if (!daemon_alive(run->r->pid))
 				n = -EPIPE;
 		}
+		if (n >= 0 && now > run->deadline && run->phase == G_OPEN) {
+			for (i = t->idx; i < run->r->domains; i += nthr)
+				t->unanswered += run->per_guest -
+						 run->g[i].replied;
+			break;
+		}
 		if (n < 0 || now > run->deadline) {
 			t->errors += (uint64_t)t->left;
 			fprintf(stderr, "mxs-perf ring: %d guests stuck\n",
@@ -516,15 +529,29 @@ static void *gen_main(void *arg)
 }
 
 /* Runs guest phase ph on every generator thread; sums into *out (and
- * the open loop's send lags into *lag, if not NULL). */
+ * the open loop's send lags into *lag and unanswered requests into
+ * *unanswered, if not NULL). */
 static int gen_phase(struct run *run, struct gen *gens, enum gphase ph,
-		     struct mxs_perf_phase *out, struct mxs_perf_lat *lag)
+		     struct mxs_perf_phase *out, struct mxs_perf_lat *lag,
+		     uint64_t *unanswered)
 {
 	int i, rc = 0;
 
 	run->phase = ph;
-	run->deadline = mxs_perf_now_ns() + PHASE_NS;
+	run->epoch++;
 	run->start_ns = mxs_perf_now_ns();
+	run->deadline = run->start_ns + PHASE_NS;
+	if (ph == G_OPEN) {
+		/* Overload is a result, not an error: a step ends at twice
+		 * its schedule (plus OPEN_DRAIN_NS), its requests not
+		 * answered by then counted. */
+		double sched = (double)run->per_guest * run->r->domains /
+			       run->rate * 1e9;
+
+		if (sched * 2 + OPEN_DRAIN_NS < PHASE_NS)
+			run->deadline = run->start_ns + (uint64_t)(sched * 2) +
+					OPEN_DRAIN_NS;
+	}
 	for (i = 0; i < run->r->threads; i++)
 		if (pthread_create(&gens[i].thr, NULL, gen_main, &gens[i]))
 			abort();
@@ -542,6 +569,9 @@ static int gen_phase(struct run *run, struct gen *gens, enum gphase ph,
 		if (lag && !rc)
 			rc = mxs_perf_lat_merge(lag, &gens[i].lag);
 		mxs_perf_lat_free(&gens[i].lag);
+		if (unanswered)
+			*unanswered += gens[i].unanswered;
+		gens[i].unanswered = 0;
 	}
 	return rc;
 }
@@ -1065,11 +1095,14 @@ static int phase_open(struct run *run, struct gen *gens)
 			return -EINVAL;
 		run->rate = o->rate;
 		run->per_guest = o->per_guest;
-		if ((rc = gen_phase(run, gens, G_OPEN, &o->ph, &o->lag)))
+		if ((rc = gen_phase(run, gens, G_OPEN, &o->ph, &o->lag,
+				    &o->unanswered)))
 			return rc;
 		phase_measure(r, &o->ph, t0, cpu0, self0);
 		mxs_perf_lat_sort(&o->lag);
-		if (o->ph.ops != (uint64_t)r->domains * o->per_guest)
+		/* Every request answered or counted. */
+		if (o->ph.ops + o->unanswered !=
+		    (uint64_t)r->domains * o->per_guest)
 			o->ph.errors++;
 		if (r->open_done)
 			r->open_done(r, j);
@@ -1142,7 +1175,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		t0 = mxs_perf_now_ns();
 		if (pthread_create(&b.thr, NULL, backend_main, &b))
 			abort();
-		rc = gen_phase(&run, gens, G_HANDSHAKE, ph, NULL);
+		rc = gen_phase(&run, gens, G_HANDSHAKE, ph, NULL, NULL);
 		pthread_join(b.thr, NULL);
 		ph->ops += b.ops;
 		ph->errors += b.errors;
@@ -1164,7 +1197,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		run.per_guest = (uint32_t)r->requests;
-		if ((rc = gen_phase(&run, gens, G_TRAFFIC, ph, NULL)))
+		if ((rc = gen_phase(&run, gens, G_TRAFFIC, ph, NULL, NULL)))
 			goto out;
 		phase_timed(r, ph, t0, cpu0, self0);
 	}
@@ -1175,7 +1208,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct fan_writer fw = { .run = &run, .out = ph };
 
 		if ((rc = fan_prepare(r)) ||
-		    (rc = gen_phase(&run, gens, G_FAN_SETUP, ph, NULL)))
+		    (rc = gen_phase(&run, gens, G_FAN_SETUP, ph, NULL, NULL)))
 			goto out;
 		ph->ops = 0;
 		cpu0 = mxs_perf_cpu_s(r->pid);
@@ -1184,7 +1217,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		/* The writer runs beside the guests' threads. */
 		if (pthread_create(&fw.thr, NULL, fan_writer_main, &fw))
 			abort();
-		rc = gen_phase(&run, gens, G_FAN, ph, NULL);
+		rc = gen_phase(&run, gens, G_FAN, ph, NULL, NULL);
 		pthread_join(fw.thr, NULL);
 		if (rc)
 			goto out;
