@@ -32,7 +32,8 @@
  *           guests together, each request due at a fixed time), each of
  *           about --rate-seconds S (default 2) of requests; the JSON's
  *           "open" lists the steps with their latency from the due time
- *           and the generator's send lag (lag_p99_us); a guest keeps at
+ *           and the generator's lag (lag_p99_us: how late its thread came
+ *           round to a request, its own bottleneck); a guest keeps at
  *           most --depth in flight, the rest wait in the generator (their
  *           latency still counts from the due time); a step ends at twice
  *           its schedule plus 5 s ("unanswered": what was left).

@@ -176,7 +176,8 @@ struct xensim_sim *mxs_perf_ring_sim(void);
  *              offered rate is fixed; a request waits in the generator
  *              while its guest has `depth` in flight.  Latency counts from
  *              the time it was due (no coordinated omission); `lag` is
- *              how late the generator sent it (its own bottleneck);
+ *              how late the generator thread came round to release it
+ *              (the generator's own bottleneck, not the daemon's);
  *   fanout     `watchers` guests watch /perf/fan, dom0 writes `writes`
  *              children one after the other; done at the last event;
  *   death      every domain is destroyed at once; done at the last
@@ -202,7 +203,7 @@ struct mxs_perf_open {
 	double rate;        /* in: offered requests/s, all guests together */
 	uint32_t per_guest; /* in: requests per guest */
 	struct mxs_perf_phase ph;
-	struct mxs_perf_lat lag; /* send time - due time, per request */
+	struct mxs_perf_lat lag; /* release time - due time, per request */
 	/* Not answered when the step ended (at twice its schedule plus 5
 	 * s: the daemon did not keep up).  Not an error. */
 	uint64_t unanswered;

@@ -90,7 +90,7 @@ struct gen {
 	uint64_t ops, errors;
 	uint64_t unanswered; /* open loop: requests without a reply */
 	struct mxs_perf_lat lat;
-	struct mxs_perf_lat lag; /* open loop: send time - due time */
+	struct mxs_perf_lat lag; /* open loop: release time - due time */
 };
 
 /* False once the daemon (pid > 0) exited: a ring has no end-of-file. */
@@ -188,10 +188,8 @@ static void traffic_next(struct gen *t, struct guest *g)
 
 	if (g->sent >= t->run->per_guest)
 		return;
-	if (t->run->phase == G_OPEN) {
+	if (t->run->phase == G_OPEN)
 		due = open_due(t->run, g->sent, g->domid - 1);
-		mxs_perf_lat_add(&t->lag, mxs_perf_now_ns() - due);
-	}
 	node = (uint32_t)rand_r(&g->rnd) % NODES;
 	/* 70 % reads, 30 % writes; a node's first request writes it. */
 	type = g->version[node] && rand_r(&g->rnd) % 10 < 7 ? MXS_OP_READ
@@ -426,6 +424,8 @@ static uint64_t gen_release(struct gen *t, struct sched *s, uint64_t now)
 
 		if (due > now)
 			return due;
+		/* How late this thread came round to it. */
+		mxs_perf_lat_add(&t->lag, now - due);
 		g->due++;
 		open_send(t, g);
 		if ((rc = mxs_perf_flush(g->c)))
