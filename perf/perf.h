@@ -158,6 +158,12 @@ extern const struct mxs_perf_transport mxs_perf_ring;
 int mxs_perf_ring_env_open(const char *simdir);
 /* The simulation mapped by mxs_perf_ring_env_open (shared by threads). */
 struct xensim_sim *mxs_perf_ring_sim(void);
+/* The ring poller's wait (poller_wait) up to a monotonic time in
+ * nanoseconds instead of a timeout in milliseconds: the open loop wakes
+ * for its next due request without sleeping past a reply. */
+int mxs_perf_ring_wait_until(struct mxs_perf_poller *p,
+			     struct mxs_perf_conn **ready, int max,
+			     uint64_t until_ns);
 
 /*
  * The ring scenarios of a host (perf/rings.c), one after the other on the

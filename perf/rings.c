@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "perf/perf.h"
@@ -438,29 +437,14 @@ static uint64_t gen_release(struct gen *t, struct sched *s, uint64_t now)
 	return UINT64_MAX;
 }
 
-/* Waits for ready guests until `until` at the latest (poll's
- * millisecond timeout, then short sleeps for the rest). */
+/* Waits for ready guests until `until` at the latest, 100 ms at most. */
 static int gen_wait(struct gen *t, struct mxs_perf_conn **ready, int max,
 		    uint64_t until)
 {
-	uint64_t now = mxs_perf_now_ns();
-	int n;
+	uint64_t cap = mxs_perf_now_ns() + 100000000ull;
 
-	if (until == UINT64_MAX || until > now + 100000000ull)
-		return mxs_perf_ring.poller_wait(t->p, ready, max, 100);
-	if (until <= now)
-		return mxs_perf_ring.poller_wait(t->p, ready, max, 0);
-	if (until - now >= 1000000ull)
-		return mxs_perf_ring.poller_wait(t->p, ready, max,
-						 (int)((until - now) / 1000000));
-	n = mxs_perf_ring.poller_wait(t->p, ready, max, 0);
-	if (n == 0) {
-		uint64_t d = until - now < 50000 ? until - now : 50000;
-		struct timespec ts = { 0, (long)d };
-
-		nanosleep(&ts, NULL);
-	}
-	return n;
+	return mxs_perf_ring_wait_until(t->p, ready, max,
+					until < cap ? until : cap);
 }
 
 static void *gen_main(void *arg)
