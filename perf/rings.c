@@ -243,7 +243,7 @@ static void g_start(struct gen *t, struct guest *g)
 			g_done(t, g);
 		break;
 	case G_OPEN:
-		/* gen_open releases the requests when they are due. */
+		/* gen_release releases the requests when they are due. */
 		if (!t->run->per_guest)
 			g_done(t, g);
 		break;
@@ -513,7 +513,7 @@ static void *gen_main(void *arg)
 }
 
 /* Runs guest phase ph on every generator thread; sums into *out (and
- * the open loop's send lags into *lag and unanswered requests into
+ * the open loop's release lags into *lag and unanswered requests into
  * *unanswered, if not NULL). */
 static int gen_phase(struct run *run, struct gen *gens, enum gphase ph,
 		     struct mxs_perf_phase *out, struct mxs_perf_lat *lag,
