@@ -27,6 +27,16 @@
  *           and death storm (perf/rings.c); --phases a comma list of
  *           handshake,traffic,fanout,death (default all; boot always
  *           runs).  The JSON has one object per phase under "phases".
+ *           --rate R1,R2,... adds open-loop traffic after the traffic
+ *           phase: one step per rate R (requests/s offered by all the
+ *           guests together, each request due at a fixed time), each of
+ *           about --rate-seconds S (default 2) of requests; the JSON's
+ *           "open" lists the steps with their latency from the due time
+ *           and the generator's lag (lag_p99_us: how late its thread came
+ *           round to a request, its own bottleneck); a guest keeps at
+ *           most --depth in flight, the rest wait in the generator (their
+ *           latency still counts from the due time); a step ends at twice
+ *           its schedule plus 5 s ("unanswered": what was left).
  *   memory  one connection writes --count N (default 100,000) nodes of a
  *           13-byte path /m/<3 digits>/n<5 digits> (100 per parent) and
  *           a 32-byte value, --depth D
@@ -66,8 +76,8 @@ struct opts {
 	pid_t pid;
 	int conns, depth, threads, nodes, watchers, writes, domains, clients;
 	int pct_read, pct_write, pct_dir, requests;
-	const char *simdir, *phases;
-	double seconds;
+	const char *simdir, *phases, *rates;
+	double seconds, rate_seconds;
 	uint64_t count;
 	bool check;
 };
@@ -596,6 +606,27 @@ static void print_phase(const struct mxs_perf_rings *r, int i)
 	       (unsigned long long)ph->errors);
 }
 
+/* {...} of open-loop step j. */
+static void print_open(const struct mxs_perf_rings *r, int j)
+{
+	const struct mxs_perf_open *o = &r->open[j];
+	const struct mxs_perf_phase *ph = &o->ph;
+
+	printf("{\"rate\":%.0f,\"requests_per_guest\":%u,\"seconds\":%.4f,"
+	       "\"ops\":%llu,\"ops_per_s\":%.0f,\"p50_us\":%.1f,"
+	       "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+	       "\"lag_p50_us\":%.1f,\"lag_p99_us\":%.1f,"
+	       "\"daemon_cpu_s\":%.3f,\"generator_cpu_s\":%.3f,"
+	       "\"unanswered\":%llu,\"errors\":%llu}",
+	       o->rate, o->per_guest, ph->seconds, (unsigned long long)ph->ops,
+	       ph->seconds > 0 ? (double)ph->ops / ph->seconds : 0,
+	       mxs_perf_lat_us(&ph->lat, 0.50), mxs_perf_lat_us(&ph->lat, 0.99),
+	       mxs_perf_lat_us(&ph->lat, 0.999), mxs_perf_lat_us(&ph->lat, 1),
+	       mxs_perf_lat_us(&o->lag, 0.50), mxs_perf_lat_us(&o->lag, 0.99),
+	       ph->cpu_s, ph->gen_cpu_s, (unsigned long long)o->unanswered,
+	       (unsigned long long)ph->errors);
+}
+
 /* Progress: one line per finished phase, so that a run cut short by a
  * timeout still tells what it measured. */
 static void ring_progress(const struct mxs_perf_rings *r, int i)
@@ -604,6 +635,42 @@ static void ring_progress(const struct mxs_perf_rings *r, int i)
 	print_phase(r, i);
 	printf("}\n");
 	fflush(stdout);
+}
+
+static void ring_open_progress(const struct mxs_perf_rings *r, int j)
+{
+	printf("{\"progress\":1,\"open\":");
+	print_open(r, j);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* Parses o->rates into r's open-loop steps; 0 or -EINVAL. */
+static int ring_rates(const struct opts *o, struct mxs_perf_rings *r)
+{
+	char list[256], *tok, *save, *end;
+
+	if (!o->rates)
+		return 0;
+	if (!(o->rate_seconds > 0) || o->rate_seconds > 300)
+		return -EINVAL;
+	snprintf(list, sizeof(list), "%s", o->rates);
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		double rate = strtod(tok, &end), k;
+
+		if (*end || !(rate >= 1) || rate > 1e8 ||
+		    r->nrates == MXS_RING_RATES_MAX)
+			return -EINVAL;
+		/* About rate_seconds of requests, at least one per guest. */
+		k = rate * o->rate_seconds / r->domains;
+		if (k > 1e6)
+			return -EINVAL;
+		r->open[r->nrates].rate = rate;
+		r->open[r->nrates].per_guest = k < 1 ? 1 : (uint32_t)(k + 0.5);
+		r->nrates++;
+	}
+	return 0;
 }
 
 static int run_ring(const struct opts *o)
@@ -615,6 +682,7 @@ static int run_ring(const struct opts *o)
 		.watchers = o->watchers ? o->watchers : 1000,
 		.writes = o->writes, .pid = o->pid,
 		.phases = 1u << MXS_RING_BOOT, .phase_done = ring_progress,
+		.open_done = ring_open_progress,
 	};
 	uint64_t errors = 0;
 	char list[128], *tok, *save;
@@ -636,7 +704,7 @@ static int run_ring(const struct opts *o)
 	if (!o->target || r.domains < 1 || r.domains >= 0x7ff0 ||
 	    r.clients < 1 || r.clients > 1024 || r.threads < 1 ||
 	    r.threads > 64 || r.depth < 1 || r.requests < 0 ||
-	    r.writes > 100000) {
+	    r.writes > 100000 || ring_rates(o, &r)) {
 		usage();
 		return 2;
 	}
@@ -665,7 +733,15 @@ static int run_ring(const struct opts *o)
 		errors += r.ph[i].errors;
 		mxs_perf_lat_free(&r.ph[i].lat);
 	}
-	printf("},\"errors\":%llu}\n", (unsigned long long)errors);
+	printf("},\"open\":[");
+	for (i = 0; i < r.nrates; i++) {
+		printf("%s", i ? "," : "");
+		print_open(&r, i);
+		errors += r.open[i].ph.errors;
+		mxs_perf_lat_free(&r.open[i].ph.lat);
+		mxs_perf_lat_free(&r.open[i].lag);
+	}
+	printf("],\"errors\":%llu}\n", (unsigned long long)errors);
 	fflush(stdout);
 	if (rc)
 		fprintf(stderr, "mxs-perf ring: %s\n", strerror(-rc));
@@ -684,7 +760,8 @@ static void usage(void)
 		"       memory:     [--count N] [--depth D]\n"
 		"       ring:       [--simdir DIR] [--domains N] [--clients C]\n"
 		"                   [--threads T] [--requests R] [--depth D]\n"
-		"                   [--watchers W] [--writes K] [--phases LIST]\n");
+		"                   [--watchers W] [--writes K] [--phases LIST]\n"
+		"                   [--rate R1,R2,...] [--rate-seconds S]\n");
 }
 
 int main(int argc, char **argv)
@@ -708,6 +785,8 @@ int main(int argc, char **argv)
 		{ "simdir", required_argument, NULL, 'S' },
 		{ "requests", required_argument, NULL, 'R' },
 		{ "phases", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "rate-seconds", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .label = "daemon", .t = &mxs_perf_socket,
@@ -715,7 +794,8 @@ int main(int argc, char **argv)
 			  .requests = 50, .phases = "handshake,traffic,fanout,death", .nodes = 16,
 			  .watchers = 0, .writes = 10, .domains = 1000,
 			  .clients = 4, .pct_read = 80, .pct_write = 15,
-			  .pct_dir = 5, .seconds = 5, .check = true };
+			  .pct_dir = 5, .seconds = 5, .rate_seconds = 2,
+			  .check = true };
 	struct result res = { 0 };
 	char extra[256] = "";
 	int opt, rc;
@@ -752,6 +832,8 @@ int main(int argc, char **argv)
 		case 'S': o.simdir = optarg; break;
 		case 'R': o.requests = atoi(optarg); break;
 		case 'p': o.phases = optarg; break;
+		case 'r': o.rates = optarg; break;
+		case 'e': o.rate_seconds = atof(optarg); break;
 		default: usage(); return 2;
 		}
 	}

@@ -158,6 +158,12 @@ extern const struct mxs_perf_transport mxs_perf_ring;
 int mxs_perf_ring_env_open(const char *simdir);
 /* The simulation mapped by mxs_perf_ring_env_open (shared by threads). */
 struct xensim_sim *mxs_perf_ring_sim(void);
+/* The ring poller's wait (poller_wait) up to a monotonic time in
+ * nanoseconds instead of a timeout in milliseconds: the open loop wakes
+ * for its next due request without sleeping past a reply. */
+int mxs_perf_ring_wait_until(struct mxs_perf_poller *p,
+			     struct mxs_perf_conn **ready, int max,
+			     uint64_t until_ns);
 
 /*
  * The ring scenarios of a host (perf/rings.c), one after the other on the
@@ -169,7 +175,15 @@ struct xensim_sim *mxs_perf_ring_sim(void);
  *              connection) run the xenbus state handshake through watches
  *              (frontend 1, backend 2, frontend 3, backend 4, frontend 4);
  *   traffic    every guest makes `requests` READ/WRITE requests on its
- *              own nodes, `depth` in flight on its ring;
+ *              own nodes, `depth` in flight on its ring (closed loop);
+ *   open       (one step per rate in rates[]) the same requests in open
+ *              loop: request j of the step (j = k * domains + guest) is
+ *              due at start + j / rate, whatever the replies do, so the
+ *              offered rate is fixed; a request waits in the generator
+ *              while its guest has `depth` in flight.  Latency counts from
+ *              the time it was due (no coordinated omission); `lag` is
+ *              how late the generator thread came round to release it
+ *              (the generator's own bottleneck, not the daemon's);
  *   fanout     `watchers` guests watch /perf/fan, dom0 writes `writes`
  *              children one after the other; done at the last event;
  *   death      every domain is destroyed at once; done at the last
@@ -188,14 +202,32 @@ struct mxs_perf_phase {
 enum { MXS_RING_BOOT, MXS_RING_HANDSHAKE, MXS_RING_TRAFFIC, MXS_RING_FANOUT,
        MXS_RING_DEATH, MXS_RING_PHASES };
 
+#define MXS_RING_RATES_MAX 8
+
+/* One open-loop step. */
+struct mxs_perf_open {
+	double rate;        /* in: offered requests/s, all guests together */
+	uint32_t per_guest; /* in: requests per guest */
+	struct mxs_perf_phase ph;
+	struct mxs_perf_lat lag; /* release time - due time, per request */
+	/* Not answered when the step ended (at twice its schedule plus 5
+	 * s: the daemon did not keep up).  Not an error. */
+	uint64_t unanswered;
+};
+
 struct mxs_perf_rings {
 	/* in */
 	const char *socket;
 	int domains, clients, threads, depth, requests, watchers, writes;
 	unsigned phases; /* bit mask of 1u << MXS_RING_*; boot always runs */
 	pid_t pid;
-	/* Called after each phase (progress), may be NULL. */
+	/* Open-loop steps, after traffic; nrates 0: none. */
+	int nrates;
+	struct mxs_perf_open open[MXS_RING_RATES_MAX];
+	/* Called after each phase (progress), may be NULL; open_done after
+	 * each open-loop step. */
 	void (*phase_done)(const struct mxs_perf_rings *r, int phase);
+	void (*open_done)(const struct mxs_perf_rings *r, int step);
 	/* out */
 	struct mxs_perf_phase ph[MXS_RING_PHASES];
 	uint64_t eagain;

@@ -16,6 +16,7 @@
  * (responses) name our halves; the daemon's halves are its own.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -314,15 +315,29 @@ static int ring_poller_add(struct mxs_perf_poller *p, struct mxs_perf_conn *c)
 	return ring_mark(p, c);
 }
 
-static int ring_poller_wait(struct mxs_perf_poller *p,
-			    struct mxs_perf_conn **ready, int max,
-			    int timeout_ms)
+/* Waits for p's event queue up to *ts (NULL: forever). 1 ready, 0 not,
+ * -errno. */
+static int ring_evq_wait(struct mxs_perf_poller *p, const struct timespec *ts)
+{
+	struct pollfd pfd = { .fd = xensim_evq_fd(p->q), .events = POLLIN };
+	int n;
+
+	do
+		n = ppoll(&pfd, 1, ts, NULL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n > 0;
+}
+
+/* ring_poller_wait, waiting at most *ts. */
+static int ring_poller_wait_ts(struct mxs_perf_poller *p,
+			       struct mxs_perf_conn **ready, int max,
+			       const struct timespec *ts)
 {
 	uint32_t domid, port;
 	int i, n, rc;
 
 	if (!p->nready) {
-		rc = xensim_evq_wait(p->q, timeout_ms);
+		rc = ring_evq_wait(p, ts);
 		if (rc < 0)
 			return rc;
 		/* Unmask before the caller looks at the ring: an event after
@@ -344,6 +359,28 @@ static int ring_poller_wait(struct mxs_perf_poller *p,
 		rc_of(ready[i])->ready = false;
 	}
 	return n;
+}
+
+static int ring_poller_wait(struct mxs_perf_poller *p,
+			    struct mxs_perf_conn **ready, int max,
+			    int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000,
+			       (long)(timeout_ms % 1000) * 1000000 };
+
+	return ring_poller_wait_ts(p, ready, max, timeout_ms < 0 ? NULL : &ts);
+}
+
+int mxs_perf_ring_wait_until(struct mxs_perf_poller *p,
+			     struct mxs_perf_conn **ready, int max,
+			     uint64_t until_ns)
+{
+	uint64_t now = mxs_perf_now_ns(),
+		 left = until_ns > now ? until_ns - now : 0;
+	struct timespec ts = { (time_t)(left / 1000000000ull),
+			       (long)(left % 1000000000ull) };
+
+	return ring_poller_wait_ts(p, ready, max, &ts);
 }
 
 static void ring_poller_free(struct mxs_perf_poller *p)

@@ -27,6 +27,7 @@
 #define FL_MAX 64u /* requests in flight per guest, at most */
 #define NODES 4u   /* traffic nodes per guest */
 #define BACKEND_WINDOW 128u
+#define OPEN_DRAIN_NS (5ull * 1000000000ull)
 
 const char *const mxs_perf_ring_phase_name[MXS_RING_PHASES] = {
 	"boot", "handshake", "traffic", "fanout", "death",
@@ -41,7 +42,7 @@ enum tag {
 
 struct fl_req {
 	uint32_t type, req_id, tag, node, version;
-	uint32_t phase; /* enum gphase of the phase that sent it */
+	uint32_t epoch; /* run->epoch of the phase that sent it */
 	uint64_t t0;
 };
 
@@ -53,19 +54,26 @@ struct guest {
 	bool done;
 	int fstate;     /* handshake: the frontend state it wrote */
 	bool fan_reply, fan_initial;
-	uint32_t sent, replied; /* traffic */
+	uint32_t sent, replied; /* traffic and open loop */
+	uint32_t due;           /* open loop: due, not yet sent */
 	uint32_t events;        /* fan-out events after the set-up */
 	uint32_t version[NODES];
 	unsigned rnd;
 };
 
-enum gphase { G_HANDSHAKE, G_TRAFFIC, G_FAN_SETUP, G_FAN };
+enum gphase { G_HANDSHAKE, G_TRAFFIC, G_OPEN, G_FAN_SETUP, G_FAN };
 
 struct run {
 	struct mxs_perf_rings *r;
 	struct guest *g;
 	enum gphase phase;
+	uint32_t epoch; /* one per gen_phase: tells a late reply apart */
 	uint64_t deadline;
+	uint32_t per_guest; /* traffic and open loop: requests per guest */
+	/* Open loop: the step's start and offered rate (set before the
+	 * threads are created, read-only while they run). */
+	uint64_t start_ns;
+	double rate;
 	/* Fan-out: when write w was sent (0: not yet).  PERF_RINGS_R1: the
 	 * writer stores it with release before sending; PERF_RINGS_A1: the
 	 * guests' threads load it with acquire on the event. */
@@ -79,7 +87,9 @@ struct gen {
 	struct mxs_perf_poller *p;
 	int left; /* guests of this thread not done */
 	uint64_t ops, errors;
+	uint64_t unanswered; /* open loop: requests without a reply */
 	struct mxs_perf_lat lat;
+	struct mxs_perf_lat lag; /* open loop: release time - due time */
 };
 
 /* False once the daemon (pid > 0) exited: a ring has no end-of-file. */
@@ -107,9 +117,11 @@ static void gen_error(struct gen *t, const struct guest *g, const char *what)
 		fprintf(stderr, "mxs-perf ring: domain %d: %s\n", g->domid, what);
 }
 
-/* Queues one request of g; false (an error counted) if it cannot. */
-static bool g_send(struct gen *t, struct guest *g, uint32_t type, uint32_t tag,
-		   const char *path, const char *val, size_t vlen)
+/* Queues one request of g, its latency counted from t0 (0: now); false
+ * (an error counted) if it cannot. */
+static bool g_send_at(struct gen *t, struct guest *g, uint32_t type,
+		      uint32_t tag, const char *path, const char *val,
+		      size_t vlen, uint64_t t0)
 {
 	struct fl_req *f;
 	int64_t id;
@@ -125,8 +137,15 @@ static bool g_send(struct gen *t, struct guest *g, uint32_t type, uint32_t tag,
 	}
 	f = &g->fl[(g->head + g->n++) % FL_MAX];
 	*f = (struct fl_req){ .type = type, .req_id = (uint32_t)id, .tag = tag,
-			      .phase = t->run->phase, .t0 = mxs_perf_now_ns() };
+			      .epoch = t->run->epoch,
+			      .t0 = t0 ? t0 : mxs_perf_now_ns() };
 	return true;
+}
+
+static bool g_send(struct gen *t, struct guest *g, uint32_t type, uint32_t tag,
+		   const char *path, const char *val, size_t vlen)
+{
+	return g_send_at(t, g, type, tag, path, val, vlen, 0);
 }
 
 static void g_done(struct gen *t, struct guest *g)
@@ -149,16 +168,28 @@ static void frontend_state_path(char *p, size_t n, int d)
 	snprintf(p, n, "/local/domain/%d/device/vif/0/state", d);
 }
 
-/* Starts the next traffic request of g, if any is left. */
+/* When request k of guest index i is due in an open-loop step. */
+static uint64_t open_due(const struct run *run, uint32_t k, int i)
+{
+	double j = (double)k * run->r->domains + i;
+
+	return run->start_ns + (uint64_t)(j * 1e9 / run->rate);
+}
+
+/* Starts the next traffic request of g, if any is left; in open loop its
+ * latency counts from when it was due. */
 static void traffic_next(struct gen *t, struct guest *g)
 {
-	const struct mxs_perf_rings *r = t->run->r;
-	uint32_t node = (uint32_t)rand_r(&g->rnd) % NODES, type;
+	uint32_t node, type;
+	uint64_t due = 0;
 	char path[64], val[16];
 	int vlen = 0;
 
-	if (g->sent >= (uint32_t)r->requests)
+	if (g->sent >= t->run->per_guest)
 		return;
+	if (t->run->phase == G_OPEN)
+		due = open_due(t->run, g->sent, g->domid - 1);
+	node = (uint32_t)rand_r(&g->rnd) % NODES;
 	/* 70 % reads, 30 % writes; a node's first request writes it. */
 	type = g->version[node] && rand_r(&g->rnd) % 10 < 7 ? MXS_OP_READ
 							      : MXS_OP_WRITE;
@@ -166,12 +197,29 @@ static void traffic_next(struct gen *t, struct guest *g)
 		 node);
 	if (type == MXS_OP_WRITE)
 		vlen = snprintf(val, sizeof(val), "%u", ++g->version[node]);
-	if (!g_send(t, g, type, T_NONE, path, val, (size_t)vlen))
+	if (!g_send_at(t, g, type, T_NONE, path, val, (size_t)vlen, due))
 		return;
 	g->sent++;
 	/* Replies come in order: a READ sees every earlier WRITE. */
 	g->fl[(g->head + g->n - 1) % FL_MAX].node = node;
 	g->fl[(g->head + g->n - 1) % FL_MAX].version = g->version[node];
+}
+
+/* Open loop: sends what of g is due while it has fewer than depth
+ * requests in flight. */
+static void open_send(struct gen *t, struct guest *g)
+{
+	/* At most depth on the ring: more could fill it (1 KiB), and a full
+	 * ring would block the thread's other guests. */
+	while (g->due && g->n < (uint32_t)t->run->r->depth &&
+	       g->sent < t->run->per_guest) {
+		uint32_t sent = g->sent;
+
+		traffic_next(t, g);
+		if (g->sent == sent)
+			break; /* an error, counted */
+		g->due--;
+	}
 }
 
 static void g_start(struct gen *t, struct guest *g)
@@ -192,6 +240,11 @@ static void g_start(struct gen *t, struct guest *g)
 		for (int i = 0; i < r->depth; i++)
 			traffic_next(t, g);
 		if (!g->sent)
+			g_done(t, g);
+		break;
+	case G_OPEN:
+		/* gen_release releases the requests when they are due. */
+		if (!t->run->per_guest)
 			g_done(t, g);
 		break;
 	case G_FAN_SETUP:
@@ -246,6 +299,7 @@ static void g_event(struct gen *t, struct guest *g, const char *body,
 			gen_error(t, g, "more fan-out events than writes");
 		return;
 	case G_TRAFFIC:
+	case G_OPEN:
 		return; /* the handshake's watch may still fire */
 	}
 bad:
@@ -283,13 +337,16 @@ static void g_reply(struct gen *t, struct guest *g, const struct fl_req *f,
 		}
 		return;
 	case G_TRAFFIC:
+	case G_OPEN:
 		if (f->type == MXS_OP_READ &&
 		    strtoul(body, NULL, 10) != f->version)
 			gen_error(t, g, "READ returned a stale or wrong value");
-		if (++g->replied == (uint32_t)t->run->r->requests)
+		if (++g->replied == t->run->per_guest)
 			g_done(t, g);
-		else
+		else if (t->run->phase == G_TRAFFIC)
 			traffic_next(t, g);
+		else
+			open_send(t, g);
 		return;
 	case G_FAN_SETUP:
 		g->fan_reply = true;
@@ -326,7 +383,7 @@ static int g_input(struct gen *t, struct guest *g)
 		g->n--;
 		/* A late reply of an earlier phase (a handshake READ after
 		 * the last write) is not this phase's. */
-		if (f.phase != t->run->phase) {
+		if (f.epoch != t->run->epoch) {
 			if (h.type != f.type)
 				gen_error(t, g, "reply type (earlier phase)");
 			continue;
@@ -342,12 +399,62 @@ static int g_input(struct gen *t, struct guest *g)
 	return mxs_perf_flush(g->c);
 }
 
+/*
+ * Open loop: this thread's schedule.  Its guests are i = idx + p * T; in
+ * round k they are due in the order of p, so the thread's due times only
+ * grow and one cursor (k, p) walks them.
+ */
+struct sched {
+	uint32_t k;
+	int p, np; /* np: this thread's guests */
+};
+
+/* Releases every request due by now; returns when the next one is due
+ * (UINT64_MAX: none left). */
+static uint64_t gen_release(struct gen *t, struct sched *s, uint64_t now)
+{
+	struct run *run = t->run;
+	int rc;
+
+	while (s->k < run->per_guest) {
+		int i = t->idx + s->p * run->r->threads;
+		uint64_t due = open_due(run, s->k, i);
+		struct guest *g = &run->g[i];
+
+		if (due > now)
+			return due;
+		/* How late this thread came round to it. */
+		mxs_perf_lat_add(&t->lag, now - due);
+		g->due++;
+		open_send(t, g);
+		if ((rc = mxs_perf_flush(g->c)))
+			gen_error(t, g, strerror(-rc));
+		if (++s->p == s->np) {
+			s->p = 0;
+			s->k++;
+		}
+	}
+	return UINT64_MAX;
+}
+
+/* Waits for ready guests until `until` at the latest, 100 ms at most. */
+static int gen_wait(struct gen *t, struct mxs_perf_conn **ready, int max,
+		    uint64_t until)
+{
+	uint64_t cap = mxs_perf_now_ns() + 100000000ull;
+
+	return mxs_perf_ring_wait_until(t->p, ready, max,
+					until < cap ? until : cap);
+}
+
 static void *gen_main(void *arg)
 {
 	struct gen *t = arg;
 	struct run *run = t->run;
 	int nthr = run->r->threads, n, i, rc;
 	struct mxs_perf_conn *ready[256];
+	struct sched sched = { 0 };
+	uint64_t next = UINT64_MAX, now, alive_at = 0;
 
 	t->left = 0;
 	for (i = t->idx; i < run->r->domains; i += nthr) {
@@ -357,6 +464,9 @@ static void *gen_main(void *arg)
 			continue; /* not a watcher */
 		if (run->phase == G_FAN_SETUP && i >= run->r->watchers)
 			continue;
+		if (run->phase == G_OPEN)
+			g->sent = g->replied = g->due = 0;
+		sched.np++;
 		g->done = false;
 		t->left++;
 		g_start(t, g);
@@ -364,9 +474,27 @@ static void *gen_main(void *arg)
 			gen_error(t, g, strerror(-rc));
 	}
 	while (t->left > 0) {
-		n = mxs_perf_ring.poller_wait(t->p, ready, 256, 100);
-		if (n < 0 || mxs_perf_now_ns() > run->deadline ||
-		    (n == 0 && !daemon_alive(run->r->pid))) {
+		if (run->phase == G_OPEN) {
+			next = gen_release(t, &sched, mxs_perf_now_ns());
+			n = gen_wait(t, ready, 256, next);
+		} else {
+			n = mxs_perf_ring.poller_wait(t->p, ready, 256, 100);
+		}
+		now = mxs_perf_now_ns();
+		/* A ring has no end-of-file: look at the daemon when idle,
+		 * at most every 100 ms. */
+		if (n == 0 && now - alive_at > 100000000ull) {
+			alive_at = now;
+			if (!daemon_alive(run->r->pid))
+				n = -EPIPE;
+		}
+		if (n >= 0 && now > run->deadline && run->phase == G_OPEN) {
+			for (i = t->idx; i < run->r->domains; i += nthr)
+				t->unanswered += run->per_guest -
+						 run->g[i].replied;
+			break;
+		}
+		if (n < 0 || now > run->deadline) {
 			t->errors += (uint64_t)t->left;
 			fprintf(stderr, "mxs-perf ring: %d guests stuck\n",
 				t->left);
@@ -384,14 +512,30 @@ static void *gen_main(void *arg)
 	return NULL;
 }
 
-/* Runs guest phase ph on every generator thread; sums into *out. */
+/* Runs guest phase ph on every generator thread; sums into *out (and
+ * the open loop's release lags into *lag and unanswered requests into
+ * *unanswered, if not NULL). */
 static int gen_phase(struct run *run, struct gen *gens, enum gphase ph,
-		     struct mxs_perf_phase *out)
+		     struct mxs_perf_phase *out, struct mxs_perf_lat *lag,
+		     uint64_t *unanswered)
 {
 	int i, rc = 0;
 
 	run->phase = ph;
-	run->deadline = mxs_perf_now_ns() + PHASE_NS;
+	run->epoch++;
+	run->start_ns = mxs_perf_now_ns();
+	run->deadline = run->start_ns + PHASE_NS;
+	if (ph == G_OPEN) {
+		/* Overload is a result, not an error: a step ends at twice
+		 * its schedule (plus OPEN_DRAIN_NS), its requests not
+		 * answered by then counted. */
+		double sched = (double)run->per_guest * run->r->domains /
+			       run->rate * 1e9;
+
+		if (sched * 2 + OPEN_DRAIN_NS < PHASE_NS)
+			run->deadline = run->start_ns + (uint64_t)(sched * 2) +
+					OPEN_DRAIN_NS;
+	}
 	for (i = 0; i < run->r->threads; i++)
 		if (pthread_create(&gens[i].thr, NULL, gen_main, &gens[i]))
 			abort();
@@ -406,6 +550,12 @@ static int gen_phase(struct run *run, struct gen *gens, enum gphase ph,
 		}
 		mxs_perf_lat_free(&gens[i].lat);
 		gens[i].ops = gens[i].errors = 0;
+		if (lag && !rc)
+			rc = mxs_perf_lat_merge(lag, &gens[i].lag);
+		mxs_perf_lat_free(&gens[i].lag);
+		if (unanswered)
+			*unanswered += gens[i].unanswered;
+		gens[i].unanswered = 0;
 	}
 	return rc;
 }
@@ -893,16 +1043,55 @@ static double self_cpu_s(void)
 	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-static void phase_timed(struct mxs_perf_rings *r, struct mxs_perf_phase *ph,
-			uint64_t t0, double cpu0, double self0)
+/* Fills ph's times (since t0, the daemon's CPU since cpu0, ours since
+ * self0) and sorts its latencies. */
+static void phase_measure(const struct mxs_perf_rings *r,
+			  struct mxs_perf_phase *ph, uint64_t t0, double cpu0,
+			  double self0)
 {
 	ph->gen_cpu_s = self_cpu_s() - self0;
 	if (!ph->seconds)
 		ph->seconds = (double)(mxs_perf_now_ns() - t0) / 1e9;
 	ph->cpu_s = cpu0 < 0 ? -1 : mxs_perf_cpu_s(r->pid) - cpu0;
 	mxs_perf_lat_sort(&ph->lat);
+}
+
+static void phase_timed(struct mxs_perf_rings *r, struct mxs_perf_phase *ph,
+			uint64_t t0, double cpu0, double self0)
+{
+	phase_measure(r, ph, t0, cpu0, self0);
 	if (r->phase_done)
 		r->phase_done(r, (int)(ph - r->ph));
+}
+
+/* The open-loop steps, one after the other; 0 or -errno. */
+static int phase_open(struct run *run, struct gen *gens)
+{
+	struct mxs_perf_rings *r = run->r;
+
+	for (int j = 0; j < r->nrates; j++) {
+		struct mxs_perf_open *o = &r->open[j];
+		double cpu0 = mxs_perf_cpu_s(r->pid), self0 = self_cpu_s();
+		uint64_t t0 = mxs_perf_now_ns();
+		int rc;
+
+		if (!(o->rate > 0))
+			return -EINVAL;
+		run->rate = o->rate;
+		run->per_guest = o->per_guest;
+		if ((rc = gen_phase(run, gens, G_OPEN, &o->ph, &o->lag,
+				    &o->unanswered)))
+			return rc;
+		phase_measure(r, &o->ph, t0, cpu0, self0);
+		mxs_perf_lat_sort(&o->lag);
+		/* Every request answered or counted. */
+		if (o->ph.ops + o->unanswered !=
+		    (uint64_t)r->domains * o->per_guest)
+			o->ph.errors++;
+		if (r->open_done)
+			r->open_done(r, j);
+	}
+	return 0;
 }
 
 int mxs_perf_rings_run(struct mxs_perf_rings *r)
@@ -966,11 +1155,11 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_HANDSHAKE];
 
 		cpu0 = mxs_perf_cpu_s(r->pid);
-	self0 = self_cpu_s();
+		self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		if (pthread_create(&b.thr, NULL, backend_main, &b))
 			abort();
-		rc = gen_phase(&run, gens, G_HANDSHAKE, ph);
+		rc = gen_phase(&run, gens, G_HANDSHAKE, ph, NULL, NULL);
 		pthread_join(b.thr, NULL);
 		ph->ops += b.ops;
 		ph->errors += b.errors;
@@ -989,27 +1178,30 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_TRAFFIC];
 
 		cpu0 = mxs_perf_cpu_s(r->pid);
-	self0 = self_cpu_s();
+		self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
-		if ((rc = gen_phase(&run, gens, G_TRAFFIC, ph)))
+		run.per_guest = (uint32_t)r->requests;
+		if ((rc = gen_phase(&run, gens, G_TRAFFIC, ph, NULL, NULL)))
 			goto out;
 		phase_timed(r, ph, t0, cpu0, self0);
 	}
+	if ((rc = phase_open(&run, gens)))
+		goto out;
 	if (want(r, MXS_RING_FANOUT)) {
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_FANOUT];
 		struct fan_writer fw = { .run = &run, .out = ph };
 
 		if ((rc = fan_prepare(r)) ||
-		    (rc = gen_phase(&run, gens, G_FAN_SETUP, ph)))
+		    (rc = gen_phase(&run, gens, G_FAN_SETUP, ph, NULL, NULL)))
 			goto out;
 		ph->ops = 0;
 		cpu0 = mxs_perf_cpu_s(r->pid);
-	self0 = self_cpu_s();
+		self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		/* The writer runs beside the guests' threads. */
 		if (pthread_create(&fw.thr, NULL, fan_writer_main, &fw))
 			abort();
-		rc = gen_phase(&run, gens, G_FAN, ph);
+		rc = gen_phase(&run, gens, G_FAN, ph, NULL, NULL);
 		pthread_join(fw.thr, NULL);
 		if (rc)
 			goto out;
@@ -1026,7 +1218,7 @@ int mxs_perf_rings_run(struct mxs_perf_rings *r)
 		struct mxs_perf_phase *ph = &r->ph[MXS_RING_DEATH];
 
 		cpu0 = mxs_perf_cpu_s(r->pid);
-	self0 = self_cpu_s();
+		self0 = self_cpu_s();
 		t0 = mxs_perf_now_ns();
 		phase_death(r, ph);
 		phase_timed(r, ph, t0, cpu0, self0);

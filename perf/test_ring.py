@@ -5,9 +5,12 @@ mxs-perf ring against mxenstored under the Xen simulator, N guests over
 their rings.  Asserted, never timing: every phase ran without an error;
 every reply matched its request (errors 0, the traffic phase answered
 exactly N x requests); every xenbus handshake reached state 4 on both
-ends; the fan-out delivered watchers x writes events; the death storm saw
-@releaseDomain and the daemon reports every domain released.  A wrong
-run must fail: a daemon that is gone in the middle makes mxs-perf fail.
+ends; the open-loop steps (--rate, far below what the daemon serves)
+answered every request they scheduled, each reply matched and its READ
+checked, with their latency, send-lag and CPU fields; the fan-out
+delivered watchers x writes events; the death storm saw @releaseDomain
+and the daemon reports every domain released.  A wrong run must fail: a
+daemon that is gone in the middle makes mxs-perf fail.
 
     test_ring.py --build BUILD_DIR [--domains N]
 """
@@ -78,7 +81,8 @@ def main():
             return 1
         rc, rec, err = ring(b, p, sim, sock, n, [
             '--requests', '50', '--depth', '8', '--watchers', str(n // 2),
-            '--writes', '5', '--threads', '2', '--clients', '3'])
+            '--writes', '5', '--threads', '2', '--clients', '3',
+            '--rate', '1000,4000', '--rate-seconds', '0.5'])
         check(rc == 0, 'mxs-perf ring rc %d: %s' % (rc, err[-500:]))
         ph = rec.get('phases', {})
         check(sorted(ph) == sorted(['boot', 'handshake', 'traffic',
@@ -98,6 +102,23 @@ def main():
         check(ph.get('fanout', {}).get('ops') == (n // 2) * 5,
               'fan-out events: %r of %d' % (ph.get('fanout', {}).get('ops'),
                                             (n // 2) * 5))
+        # Open loop: 1,000 and 4,000 req/s for 0.5 s over n guests.
+        steps = rec.get('open', [])
+        check([s.get('rate') for s in steps] == [1000, 4000],
+              'open-loop steps: %r' % steps)
+        for s in steps:
+            k = max(1, int(s.get('rate', 0) * 0.5 / n + 0.5))
+            check(s.get('requests_per_guest') == k and
+                  s.get('ops') == n * k and s.get('unanswered') == 0 and
+                  s.get('errors') == 0,
+                  'open loop at %r: %r (want %d replies)' % (
+                      s.get('rate'), s, n * k))
+            for f in ('seconds', 'ops_per_s', 'p50_us', 'p99_us', 'p999_us',
+                      'lag_p50_us', 'lag_p99_us', 'daemon_cpu_s',
+                      'generator_cpu_s'):
+                check(f in s, 'open loop has no %s' % f)
+            check(s.get('daemon_cpu_s', 0) > 0,
+                  'open loop: no daemon CPU measured: %r' % s)
         check(rec.get('release_events', 0) >= 1, 'no @releaseDomain seen')
         check(rec.get('released') == n,
               'released: %r of %d' % (rec.get('released'), n))

@@ -5,7 +5,9 @@ mxs-perf scenario against a real mxenstored finishes with checked replies
 and the numbers its JSON promises; the reply checks catch a daemon that
 answers wrongly (the floor, run without --no-check, must fail them); the
 floor answers every scenario that needs no store; perf/compare writes its
-table, raw results and both plots, and its ring table and plots.  No timing is asserted.
+table, raw results and both plots, and its ring table (with the
+open-loop rows and, with --repeat 2, the medians of two runs of each
+point) and plots.  No timing is asserted.
 
     test_tools.py --build BUILD_DIR --compare perf/compare
 """
@@ -115,7 +117,9 @@ def main():
                             '--watchers', '3', '--writes', '2',
                             '--peers', 'mxenstored,floor',
                             '--ring-domains', '20', '--ring-watchers', '5',
-                            '--ring-writes', '2'],
+                            '--ring-writes', '2', '--repeat', '2',
+                            '--ring-rates', '500,1000',
+                            '--ring-rate-seconds', '0.2'],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=300)
         check(c.returncode == 0, 'compare rc %d: %s' % (
@@ -129,7 +133,7 @@ def main():
         if os.path.exists(os.path.join(out, 'results.jsonl')):
             recs = [json.loads(l) for l in open(
                 os.path.join(out, 'results.jsonl'))]
-            check(len(recs) == 2 * 2 * 2 + 2 + 3, 'compare ran %d runs'
+            check(len(recs) == 2 * (2 * 2 * 2 + 2) + 3, 'compare ran %d runs'
                   % len(recs))
             check(all(not r.get('failed') for r in recs),
                   'compare runs failed: %r' % [r for r in recs
@@ -137,11 +141,26 @@ def main():
         if os.path.exists(os.path.join(out, 'rings.jsonl')):
             recs = [json.loads(l) for l in open(
                 os.path.join(out, 'rings.jsonl'))]
-            # The floor serves no ring: one run, mxenstored's.
-            check(len(recs) == 1 and recs[0].get('peer') == 'mxenstored'
-                  and not recs[0].get('failed')
-                  and recs[0].get('handshakes') == 20,
+            # The floor serves no ring: mxenstored's runs, two rounds.
+            check(len(recs) == 2 and
+                  all(r.get('peer') == 'mxenstored' and not r.get('failed')
+                      and r.get('handshakes') == 20 for r in recs) and
+                  [r.get('round') for r in recs] == [0, 1],
                   'compare ring runs: %r' % recs)
+            # Open loop at 500 and 1,000 req/s, 0.2 s: 5 and 10 requests
+            # per guest, every one answered.
+            for r in recs:
+                steps = [(s.get('rate'), s.get('ops'), s.get('unanswered'),
+                          s.get('errors')) for s in r.get('open', [])]
+                check(steps == [(500, 100, 0, 0), (1000, 200, 0, 0)],
+                      'compare open-loop steps: %r' % steps)
+        rings_md = os.path.join(out, 'rings.md')
+        if os.path.exists(rings_md):
+            md = open(rings_md).read()
+            for want in ('traffic at 500 req/s open loop',
+                         'traffic at 1,000 req/s open loop',
+                         'median of 2 runs'):
+                check(want in md, 'rings.md has no "%s"' % want)
         check(mx.poll() is None and fl.poll() is None, 'a server died')
     finally:
         for p in procs:
