@@ -25,7 +25,11 @@
 //   BM_Read/threads:T           READ, T lock-free readers (100k nodes)
 //   BM_Directory1000            DIRECTORY of /local/domain, 1,000 children
 //   BM_Write/threads:T          writes from T threads (writer lock)
-//   BM_ReadWithWriter/threads:T thread 0 writes, T-1 read; items = reads
+//   BM_ReadWithWriter/threads:T T readers while another thread writes
+//                               random leaves; items = reads
+//   BM_ReadWithStreamer, BM_ReadWithComputer: the same readers next to a
+//                               thread that streams over 32 MiB or only
+//                               computes (what any busy neighbour costs)
 //   BM_TransactionRMW           read-modify-write in a transaction, random
 //                               nodes (1 and 2 threads: rare conflicts)
 //   BM_CommitNoConflict         tx read + write of a node, commit succeeds
@@ -44,12 +48,14 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -349,38 +355,103 @@ void BM_Write(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations());
 }
 
-// Readers while one thread writes: the readers' rate (items) should not
-// collapse against BM_Read at the same reader count.
-void BM_ReadWithWriter(benchmark::State &state)
+// A thread next to the readers, outside the benchmark's own threads (a
+// benchmark's threads all run the same number of iterations, so a writer
+// among them would pace the readers): it writes random leaves as fast as
+// it can (kWrites), streams stores over a 32 MiB buffer, about a write's
+// worth of cache lines per round and none of them the store's
+// (kStreams), or only computes (kComputes), until the run ends.
+class Neighbour {
+public:
+	enum Kind { kWrites, kStreams, kComputes };
+
+	void Start(Kind kind)
+	{
+		SizedStore &s = sized(kThreadedNodes);
+		stop_ = false;
+		thread_ = std::thread([this, kind, &s] { Run(kind, s); });
+	}
+	void Stop()
+	{
+		stop_ = true;
+		thread_.join();
+	}
+	// Rounds made so far (relaxed: a rate, read by a reader).
+	uint64_t Rounds() const
+	{
+		return rounds_.load(std::memory_order_relaxed);
+	}
+
+private:
+	void Run(Kind kind, SizedStore &s)
+	{
+		ReaderScope rs;
+		mxs_changes ch = {};
+		Scatter k(7919, s.leaves.size());
+		std::vector<uint64_t> buf(kind == kStreams ? (32u << 20) / 8 : 0);
+		uint64_t x = 1, at = 0;
+
+		while (!stop_.load(std::memory_order_relaxed)) {
+			if (kind == kWrites) {
+				mxs_store_write(s.st, nullptr, &kDom0,
+						s.leaves[k.Next()].c_str(), "3",
+						1, &ch);
+				mxs_changes_clear(&ch);
+			} else if (kind == kStreams) {
+				for (int i = 0; i < 32; i++) {
+					buf[at] = x++;
+					at = (at + 8 + 512 * (x & 1)) % buf.size();
+				}
+			} else {
+				for (int i = 0; i < 512; i++)
+					x = x * 6364136223846793005u +
+					    1442695040888963407u;
+				benchmark::DoNotOptimize(x);
+			}
+			mxs_rcu_quiescent();
+			rounds_.fetch_add(1, std::memory_order_relaxed);
+		}
+		free(ch.v);
+	}
+
+	std::thread thread_;
+	std::atomic<bool> stop_{false};
+	std::atomic<uint64_t> rounds_{0};
+};
+
+Neighbour neighbour;
+
+// T readers while the neighbour runs: the readers' rate (items) and CPU
+// per read against BM_Read/threads:T (no neighbour) say what a writer
+// costs them; the streaming and computing neighbours say how much of
+// that any busy thread next to them costs (shared caches, memory, the
+// core's time).
+void ReadNextTo(benchmark::State &state)
 {
 	SizedStore &s = sized(kThreadedNodes);
 	ReaderScope rs;
 	mxs_buf out = {};
-	mxs_changes ch = {};
-	Scatter k((size_t)state.thread_index() * 104729, s.leaves.size());
-	bool writer = state.thread_index() == 0;
+	Scatter k((size_t)state.thread_index() * 104729 + 1, s.leaves.size());
+	uint64_t rounds = neighbour.Rounds();
 
 	for (auto _ : state) {
-		const std::string &p = s.leaves[k.Next()];
-		if (writer) {
-			mxs_store_write(s.st, nullptr, &kDom0, p.c_str(), "3", 1,
-					&ch);
-			mxs_changes_clear(&ch);
-		} else {
-			mxs_buf_reset(&out);
-			benchmark::DoNotOptimize(mxs_store_read(
-				s.st, nullptr, &kDom0, p.c_str(), &out));
-		}
+		mxs_buf_reset(&out);
+		benchmark::DoNotOptimize(mxs_store_read(
+			s.st, nullptr, &kDom0, s.leaves[k.Next()].c_str(), &out));
 		mxs_rcu_quiescent();
 	}
 	mxs_buf_free(&out);
-	free(ch.v);
-	if (writer)
-		state.counters["writes"] = benchmark::Counter(
-			(double)state.iterations(), benchmark::Counter::kIsRate);
-	else
-		state.SetItemsProcessed(state.iterations());
+	state.SetItemsProcessed(state.iterations());
+	if (state.thread_index() == 0)
+		state.counters["neighbour"] = benchmark::Counter(
+			(double)(neighbour.Rounds() - rounds),
+			benchmark::Counter::kIsRate);
 }
+
+void StartWriter(const benchmark::State &) { neighbour.Start(Neighbour::kWrites); }
+void StartStreamer(const benchmark::State &) { neighbour.Start(Neighbour::kStreams); }
+void StartComputer(const benchmark::State &) { neighbour.Start(Neighbour::kComputes); }
+void StopNeighbour(const benchmark::State &) { neighbour.Stop(); }
 
 // conflicting: a write outside the transaction lands between its read
 // and its commit, so every commit fails with EAGAIN (counter 1/iter).
@@ -546,11 +617,22 @@ void Register()
 			->ThreadRange(1, 2)
 			->MinTime(kMin)
 			->UseRealTime();
-		benchmark::RegisterBenchmark("BM_ReadWithWriter",
-					     BM_ReadWithWriter)
-			->Threads(2)
-			->Threads(3)
-			->Threads(5)
+		benchmark::RegisterBenchmark("BM_ReadWithWriter", ReadNextTo)
+			->Setup(StartWriter)
+			->Teardown(StopNeighbour)
+			->ThreadRange(1, 2)
+			->MinTime(kMin)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_ReadWithStreamer", ReadNextTo)
+			->Setup(StartStreamer)
+			->Teardown(StopNeighbour)
+			->ThreadRange(1, 2)
+			->MinTime(kMin)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_ReadWithComputer", ReadNextTo)
+			->Setup(StartComputer)
+			->Teardown(StopNeighbour)
+			->ThreadRange(1, 2)
 			->MinTime(kMin)
 			->UseRealTime();
 		benchmark::RegisterBenchmark("BM_TransactionRMW",
