@@ -26,6 +26,8 @@ HDR = struct.Struct('<IIII')
 SKIP = 1 if os.environ.get('CI') == 'true' else 77
 READ, GET_PERMS, TRANSACTION_START, GET_DOMAIN_PATH, WRITE = 2, 3, 6, 10, 11
 WATCH_EVENT, ERROR = 15, 16
+SANITIZER_MARKERS = ('WARNING: ThreadSanitizer', 'ERROR: AddressSanitizer',
+                     'ERROR: LeakSanitizer', 'runtime error:')
 
 failures = []
 
@@ -201,6 +203,9 @@ def run_mode(b, tmp, mode, perf):
     finally:
         p.terminate()
         p.wait(timeout=10)
+    msg = open(err).read()
+    check(not any(m in msg for m in SANITIZER_MARKERS),
+          '%s: sanitizer report: %s' % (mode, msg[-2000:]))
     return 0
 
 
