@@ -32,24 +32,6 @@ static int sys_register(int fd, unsigned int op, const void *arg,
 	return (int)syscall(__NR_io_uring_register, fd, op, arg, n);
 }
 
-int mxs_uring_probe(void)
-{
-	struct io_uring_params p;
-	int fd;
-
-	memset(&p, 0, sizeof(p));
-	fd = sys_setup(4, &p);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	/* One mapping for both rings and the timeout argument of enter
-	 * are what the workers rely on. */
-	if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
-	    !(p.features & IORING_FEAT_EXT_ARG))
-		return -ENOSYS;
-	return 0;
-}
-
 static int bufs_init(struct mxs_uring *r, unsigned int nbufs,
 		     unsigned int size)
 {
@@ -66,11 +48,11 @@ static int bufs_init(struct mxs_uring *r, unsigned int nbufs,
 		r->br = NULL;
 		return -errno;
 	}
+	r->nbufs = nbufs; /* what mxs_uring_fini unmaps */
+	r->buf_size = size;
 	r->bufs = malloc((size_t)nbufs * size);
 	if (!r->bufs)
 		return -ENOMEM;
-	r->nbufs = nbufs;
-	r->buf_size = size;
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
 	reg.ring_entries = nbufs;

@@ -48,9 +48,6 @@ struct mxs_uring {
 	uint16_t br_tail;
 };
 
-/* Does io_uring work here (not blocked by seccomp, a sysctl or an old
- * kernel)?  0 or -errno.  Any thread. */
-int mxs_uring_probe(void);
 /* Sets up r with room for `entries` queued submissions and nbufs receive
  * buffers of buf_size bytes (nbufs a power of two, 0: none), on the
  * calling thread, which is then its only user.  0 or -errno. */

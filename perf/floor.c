@@ -387,6 +387,7 @@ static void floor_ureceived(struct mxs_uring *r, struct floor_conn *c,
 static int floor_userve(struct mxs_uring *r, struct floor_conn *c)
 {
 	size_t off = 0, olen = 0;
+	int rc;
 
 	if (c->sending || c->closing)
 		return 0;
@@ -404,8 +405,8 @@ static int floor_userve(struct mxs_uring *r, struct floor_conn *c)
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
-	if (c->nheld && floor_unhold(r, c))
-		return -ENOMEM;
+	if (c->nheld && (rc = floor_unhold(r, c)))
+		return rc;
 	if (!olen)
 		return 0;
 	c->out_off = 0;
@@ -491,13 +492,14 @@ static void floor_ucomplete(struct mxs_uring *r, int self,
 	switch (tag) {
 	case FLOOR_UD_LISTEN:
 		floor_uaccept(r, self);
-		if (!more)
-			floor_sqe_poll(r, listen_fd, FLOOR_UD_LISTEN);
+		if (!more && floor_sqe_poll(r, listen_fd, FLOOR_UD_LISTEN))
+			perror("mxs-floor: io_uring poll");
 		return;
 	case FLOOR_UD_WAKE:
 		floor_uwoken(r, self);
-		if (!more)
-			floor_sqe_poll(r, inboxes[self].efd, FLOOR_UD_WAKE);
+		if (!more &&
+		    floor_sqe_poll(r, inboxes[self].efd, FLOOR_UD_WAKE))
+			perror("mxs-floor: io_uring poll");
 		return;
 	case FLOOR_UD_SEND:
 		c->sending = false;
