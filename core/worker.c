@@ -23,10 +23,11 @@
  * One batch: the inbox; socket events; the event-channel fd (every
  * pending port, core/ringconn.c); connections left over by their request
  * budget; replies flushed; each ring peer notified at most once; then,
- * on worker 0, the VIRQ_DOM_EXC sweep.  After a batch that did work the
- * worker polls without sleeping for up to SPIN_POLLS empty rounds (a
- * thread wake-up costs ~100 ring operations), then blocks: an idle
- * worker never spins.
+ * on worker 0, the VIRQ_DOM_EXC sweep.  Then the worker blocks unless
+ * work is left over: it does not poll for more.  Empty polling rounds
+ * (epoll_wait with no timeout) took the cores from the clients and
+ * guests they were waiting for (docs/performance.md, "No polling before
+ * sleeping").
  */
 #include <errno.h>
 #include <sched.h>
@@ -45,7 +46,6 @@
 #include "store/rcu.h"
 
 #define EVENTS_PER_WAIT 64
-#define SPIN_POLLS 32
 
 /* Returns false when the worker must stop.  woken: the eventfd fired. */
 static bool drain_inbox(struct mxs_worker *w, bool woken)
@@ -99,11 +99,10 @@ void mxs_worker_bury(struct mxs_worker *w)
 }
 
 /* Serves the connections whose input the request budget left over (or
- * that a ring re-check or an unblock queued).  Returns how many. */
-static unsigned int run_again(struct mxs_worker *w)
+ * that a ring re-check or an unblock queued). */
+static void run_again(struct mxs_worker *w)
 {
 	struct mxs_conn *list = w->again, *done = NULL, *c;
-	unsigned int n = 0;
 
 	w->again = NULL;
 	while ((c = list)) {
@@ -117,7 +116,6 @@ static unsigned int run_again(struct mxs_worker *w)
 		}
 		c->next_served = done; /* our reference, for the re-check */
 		done = c;
-		n++;
 	}
 	mxs_worker_service_dirty(w);
 	while ((c = done)) {
@@ -126,21 +124,19 @@ static unsigned int run_again(struct mxs_worker *w)
 			mxs_conn_again(c);
 		mxs_conn_put(c);
 	}
-	return n;
 }
 
 static void *worker_main(void *arg)
 {
 	struct mxs_worker *w = arg;
 	struct epoll_event ev[EVENTS_PER_WAIT];
-	unsigned int spin = 0;
 	bool run = true;
 	int n, i;
 
 	mxs_worker_adopt(w);
 	rcu_register_thread();
 	while (run) {
-		bool sleep = !w->again && !spin, woken = false, rings = false;
+		bool sleep = !w->again, woken = false, rings = false;
 		/* Connections held back by the write rate limit, and the
 		 * next watch event to time out, bound the sleep (ms,
 		 * rounded up). */
@@ -193,7 +189,7 @@ static void *worker_main(void *arg)
 		}
 		if (rings)
 			mxs_worker_rings_run(w);
-		n += (int)run_again(w);
+		run_again(w);
 		mxs_worker_service_dirty(w);
 		mxs_worker_notify_all(w);
 		if (w->virq) {
@@ -202,7 +198,6 @@ static void *worker_main(void *arg)
 		}
 		mxs_worker_bury(w);
 		mxs_rcu_quiescent();
-		spin = n > 0 ? SPIN_POLLS : spin ? spin - 1 : 0;
 	}
 	/* Orderly stop: close what this worker owns. */
 	while (!cds_list_empty(&w->conns))
