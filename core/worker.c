@@ -64,7 +64,8 @@ static bool drain_inbox(struct mxs_worker *w, bool woken)
 
 		switch (m->kind) {
 		case MXS_INBOX_CONN:
-			if (!mxs_conn_new(w, m->fd, m->seq))
+			if (!(w->uw ? mxs_uconn_new : mxs_conn_new)(w, m->fd,
+								     m->seq))
 				close(m->fd);
 			break;
 		case MXS_INBOX_STOP:
@@ -135,6 +136,14 @@ static void *worker_main(void *arg)
 
 	mxs_worker_adopt(w);
 	rcu_register_thread();
+	/* The ring is the thread's own (a single issuer): made here. */
+	if (w->d->cfg.io == MXS_IO_URING) {
+		int rc = mxs_worker_uring_start(w);
+
+		if (rc)
+			mxs_log("worker %u: no io_uring (%s): sockets through "
+				"epoll", w->id, strerror(-rc));
+	}
 	while (run) {
 		bool sleep = !w->again, woken = false, rings = false;
 		/* Connections held back by the write rate limit, and the
@@ -149,17 +158,26 @@ static void *worker_main(void *arg)
 			due = tdue;
 		tmo = due ? (int)((due - now + 999999) / 1000000) : -1;
 		/* Events dropped: their connections have room to use now. */
-		if (w->again || w->dirty)
+		if (w->again || w->dirty || (w->uw && mxs_worker_uring_busy(w)))
 			sleep = false;
 		if (sleep)
 			mxs_rcu_offline();
-		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, sleep ? tmo : 0);
+		if (w->uw) {
+			n = mxs_worker_uring_wait(w, ev, EVENTS_PER_WAIT,
+						  sleep ? tmo : 0);
+			if (n < 0)
+				errno = -n, n = -1;
+		} else {
+			n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT,
+				       sleep ? tmo : 0);
+		}
 		if (sleep)
 			mxs_rcu_online();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			mxs_log("worker %u: epoll_wait: %s", w->id,
+			mxs_log("worker %u: %s: %s", w->id,
+				w->uw ? "io_uring" : "epoll_wait",
 				strerror(errno));
 			break;
 		}
@@ -187,6 +205,8 @@ static void *worker_main(void *arg)
 			if (!c->closed && (ev[i].events & EPOLLOUT))
 				mxs_conn_mark_dirty(c);
 		}
+		if (w->uw)
+			mxs_worker_uring_serve(w);
 		if (rings)
 			mxs_worker_rings_run(w);
 		run_again(w);
@@ -216,6 +236,8 @@ static void *worker_main(void *arg)
 		mxs_conn_put(c);
 	}
 	mxs_worker_bury(w);
+	if (w->uw)
+		mxs_worker_uring_stop(w); /* the last references */
 	rcu_unregister_thread();
 	return NULL;
 }
