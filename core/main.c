@@ -404,6 +404,21 @@ int main(int argc, char **argv)
 			d.cfg.trace_file, strerror(-rc));
 		return 1;
 	}
+	if (d.cfg.io != MXS_IO_EPOLL && (rc = mxs_uring_available())) {
+		/* Containers often block io_uring: auto is served by epoll,
+		 * an explicit --io uring is refused before the socket
+		 * exists. */
+		if (d.cfg.io == MXS_IO_URING) {
+			mxs_log("io_uring unavailable (%s): not starting "
+				"(--io uring)", strerror(-rc));
+			return 1;
+		}
+		mxs_log("io_uring unavailable (%s): sockets through epoll",
+			strerror(-rc));
+		d.cfg.io = MXS_IO_EPOLL;
+	} else if (d.cfg.io == MXS_IO_AUTO) {
+		d.cfg.io = MXS_IO_URING;
+	}
 	d.listen_fd = open_socket(d.cfg.socket_path);
 	if (d.listen_fd < 0)
 		return 1;
@@ -445,20 +460,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.nworkers = d.cfg.workers;
-	if (d.cfg.io != MXS_IO_EPOLL && (rc = mxs_uring_available())) {
-		/* Containers often block io_uring: auto is served by epoll,
-		 * an explicit --io uring is refused. */
-		if (d.cfg.io == MXS_IO_URING) {
-			mxs_log("io_uring unavailable (%s): not starting "
-				"(--io uring)", strerror(-rc));
-			return 1;
-		}
-		mxs_log("io_uring unavailable (%s): sockets through epoll",
-			strerror(-rc));
-		d.cfg.io = MXS_IO_EPOLL;
-	} else if (d.cfg.io == MXS_IO_AUTO) {
-		d.cfg.io = MXS_IO_URING;
-	}
 	/* The main thread does not read the store while workers run. */
 	mxs_rcu_offline();
 	rc = mxs_workers_start(&d);
