@@ -463,7 +463,12 @@ int mxs_worker_uring_wait(struct mxs_worker *w, struct epoll_event *ev,
 	int rc, n = 0;
 
 	rc = mxs_uring_enter(&uw->r, wait, wait ? timeout_ms : 0);
-	if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY)
+	/* Not a broken ring: a signal, the timeout, completions to reap
+	 * first, no memory for a submission now, or a completion the
+	 * kernel could not keep on overflow (-EBADR, reported once).  The
+	 * rest stops the worker, as a broken epoll set does. */
+	if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY &&
+	    rc != -EAGAIN && rc != -ENOMEM && rc != -EBADR)
 		return rc;
 	reap(w);
 	if (uw->epoll_fired) {
