@@ -86,7 +86,7 @@ struct mxs_uworker {
 	uint32_t blen[URING_NBUFS];  /* held buffer -> bytes received */
 };
 
-static struct mxs_uconn *U(struct mxs_conn *c)
+static struct mxs_uconn *uconn_of(struct mxs_conn *c)
 {
 	return (struct mxs_uconn *)c;
 }
@@ -182,7 +182,7 @@ static void drop_held(struct mxs_uworker *uw, struct mxs_uconn *u)
 static ssize_t usock_recv(struct mxs_conn *c, void *buf, size_t len)
 {
 	struct mxs_uworker *uw = c->w->uw;
-	struct mxs_uconn *u = U(c);
+	struct mxs_uconn *u = uconn_of(c);
 	size_t got = 0;
 
 	while (u->nheld && got < len) {
@@ -215,7 +215,7 @@ static ssize_t usock_recv(struct mxs_conn *c, void *buf, size_t len)
 static ssize_t usock_sendv(struct mxs_conn *c, const struct iovec *iov,
 			   int cnt)
 {
-	struct mxs_uconn *u = U(c);
+	struct mxs_uconn *u = uconn_of(c);
 	size_t len = 0;
 	int i;
 
@@ -244,7 +244,7 @@ static ssize_t usock_sendv(struct mxs_conn *c, const struct iovec *iov,
 static void usock_want_send(struct mxs_conn *c, bool out_queued,
 			    bool stalled)
 {
-	struct mxs_uconn *u = U(c);
+	struct mxs_uconn *u = uconn_of(c);
 
 	/* A send completion marks c dirty: nothing to arm for output.
 	 * Input held while c was stalled is not announced again. */
@@ -267,7 +267,7 @@ static void usock_fail(struct mxs_conn *c, uint32_t error)
 static void usock_close(struct mxs_conn *c)
 {
 	struct mxs_uworker *uw = c->w->uw;
-	struct mxs_uconn *u = U(c);
+	struct mxs_uconn *u = uconn_of(c);
 
 	drop_held(uw, u);
 	if (u->recv_armed)
@@ -313,7 +313,8 @@ static bool on_recv(struct mxs_uworker *uw, struct mxs_uconn *u,
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		uint16_t bid =
+			(uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
 		uw->held++;
 		if (u->c.closed || cqe->res <= 0) {
@@ -404,8 +405,8 @@ static void reap(struct mxs_worker *w)
 
 	while ((cqe = mxs_uring_peek(&uw->r))) {
 		uint64_t data = cqe->user_data;
-		struct mxs_uconn *u = (struct mxs_uconn *)(uintptr_t)(data &
-								    ~(uint64_t)OP_MASK);
+		struct mxs_uconn *u = (struct mxs_uconn *)(uintptr_t)(
+			data & ~(uint64_t)OP_MASK);
 		bool over = false;
 
 		if ((data & OP_MASK) == OP_MASK) {

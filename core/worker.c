@@ -17,17 +17,19 @@
  * write.
  *
  * RCU: workers are urcu-qsbr readers.  They are offline while blocked in
- * epoll_wait and announce a quiescent state after each batch, so store
- * pointers are never held across a batch.
+ * epoll_wait (or io_uring_enter, --io uring) and announce a quiescent
+ * state after each batch, so store pointers are never held across a
+ * batch.
  *
- * One batch: the inbox; socket events; the event-channel fd (every
- * pending port, core/ringconn.c); connections left over by their request
- * budget; replies flushed; each ring peer notified at most once; then,
- * on worker 0, the VIRQ_DOM_EXC sweep.  Then the worker blocks unless
- * work is left over: it does not poll for more.  Empty polling rounds
- * (epoll_wait with no timeout) took the cores from the clients and
- * guests they were waiting for (docs/performance.md, "No polling before
- * sleeping").
+ * One batch: the inbox; socket events (--io uring: the connections whose
+ * receives completed or sends failed, core/uringconn.c); the
+ * event-channel fd (every pending port, core/ringconn.c); connections
+ * left over by their request budget; replies flushed; each ring peer
+ * notified at most once; then, on worker 0, the VIRQ_DOM_EXC sweep.
+ * Then the worker blocks unless work is left over: it does not poll for
+ * more.  Empty polling rounds (epoll_wait with no timeout) took the
+ * cores from the clients and guests they were waiting for
+ * (docs/performance.md, "No polling before sleeping").
  */
 #include <errno.h>
 #include <sched.h>
@@ -158,7 +160,8 @@ static void *worker_main(void *arg)
 			due = tdue;
 		tmo = due ? (int)((due - now + 999999) / 1000000) : -1;
 		/* Events dropped: their connections have room to use now. */
-		if (w->again || w->dirty || (w->uw && mxs_worker_uring_busy(w)))
+		if (w->again || w->dirty ||
+		    (w->uw && mxs_worker_uring_busy(w)))
 			sleep = false;
 		if (sleep)
 			mxs_rcu_offline();
