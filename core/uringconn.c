@@ -9,8 +9,13 @@
  *   the kernel.  A connection holding URING_HELD_MAX buffers (its peer
  *   sends faster than it is served, or does not read its replies) has its
  *   receive cancelled and re-armed once it is below URING_HELD_LOW: held
- *   back, never dropped.  A receive that found no buffer (-ENOBUFS) waits
- *   on the worker's starved list until buffers come back.
+ *   back, never dropped.  What it holds then, and what a connection that
+ *   conn.c stopped serving (its output stalled) holds, is copied to the
+ *   connection's own spill buffer and the buffers go back at once: the
+ *   worker's buffers are shared by all its sockets, and clients that do
+ *   not read must not take them from the others.  A receive that found
+ *   no buffer (-ENOBUFS) waits on the worker's starved list until
+ *   buffers come back.
  * - Sending: at most one SEND in flight per connection, from the
  *   connection's own send buffer: conn.c's sendv copies into it, so its
  *   output queue and its accounting stay as with epoll.  A short send
@@ -71,6 +76,9 @@ struct mxs_uconn {
 	uint16_t held_head, held_tail;
 	unsigned int nheld;
 	unsigned int head_off; /* bytes of held_head already copied out */
+	/* Input older than the held buffers, copied out of them (spill). */
+	char *spill;
+	size_t spill_len, spill_off;
 	size_t send_len, send_off;
 	char sendbuf[URING_SEND_BUF];
 };
@@ -179,12 +187,70 @@ static void drop_held(struct mxs_uworker *uw, struct mxs_uconn *u)
 	u->head_off = 0;
 }
 
+/* Input u holds, in buffers' worth: what parks and re-arms its receive. */
+static size_t held_units(const struct mxs_uconn *u)
+{
+	return u->nheld + (u->spill_len - u->spill_off + URING_BUF_SIZE - 1) /
+				  URING_BUF_SIZE;
+}
+
+/*
+ * Copies u's held buffers to the end of its spill buffer and gives them
+ * back to the kernel (order kept: the spill is read first).  Bounded:
+ * u's receive parks at URING_HELD_MAX units.  On ENOMEM the buffers stay
+ * held, as before the spill existed.
+ */
+static void spill_held(struct mxs_uworker *uw, struct mxs_uconn *u)
+{
+	size_t keep = u->spill_len - u->spill_off, add = 0;
+	uint16_t bid;
+	char *p;
+
+	if (!u->nheld)
+		return;
+	for (bid = u->held_head; bid != NO_BID; bid = uw->bnext[bid])
+		add += uw->blen[bid];
+	add -= u->head_off;
+	if (keep && u->spill_off)
+		memmove(u->spill, u->spill + u->spill_off, keep);
+	p = realloc(u->spill, keep + add);
+	if (!p) {
+		u->spill_len = keep;
+		u->spill_off = 0;
+		return;
+	}
+	u->spill = p;
+	u->spill_len = keep;
+	u->spill_off = 0;
+	while (u->nheld) {
+		bid = u->held_head;
+		memcpy(u->spill + u->spill_len,
+		       mxs_uring_buf(&uw->r, bid) + u->head_off,
+		       uw->blen[bid] - u->head_off);
+		u->spill_len += uw->blen[bid] - u->head_off;
+		u->head_off = 0;
+		u->held_head = uw->bnext[bid];
+		u->nheld--;
+		release_buf(uw, bid);
+	}
+	u->held_head = u->held_tail = NO_BID;
+}
+
 static ssize_t usock_recv(struct mxs_conn *c, void *buf, size_t len)
 {
 	struct mxs_uworker *uw = c->w->uw;
 	struct mxs_uconn *u = uconn_of(c);
 	size_t got = 0;
 
+	if (u->spill_off < u->spill_len) {
+		got = u->spill_len - u->spill_off;
+		if (got > len)
+			got = len;
+		memcpy(buf, u->spill + u->spill_off, got);
+		u->spill_off += got;
+		if (u->spill_off == u->spill_len)
+			u->spill_off = u->spill_len = 0;
+	}
 	while (u->nheld && got < len) {
 		uint16_t bid = u->held_head;
 		size_t left = uw->blen[bid] - u->head_off;
@@ -202,8 +268,8 @@ static ssize_t usock_recv(struct mxs_conn *c, void *buf, size_t len)
 			u->held_head = u->held_tail = NO_BID;
 		release_buf(uw, bid);
 	}
-	if (u->recv_parked && !u->recv_armed && u->nheld < URING_HELD_LOW &&
-	    !u->eof && !u->err)
+	if (u->recv_parked && !u->recv_armed &&
+	    held_units(u) < URING_HELD_LOW && !u->eof && !u->err)
 		arm_recv(uw, u);
 	if (got)
 		return (ssize_t)got;
@@ -247,9 +313,12 @@ static void usock_want_send(struct mxs_conn *c, bool out_queued,
 	struct mxs_uconn *u = uconn_of(c);
 
 	/* A send completion marks c dirty: nothing to arm for output.
-	 * Input held while c was stalled is not announced again. */
+	 * Input held while c was stalled is not announced again; a stalled
+	 * c gives its buffers back meanwhile. */
 	(void)out_queued;
-	if (!stalled && (u->nheld || u->eof || u->err))
+	if (stalled)
+		spill_held(c->w->uw, u);
+	else if (held_units(u) || u->eof || u->err)
 		mxs_conn_again(c);
 }
 
@@ -270,6 +339,9 @@ static void usock_close(struct mxs_conn *c)
 	struct mxs_uconn *u = uconn_of(c);
 
 	drop_held(uw, u);
+	free(u->spill);
+	u->spill = NULL;
+	u->spill_len = u->spill_off = 0;
 	if (u->recv_armed)
 		cancel(uw, ud(u, OP_RECV));
 	if (u->send_busy)
@@ -340,10 +412,11 @@ static bool on_recv(struct mxs_uworker *uw, struct mxs_uconn *u,
 	} else if (cqe->res < 0 && cqe->res != -ECANCELED &&
 		   cqe->res != -ENOBUFS)
 		u->err = -cqe->res;
-	if (!u->c.closed && more && u->nheld >= URING_HELD_MAX &&
+	if (!u->c.closed && more && held_units(u) >= URING_HELD_MAX &&
 	    !u->recv_parked) {
 		u->recv_parked = true;
 		cancel(uw, ud(u, OP_RECV));
+		spill_held(uw, u);
 	}
 	if (cqe->res != -ECANCELED && cqe->res != -ENOBUFS)
 		want_ready(uw, u);
@@ -353,7 +426,7 @@ static bool on_recv(struct mxs_uworker *uw, struct mxs_uconn *u,
 	/* Ended for another reason (e.g. a full completion queue), or
 	 * parked but already drained below the mark: on. */
 	if (!u->c.closed && !u->eof && !u->err && !u->starved &&
-	    (!u->recv_parked || u->nheld < URING_HELD_LOW))
+	    (!u->recv_parked || held_units(u) < URING_HELD_LOW))
 		arm_recv(uw, u);
 	return true;
 }

@@ -16,6 +16,10 @@ vanish with replies unsent and one client reads nothing for a while.
 - A client that does not read: it sends 2,000 reads of a 4,000-byte value
   (8 MB of replies) and reads nothing for a second; then every reply
   must arrive, in order (input is held back, never dropped).
+- Many clients that do not read, more than a worker's receive buffers
+  can hold (each one's input is held back with a few buffers' worth
+  queued): a new client must still be answered in time (their held
+  input must not take every worker's buffers).
 - Afterwards the daemon answers on a new connection, CONTROL check passes
   and it stops cleanly (no sanitizer report).
 
@@ -123,6 +127,44 @@ def non_reader(d, count, errors):
         errors.append('non-reader: %r' % (e,))
 
 
+def stalled_many(d, n, failures):
+    """n clients each send reads of the big value and read nothing:
+    their output stalls at the daemon's limit, their input is held; then
+    a new client must be answered (within 10 s: a worker whose receive
+    buffers are all held never answers it)."""
+    path = b'/pipe/slow\0'
+    reqs = b''.join(fx.RawClient.pack(fx.READ, path, 10 + k) for k in range(2000))
+    conns, senders = [], []
+    try:
+        for _ in range(n):
+            c = d.connect()
+            conns.append(c)
+            t = threading.Thread(target=lambda c=c: _send_quiet(c, reqs),
+                                 daemon=True)
+            t.start()
+            senders.append(t)
+        time.sleep(1.0)
+        with fx.RawClient(d.socket, timeout=10.0) as c:
+            try:
+                if c.read('/pipe/slow') != b's' * BIG:
+                    failures.append('stalled clients: wrong value')
+            except socket.timeout:
+                failures.append('%d stalled clients: a new client got no '
+                                'reply in 10 s' % n)
+    finally:
+        for c in conns:
+            c.close()
+        for t in senders:
+            t.join()
+
+
+def _send_quiet(c, data):
+    try:
+        c.send_raw(data)
+    except OSError:
+        pass  # closed by the test while the daemon held its input
+
+
 def main():
     ap = argparse.ArgumentParser()
     fx.add_standalone_args(ap)
@@ -131,6 +173,7 @@ def main():
     ap.add_argument('--window', type=int, default=48)
     ap.add_argument('--vanishers', type=int, default=16)
     ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--stalled', type=int, default=80)
     args = ap.parse_args()
 
     d = fx.standalone_daemon(args, 'mxs-pipe', workers=args.workers)
@@ -155,6 +198,7 @@ def main():
         with d.connect() as c:
             if c.read('/pipe/slow') != b's' * BIG:
                 failures.append('read after the run: wrong value')
+        stalled_many(d, args.stalled, failures)
         fx.control_check(d, failures)
         print('%d pipelining connections x %d requests, %d vanished, '
               'one non-reader: %d errors'
