@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <sys/epoll.h>
 #include <sys/uio.h>
 
 #include <urcu/list.h>
@@ -42,6 +43,14 @@ struct mxs_worker;
 struct mxs_conn;
 struct mxs_domain;
 struct mxs_dominfo;
+struct mxs_uworker;
+
+/* How a worker waits and moves socket bytes (--io). */
+enum mxs_io {
+	MXS_IO_AUTO,  /* io_uring if it can be set up, else epoll */
+	MXS_IO_URING,
+	MXS_IO_EPOLL,
+};
 
 struct mxs_config {
 	const char *socket_path;
@@ -53,6 +62,7 @@ struct mxs_config {
 	bool output_pid;
 	bool verbose;
 	bool strict_conflicts;
+	enum mxs_io io; /* --io; AUTO resolved by main.c before the workers */
 	uint32_t master_domid; /* whose ring xsd_kva is (--master-domid) */
 	uint32_t priv_domid;   /* privileged besides dom0 (--priv-domid) */
 	const char *dominfo_plugin; /* --dominfo-plugin, or next to us */
@@ -268,6 +278,8 @@ struct mxs_worker {
 	struct mxs_changes changes;
 	uint64_t requests;      /* relaxed reads by CONTROL memreport */
 	struct mxs_dominfo *dominfo; /* this worker's plugin handle */
+	/* Its io_uring (core/uringconn.c), or NULL: sockets through epoll. */
+	struct mxs_uworker *uw;
 
 	/* Event channels of this worker's domains (core/ringconn.c). */
 	void *xce;              /* xenevtchn_handle, or NULL: sockets only */
@@ -443,6 +455,8 @@ void mxs_conn_want_notify(struct mxs_conn *c);
 void mxs_worker_notify_all(struct mxs_worker *w);
 
 /* sock.c */
+/* Who a socket client is: dom0, privileged. */
+extern const struct mxs_caller mxs_sock_caller;
 struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq);
 void mxs_conn_get(struct mxs_conn *c);         /* any thread */
 void mxs_conn_put(struct mxs_conn *c);         /* any thread */
@@ -498,6 +512,29 @@ void mxs_worker_rings_run(struct mxs_worker *w);
 void mxs_ringconn_serve(struct mxs_conn *c);
 /* After a batch: is there ring work no notification will announce? */
 bool mxs_ringconn_has_work(struct mxs_conn *c);
+
+/* uringconn.c: the socket transport through the worker's io_uring
+ * (owner worker only, unless stated). */
+/* Any thread: 0 when an io_uring with provided buffers can be set up,
+ * else -errno (kernel too old, or blocked, as containers often do). */
+int mxs_uring_available(void);
+/* On w's thread, before it serves: its ring, with its epoll set polled
+ * through it.  0 or -errno (w then stays on epoll). */
+int mxs_worker_uring_start(struct mxs_worker *w);
+/* After every connection of w is closed: waits for their last
+ * completions (bounded), then frees the ring. */
+void mxs_worker_uring_stop(struct mxs_worker *w);
+/* A socket connection on fd served through w's ring (w->uw set). */
+struct mxs_conn *mxs_uconn_new(struct mxs_worker *w, int fd, uint64_t seq);
+/* Submits what is queued, waits up to timeout_ms (-1: no limit, 0: not
+ * at all) for a completion, reaps them all; when the epoll set fired,
+ * its events (epoll_wait(0)) are in ev.  Their number, or -errno. */
+int mxs_worker_uring_wait(struct mxs_worker *w, struct epoll_event *ev,
+			  int max, int timeout_ms);
+/* Serves the connections whose receives or failed sends completed. */
+void mxs_worker_uring_serve(struct mxs_worker *w);
+/* Completions or epoll events are waiting: do not sleep. */
+bool mxs_worker_uring_busy(const struct mxs_worker *w);
 
 /* domain.c: the domain table and the domain lifecycle. */
 int mxs_domains_init(struct mxs_daemon *d);

@@ -42,6 +42,10 @@ static void usage(FILE *f)
 "                          $XENSTORED_RUNDIR/socket, XENSTORED_RUNDIR\n"
 "                          defaulting to /var/run/xenstored),\n"
 "      --workers <n>       worker threads (default: online CPUs),\n"
+"      --io <auto|uring|epoll>  how workers wait and move socket bytes:\n"
+"                          io_uring, or epoll with read/write; auto\n"
+"                          (default): io_uring when it can be set up,\n"
+"                          else epoll with a log line,\n"
 "  -E, --entry-nb <nb>     nodes a domain may own (default 1000),\n"
 "  -S, --entry-size <size> size of a node (default 2048),\n"
 "  -W, --watch-nb <nb>     watches of a domain (default 128),\n"
@@ -75,6 +79,7 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		{ "help", no_argument, NULL, 'H' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' + 256 },
+		{ "io", required_argument, NULL, 'i' + 256 },
 		{ "entry-nb", required_argument, NULL, 'E' },
 		{ "entry-size", required_argument, NULL, 'S' },
 		{ "watch-nb", required_argument, NULL, 'W' },
@@ -115,6 +120,18 @@ static int parse_args(int argc, char **argv, struct mxs_config *cfg)
 		case 's': cfg->socket_path = optarg; break;
 		case 'S' + 256: cfg->strict_conflicts = true; break;
 		case 'd' + 256: cfg->dominfo_plugin = optarg; break;
+		case 'i' + 256:
+			if (!strcmp(optarg, "auto"))
+				cfg->io = MXS_IO_AUTO;
+			else if (!strcmp(optarg, "uring"))
+				cfg->io = MXS_IO_URING;
+			else if (!strcmp(optarg, "epoll"))
+				cfg->io = MXS_IO_EPOLL;
+			else {
+				fprintf(stderr, "bad --io %s\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'm':
 		case 'p': {
 			/* As the C daemon: a number below the reserved ids. */
@@ -387,6 +404,21 @@ int main(int argc, char **argv)
 			d.cfg.trace_file, strerror(-rc));
 		return 1;
 	}
+	if (d.cfg.io != MXS_IO_EPOLL && (rc = mxs_uring_available())) {
+		/* Containers often block io_uring: auto is served by epoll,
+		 * an explicit --io uring is refused before the socket
+		 * exists. */
+		if (d.cfg.io == MXS_IO_URING) {
+			mxs_log("io_uring unavailable (%s): not starting "
+				"(--io uring)", strerror(-rc));
+			return 1;
+		}
+		mxs_log("io_uring unavailable (%s): sockets through epoll",
+			strerror(-rc));
+		d.cfg.io = MXS_IO_EPOLL;
+	} else if (d.cfg.io == MXS_IO_AUTO) {
+		d.cfg.io = MXS_IO_URING;
+	}
 	d.listen_fd = open_socket(d.cfg.socket_path);
 	if (d.listen_fd < 0)
 		return 1;
@@ -446,8 +478,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (d.cfg.no_fork)
-		mxs_log("listening on %s with %u workers%s",
+		mxs_log("listening on %s with %u workers (%s)%s",
 			d.cfg.socket_path, d.nworkers,
+			d.cfg.io == MXS_IO_URING ? "io_uring" : "epoll",
 			d.domains ? " and event channels" : "");
 
 	accept_loop(&d, sigfd);

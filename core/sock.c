@@ -12,7 +12,7 @@
 
 #include "core/daemon.h"
 
-static const struct mxs_caller sock_caller = {
+const struct mxs_caller mxs_sock_caller = {
 	.domid = 0, .target = MXS_NO_TARGET, .privileged = true,
 	.readonly = false,
 };
@@ -100,7 +100,7 @@ struct mxs_conn *mxs_conn_new(struct mxs_worker *w, int fd, uint64_t seq)
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		goto fail;
 	c->epoll_events = EPOLLIN;
-	mxs_conn_init(c, w, &sock_transport, seq, &sock_caller);
+	mxs_conn_init(c, w, &sock_transport, seq, &mxs_sock_caller);
 	return c;
 fail:
 	free(c);

@@ -17,17 +17,19 @@
  * write.
  *
  * RCU: workers are urcu-qsbr readers.  They are offline while blocked in
- * epoll_wait and announce a quiescent state after each batch, so store
- * pointers are never held across a batch.
+ * epoll_wait (or io_uring_enter, --io uring) and announce a quiescent
+ * state after each batch, so store pointers are never held across a
+ * batch.
  *
- * One batch: the inbox; socket events; the event-channel fd (every
- * pending port, core/ringconn.c); connections left over by their request
- * budget; replies flushed; each ring peer notified at most once; then,
- * on worker 0, the VIRQ_DOM_EXC sweep.  Then the worker blocks unless
- * work is left over: it does not poll for more.  Empty polling rounds
- * (epoll_wait with no timeout) took the cores from the clients and
- * guests they were waiting for (docs/performance.md, "No polling before
- * sleeping").
+ * One batch: the inbox; socket events (--io uring: the connections whose
+ * receives completed or sends failed, core/uringconn.c); the
+ * event-channel fd (every pending port, core/ringconn.c); connections
+ * left over by their request budget; replies flushed; each ring peer
+ * notified at most once; then, on worker 0, the VIRQ_DOM_EXC sweep.
+ * Then the worker blocks unless work is left over: it does not poll for
+ * more.  Empty polling rounds (epoll_wait with no timeout) took the
+ * cores from the clients and guests they were waiting for
+ * (docs/performance.md, "No polling before sleeping").
  */
 #include <errno.h>
 #include <sched.h>
@@ -64,7 +66,8 @@ static bool drain_inbox(struct mxs_worker *w, bool woken)
 
 		switch (m->kind) {
 		case MXS_INBOX_CONN:
-			if (!mxs_conn_new(w, m->fd, m->seq))
+			if (!(w->uw ? mxs_uconn_new : mxs_conn_new)(w, m->fd,
+								     m->seq))
 				close(m->fd);
 			break;
 		case MXS_INBOX_STOP:
@@ -135,6 +138,14 @@ static void *worker_main(void *arg)
 
 	mxs_worker_adopt(w);
 	rcu_register_thread();
+	/* The ring is the thread's own (a single issuer): made here. */
+	if (w->d->cfg.io == MXS_IO_URING) {
+		int rc = mxs_worker_uring_start(w);
+
+		if (rc)
+			mxs_log("worker %u: no io_uring (%s): sockets through "
+				"epoll", w->id, strerror(-rc));
+	}
 	while (run) {
 		bool sleep = !w->again, woken = false, rings = false;
 		/* Connections held back by the write rate limit, and the
@@ -149,17 +160,27 @@ static void *worker_main(void *arg)
 			due = tdue;
 		tmo = due ? (int)((due - now + 999999) / 1000000) : -1;
 		/* Events dropped: their connections have room to use now. */
-		if (w->again || w->dirty)
+		if (w->again || w->dirty ||
+		    (w->uw && mxs_worker_uring_busy(w)))
 			sleep = false;
 		if (sleep)
 			mxs_rcu_offline();
-		n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, sleep ? tmo : 0);
+		if (w->uw) {
+			n = mxs_worker_uring_wait(w, ev, EVENTS_PER_WAIT,
+						  sleep ? tmo : 0);
+			if (n < 0)
+				errno = -n, n = -1;
+		} else {
+			n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT,
+				       sleep ? tmo : 0);
+		}
 		if (sleep)
 			mxs_rcu_online();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			mxs_log("worker %u: epoll_wait: %s", w->id,
+			mxs_log("worker %u: %s: %s", w->id,
+				w->uw ? "io_uring" : "epoll_wait",
 				strerror(errno));
 			break;
 		}
@@ -187,6 +208,8 @@ static void *worker_main(void *arg)
 			if (!c->closed && (ev[i].events & EPOLLOUT))
 				mxs_conn_mark_dirty(c);
 		}
+		if (w->uw)
+			mxs_worker_uring_serve(w);
 		if (rings)
 			mxs_worker_rings_run(w);
 		run_again(w);
@@ -216,6 +239,8 @@ static void *worker_main(void *arg)
 		mxs_conn_put(c);
 	}
 	mxs_worker_bury(w);
+	if (w->uw)
+		mxs_worker_uring_stop(w); /* the last references */
 	rcu_unregister_thread();
 	return NULL;
 }

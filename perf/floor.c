@@ -2,7 +2,7 @@
 /*
  * mxs-floor: the machine's floor for a xenstore daemon on its Unix socket.
  *
- *   mxs-floor --socket PATH [--threads N]
+ *   mxs-floor --socket PATH [--threads N] [--io epoll|uring]
  *
  * Answers every well-formed wire message at once with a plausible reply
  * and keeps no store: READ an empty value, DIRECTORY no children,
@@ -21,27 +21,52 @@
  * threads in turn (epoll_ctl on the owner's set, as mxenstored deals
  * connections to its workers), and from then on only the owner touches
  * it.  SIGTERM/SIGINT stop it.
+ *
+ * --io uring serves the same pattern through one io_uring per thread
+ * (core/uring.h): a multishot receive per connection into the thread's
+ * provided buffers, one send per connection in flight, and every
+ * submission and completion of a round in one io_uring_enter.  New
+ * connections reach their owner through a locked queue and its eventfd
+ * (polled through the ring), as mxenstored's inbox does.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/uring.h"
 #include "mxs/protocol.h"
 
 #define FLOOR_IN_CAP (64u * 1024u)
 #define FLOOR_OUT_CAP (256u * 1024u)
 
+struct floor_held {
+	uint16_t bid;
+	uint32_t off, len;
+};
+
 struct floor_conn {
 	int fd;
+	/* --io uring: a send of out[out_off..out_len) in flight; the
+	 * multishot receive armed; closing once neither is.  Received
+	 * bytes that in[] had no room for stay in their buffers (held,
+	 * oldest first) with the receive cancelled until in[] takes them:
+	 * a client that does not read its replies is not read either. */
+	bool sending, receiving, closing, stopping;
+	size_t out_off, out_len;
+	struct floor_held *held;
+	size_t nheld, held_cap;
 	size_t in_len;
 	char in[FLOOR_IN_CAP];
 	char out[FLOOR_OUT_CAP];
@@ -196,11 +221,364 @@ static void *floor_thread(void *arg)
 	return NULL;
 }
 
+/* --io uring.  user_data: a connection's address with the operation in
+ * its low bits, or one of the thread's own polls. */
+#define FLOOR_UD_RECV 1u
+#define FLOOR_UD_SEND 2u
+#define FLOOR_UD_LISTEN 3u
+#define FLOOR_UD_WAKE 4u
+#define FLOOR_UD_MASK 7u
+#define FLOOR_BUFS 512u
+#define FLOOR_BUF_SIZE 4096u
+
+/* New connections for a thread: the acceptor queues the fd and writes
+ * the owner's eventfd. */
+struct floor_inbox {
+	pthread_mutex_t lock;
+	int *fds;
+	size_t n, cap;
+	int efd;
+};
+
+static bool use_uring;
+static struct floor_inbox inboxes[256];
+
+static int floor_sqe_poll(struct mxs_uring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_POLL_ADD;
+	sqe->fd = fd;
+	sqe->poll32_events = POLLIN;
+	sqe->len = IORING_POLL_ADD_MULTI;
+	sqe->user_data = ud;
+	return 0;
+}
+
+static int floor_urecv(struct mxs_uring *r, struct floor_conn *c)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_RECV;
+	sqe->fd = c->fd;
+	sqe->ioprio = IORING_RECV_MULTISHOT;
+	sqe->flags = IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	sqe->user_data = (uint64_t)(uintptr_t)c | FLOOR_UD_RECV;
+	c->receiving = true;
+	return 0;
+}
+
+static int floor_usend(struct mxs_uring *r, struct floor_conn *c)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_SEND;
+	sqe->fd = c->fd;
+	sqe->addr = (uint64_t)(uintptr_t)(c->out + c->out_off);
+	sqe->len = (uint32_t)(c->out_len - c->out_off);
+	sqe->msg_flags = MSG_NOSIGNAL;
+	sqe->user_data = (uint64_t)(uintptr_t)c | FLOOR_UD_SEND;
+	c->sending = true;
+	return 0;
+}
+
+/* Closed and freed once no operation of c is in flight; the caller's
+ * last use of c. */
+static void floor_ureap(struct mxs_uring *r, struct floor_conn *c)
+{
+	if (c->closing && !c->sending && !c->receiving) {
+		while (c->nheld)
+			mxs_uring_buf_recycle(r, c->held[--c->nheld].bid);
+		close(c->fd);
+		free(c->held);
+		free(c);
+	}
+}
+
+/* c is to close: what it has in flight is cancelled (its completions
+ * still come, floor_ureap frees c after the last). */
+static void floor_uclose(struct mxs_uring *r, struct floor_conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if ((c->receiving || c->sending) && (sqe = mxs_uring_get_sqe(r))) {
+		sqe->opcode = IORING_OP_ASYNC_CANCEL;
+		sqe->fd = c->fd;
+		sqe->cancel_flags = IORING_ASYNC_CANCEL_FD |
+				    IORING_ASYNC_CANCEL_ALL;
+		sqe->user_data = 0;
+	}
+}
+
+/* Stops c's multishot receive (its last completion says -ECANCELED). */
+static void floor_ustop(struct mxs_uring *r, struct floor_conn *c)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return;
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->addr = (uint64_t)(uintptr_t)c | FLOOR_UD_RECV;
+	sqe->user_data = 0;
+	c->stopping = true;
+}
+
+/* Moves held bytes into c->in while it has room; re-arms the receive
+ * once nothing is held.  0 or -errno. */
+static int floor_unhold(struct mxs_uring *r, struct floor_conn *c)
+{
+	while (c->nheld) {
+		struct floor_held *h = &c->held[0];
+		size_t n = h->len - h->off, room = FLOOR_IN_CAP - c->in_len;
+
+		if (n > room)
+			n = room;
+		memcpy(c->in + c->in_len, mxs_uring_buf(r, h->bid) + h->off, n);
+		c->in_len += n;
+		h->off += (uint32_t)n;
+		if (h->off < h->len)
+			return 0;
+		mxs_uring_buf_recycle(r, h->bid);
+		memmove(c->held, c->held + 1, --c->nheld * sizeof(*c->held));
+	}
+	return c->receiving || c->closing ? 0 : floor_urecv(r, c);
+}
+
+/* Received bytes n in buffer bid: into c->in, or held. */
+static void floor_ureceived(struct mxs_uring *r, struct floor_conn *c,
+			    unsigned int bid, size_t n)
+{
+	if (!c->nheld && n <= FLOOR_IN_CAP - c->in_len) {
+		memcpy(c->in + c->in_len, mxs_uring_buf(r, bid), n);
+		c->in_len += n;
+		mxs_uring_buf_recycle(r, bid);
+		return;
+	}
+	if (c->nheld == c->held_cap) {
+		size_t cap = c->held_cap ? 2 * c->held_cap : 8;
+		struct floor_held *v = realloc(c->held, cap * sizeof(*v));
+
+		if (!v) {
+			mxs_uring_buf_recycle(r, bid);
+			floor_uclose(r, c);
+			return;
+		}
+		c->held = v;
+		c->held_cap = cap;
+	}
+	if (c->receiving && !c->stopping)
+		floor_ustop(r, c);
+	c->held[c->nheld++] = (struct floor_held){ (uint16_t)bid, 0,
+						   (uint32_t)n };
+}
+
+/* Answers the complete messages in c->in, when no send is in flight,
+ * in one send.  0, or -errno when c must close. */
+static int floor_userve(struct mxs_uring *r, struct floor_conn *c)
+{
+	size_t off = 0, olen = 0;
+	int rc;
+
+	if (c->sending || c->closing)
+		return 0;
+	while (c->in_len - off >= sizeof(struct mxs_msg_hdr)) {
+		struct mxs_msg_hdr q;
+
+		memcpy(&q, c->in + off, sizeof(q));
+		if (q.len > MXS_PAYLOAD_MAX)
+			return -E2BIG;
+		if (c->in_len - off < sizeof(q) + q.len)
+			break;
+		if (floor_answer(c->out, &olen, &q, c->in + off + sizeof(q)))
+			break; /* batch full: the rest after this send */
+		off += sizeof(q) + q.len;
+	}
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	if (c->nheld && (rc = floor_unhold(r, c)))
+		return rc;
+	if (!olen)
+		return 0;
+	c->out_off = 0;
+	c->out_len = olen;
+	return floor_usend(r, c);
+}
+
+static void floor_uadd(struct mxs_uring *r, int fd)
+{
+	struct floor_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	if (floor_urecv(r, c)) {
+		close(fd);
+		free(c);
+	}
+}
+
+static void floor_uaccept(struct mxs_uring *r, int self)
+{
+	int fd;
+
+	while ((fd = accept4(listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		unsigned owner = __atomic_fetch_add(&next_owner, 1,
+						    __ATOMIC_RELAXED) %
+				 (unsigned)nthreads;
+		struct floor_inbox *in = &inboxes[owner];
+		uint64_t one = 1;
+
+		if ((int)owner == self) {
+			floor_uadd(r, fd);
+			continue;
+		}
+		pthread_mutex_lock(&in->lock);
+		if (in->n == in->cap) {
+			size_t cap = in->cap ? 2 * in->cap : 64;
+			int *v = realloc(in->fds, cap * sizeof(*v));
+
+			if (!v) {
+				pthread_mutex_unlock(&in->lock);
+				close(fd);
+				continue;
+			}
+			in->fds = v;
+			in->cap = cap;
+		}
+		in->fds[in->n++] = fd;
+		pthread_mutex_unlock(&in->lock);
+		if (write(in->efd, &one, sizeof(one)) < 0)
+			perror("mxs-floor: eventfd");
+	}
+}
+
+static void floor_uwoken(struct mxs_uring *r, int self)
+{
+	struct floor_inbox *in = &inboxes[self];
+	uint64_t v;
+	size_t i;
+
+	if (read(in->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		perror("mxs-floor: eventfd");
+	pthread_mutex_lock(&in->lock);
+	for (i = 0; i < in->n; i++)
+		floor_uadd(r, in->fds[i]);
+	in->n = 0;
+	pthread_mutex_unlock(&in->lock);
+}
+
+static void floor_ucomplete(struct mxs_uring *r, int self,
+			    const struct io_uring_cqe *cqe)
+{
+	struct floor_conn *c =
+		(struct floor_conn *)(uintptr_t)(cqe->user_data &
+						 ~(uint64_t)FLOOR_UD_MASK);
+	unsigned int tag = (unsigned int)(cqe->user_data & FLOOR_UD_MASK);
+	bool more = cqe->flags & IORING_CQE_F_MORE, stopped;
+
+	switch (tag) {
+	case FLOOR_UD_LISTEN:
+		floor_uaccept(r, self);
+		if (!more && floor_sqe_poll(r, listen_fd, FLOOR_UD_LISTEN))
+			perror("mxs-floor: io_uring poll");
+		return;
+	case FLOOR_UD_WAKE:
+		floor_uwoken(r, self);
+		if (!more &&
+		    floor_sqe_poll(r, inboxes[self].efd, FLOOR_UD_WAKE))
+			perror("mxs-floor: io_uring poll");
+		return;
+	case FLOOR_UD_SEND:
+		c->sending = false;
+		if (cqe->res < 0) {
+			floor_uclose(r, c);
+		} else if (!c->closing) {
+			c->out_off += (size_t)cqe->res;
+			if (c->out_off < c->out_len ? floor_usend(r, c)
+						    : floor_userve(r, c))
+				floor_uclose(r, c);
+		}
+		floor_ureap(r, c);
+		return;
+	case FLOOR_UD_RECV:
+		if (!more)
+			c->receiving = false;
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			floor_ureceived(r, c,
+					cqe->flags >> IORING_CQE_BUFFER_SHIFT,
+					cqe->res > 0 ? (size_t)cqe->res : 0);
+		/* EOF or an error: closed.  Out of buffers (-ENOBUFS):
+		 * armed again, the data waits in the socket.  Stopped by
+		 * floor_ustop: armed again once nothing is held. */
+		stopped = !more && c->stopping;
+		if (!more)
+			c->stopping = false;
+		if (cqe->res <= 0 && cqe->res != -ENOBUFS &&
+		    !(stopped && cqe->res == -ECANCELED))
+			floor_uclose(r, c);
+		if (!c->closing && !c->receiving && !c->nheld && floor_urecv(r, c))
+			floor_uclose(r, c);
+		if (floor_userve(r, c))
+			floor_uclose(r, c);
+		floor_ureap(r, c);
+		return;
+	default:
+		return; /* a cancel's own completion */
+	}
+}
+
+static void *floor_uring_thread(void *arg)
+{
+	int self = (int)(intptr_t)arg, rc;
+	struct mxs_uring r;
+	struct io_uring_cqe *cqe;
+
+	rc = mxs_uring_init(&r, 256, FLOOR_BUFS, FLOOR_BUF_SIZE);
+	if (rc) {
+		fprintf(stderr, "mxs-floor: io_uring: %s\n", strerror(-rc));
+		exit(1);
+	}
+	if (floor_sqe_poll(&r, listen_fd, FLOOR_UD_LISTEN) ||
+	    floor_sqe_poll(&r, inboxes[self].efd, FLOOR_UD_WAKE)) {
+		perror("mxs-floor: io_uring poll");
+		exit(1);
+	}
+	for (;;) {
+		rc = mxs_uring_enter(&r, 1, -1);
+		if (rc && rc != -EINTR && rc != -ETIME && rc != -EBUSY) {
+			fprintf(stderr, "mxs-floor: io_uring_enter: %s\n",
+				strerror(-rc));
+			exit(1);
+		}
+		while ((cqe = mxs_uring_peek(&r))) {
+			struct io_uring_cqe copy = *cqe;
+
+			mxs_uring_seen(&r);
+			floor_ucomplete(&r, self, &copy);
+		}
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "io", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -214,12 +592,18 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 's': path = optarg; break;
 		case 't': threads = atoi(optarg); break;
+		case 'i':
+			if (strcmp(optarg, "uring") && strcmp(optarg, "epoll"))
+				return 2;
+			use_uring = !strcmp(optarg, "uring");
+			break;
 		default: return 2;
 		}
 	}
 	if (!path || threads < 1 || threads > 256 ||
 	    strlen(path) >= sizeof(a.sun_path)) {
-		fprintf(stderr, "usage: mxs-floor --socket PATH [--threads N]\n");
+		fprintf(stderr, "usage: mxs-floor --socket PATH [--threads N] "
+				"[--io epoll|uring]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -233,6 +617,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nthreads = threads;
+	if (use_uring) {
+		for (i = 0; i < threads; i++) {
+			pthread_mutex_init(&inboxes[i].lock, NULL);
+			inboxes[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (inboxes[i].efd < 0) {
+				perror("mxs-floor: eventfd");
+				return 1;
+			}
+		}
+		for (i = 1; i < threads; i++)
+			if (pthread_create(&thr, NULL, floor_uring_thread,
+					   (void *)(intptr_t)i)) {
+				fprintf(stderr, "mxs-floor: thread %d failed\n",
+					i);
+				return 1;
+			}
+		floor_uring_thread((void *)(intptr_t)0);
+		return 0;
+	}
 	for (i = 0; i < threads; i++) {
 		epfd[i] = epoll_create1(EPOLL_CLOEXEC);
 		if (epfd[i] < 0 ||

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring wrapper (core/uring.h): set-up, submission, waiting and
+ * the provided-buffer ring, on io_uring_setup/enter/register.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/uring.h"
+
+#define URING_BGID 0
+
+static int sys_setup(unsigned int entries, struct io_uring_params *p)
+{
+	return (int)syscall(__NR_io_uring_setup, entries, p);
+}
+
+static int sys_enter(int fd, unsigned int submit, unsigned int wait,
+		     unsigned int flags, const void *arg, size_t argsz)
+{
+	return (int)syscall(__NR_io_uring_enter, fd, submit, wait, flags, arg,
+			    argsz);
+}
+
+static int sys_register(int fd, unsigned int op, const void *arg,
+			unsigned int n)
+{
+	return (int)syscall(__NR_io_uring_register, fd, op, arg, n);
+}
+
+static int bufs_init(struct mxs_uring *r, unsigned int nbufs,
+		     unsigned int size)
+{
+	struct io_uring_buf_reg reg;
+	size_t ring_len = (size_t)nbufs * sizeof(struct io_uring_buf);
+	unsigned int i;
+
+	if (nbufs & (nbufs - 1) || nbufs > 32768)
+		return -EINVAL;
+	/* The kernel reads the ring through our mapping: page aligned. */
+	r->br = mmap(NULL, ring_len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->br == MAP_FAILED) {
+		r->br = NULL;
+		return -errno;
+	}
+	r->nbufs = nbufs; /* what mxs_uring_fini unmaps */
+	r->buf_size = size;
+	r->bufs = malloc((size_t)nbufs * size);
+	if (!r->bufs)
+		return -ENOMEM;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
+	reg.ring_entries = nbufs;
+	reg.bgid = URING_BGID;
+	if (sys_register(r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+		return -errno;
+	for (i = 0; i < nbufs; i++)
+		mxs_uring_buf_recycle(r, i);
+	return 0;
+}
+
+int mxs_uring_init(struct mxs_uring *r, unsigned int entries,
+		   unsigned int nbufs, unsigned int buf_size)
+{
+	struct io_uring_params p;
+	size_t sq_len, cq_len;
+	char *m;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(&p, 0, sizeof(p));
+	/* Completions come only when we ask (enter): a batch of them per
+	 * system call, no task-work interrupt between two. */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 4;
+	r->fd = sys_setup(entries, &p);
+	if (r->fd < 0) {
+		r->fd = -1;
+		return -errno;
+	}
+	rc = -ENOSYS;
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
+	    !(p.features & IORING_FEAT_EXT_ARG))
+		goto fail;
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	r->ring_len = sq_len > cq_len ? sq_len : cq_len;
+	m = mmap(NULL, r->ring_len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+	if (m == MAP_FAILED)
+		goto fail_errno;
+	r->ring_map = m;
+	r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED) {
+		r->sqes = NULL;
+		goto fail_errno;
+	}
+	r->sq_head = (unsigned int *)(m + p.sq_off.head);
+	r->sq_tail = (unsigned int *)(m + p.sq_off.tail);
+	r->sq_array = (unsigned int *)(m + p.sq_off.array);
+	r->sq_mask = *(unsigned int *)(m + p.sq_off.ring_mask);
+	r->sq_entries = p.sq_entries;
+	r->sq_local = *r->sq_tail;
+	r->cq_head = (unsigned int *)(m + p.cq_off.head);
+	r->cq_tail = (unsigned int *)(m + p.cq_off.tail);
+	r->cq_mask = *(unsigned int *)(m + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
+	if (nbufs && (rc = bufs_init(r, nbufs, buf_size)))
+		goto fail;
+	return 0;
+fail_errno:
+	rc = -errno;
+fail:
+	mxs_uring_fini(r);
+	return rc;
+}
+
+void mxs_uring_fini(struct mxs_uring *r)
+{
+	/* Closing the ring cancels what is still in flight. */
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	if (r->sqes)
+		munmap(r->sqes, r->sqes_len);
+	if (r->ring_map)
+		munmap(r->ring_map, r->ring_len);
+	if (r->br)
+		munmap(r->br, (size_t)r->nbufs * sizeof(struct io_uring_buf));
+	free(r->bufs);
+	r->sqes = NULL;
+	r->ring_map = NULL;
+	r->br = NULL;
+	r->bufs = NULL;
+}
+
+/* Publishes the queued entries; returns how many are not yet taken. */
+static unsigned int sq_publish(struct mxs_uring *r)
+{
+	/* URING_SQ_R1: pairs with the kernel's acquire of the SQ tail:
+	 * the entries are filled before it sees them. */
+	__atomic_store_n(r->sq_tail, r->sq_local, __ATOMIC_RELEASE);
+	/* Relaxed: with DEFER_TASKRUN and a single issuer the kernel moves
+	 * the head only inside our own enter. */
+	return r->sq_local - __atomic_load_n(r->sq_head, __ATOMIC_RELAXED);
+}
+
+struct io_uring_sqe *mxs_uring_get_sqe(struct mxs_uring *r)
+{
+	struct io_uring_sqe *sqe;
+	unsigned int idx;
+
+	if (r->sq_local - __atomic_load_n(r->sq_head, __ATOMIC_RELAXED) >=
+	    r->sq_entries) {
+		int rc = mxs_uring_enter(r, 0, 0);
+
+		if (rc < 0 && rc != -EINTR && rc != -EBUSY) {
+			errno = -rc;
+			return NULL;
+		}
+		if (r->sq_local - __atomic_load_n(r->sq_head,
+						  __ATOMIC_RELAXED) >=
+		    r->sq_entries) {
+			errno = EBUSY;
+			return NULL;
+		}
+	}
+	idx = r->sq_local & r->sq_mask;
+	sqe = &r->sqes[idx];
+	memset(sqe, 0, sizeof(*sqe));
+	r->sq_array[idx] = idx;
+	r->sq_local++;
+	return sqe;
+}
+
+int mxs_uring_enter(struct mxs_uring *r, unsigned int wait, int timeout_ms)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_getevents_arg arg;
+	unsigned int submit = sq_publish(r);
+	unsigned int flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	int n;
+
+	memset(&arg, 0, sizeof(arg));
+	if (wait && timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+		arg.ts = (uint64_t)(uintptr_t)&ts;
+	}
+	n = sys_enter(r->fd, submit, wait, flags, &arg, sizeof(arg));
+	return n < 0 ? -errno : 0;
+}
+
+void mxs_uring_buf_recycle(struct mxs_uring *r, unsigned int bid)
+{
+	struct io_uring_buf *b = &r->br->bufs[r->br_tail & (r->nbufs - 1)];
+
+	b->addr = (uint64_t)(uintptr_t)mxs_uring_buf(r, bid);
+	b->len = r->buf_size;
+	b->bid = (uint16_t)bid;
+	r->br_tail++;
+	/* URING_BUF_R1: pairs with the kernel's acquire of the buffer
+	 * ring's tail: the entry is complete before it may take it. */
+	__atomic_store_n(&r->br->tail, r->br_tail, __ATOMIC_RELEASE);
+}
