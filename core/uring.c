@@ -4,9 +4,11 @@
  * the provided-buffer ring, on io_uring_setup/enter/register.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -210,4 +212,61 @@ void mxs_uring_buf_recycle(struct mxs_uring *r, unsigned int bid)
 	/* URING_BUF_R1: pairs with the kernel's acquire of the buffer
 	 * ring's tail: the entry is complete before it may take it. */
 	__atomic_store_n(&r->br->tail, r->br_tail, __ATOMIC_RELEASE);
+}
+
+int mxs_uring_recv_multishot(struct mxs_uring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_RECV;
+	sqe->fd = fd;
+	sqe->ioprio = IORING_RECV_MULTISHOT;
+	sqe->flags = IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	sqe->user_data = ud;
+	return 0;
+}
+
+int mxs_uring_send(struct mxs_uring *r, int fd, const void *buf,
+		   size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_SEND;
+	sqe->fd = fd;
+	sqe->addr = (uint64_t)(uintptr_t)buf;
+	sqe->len = (uint32_t)len;
+	sqe->msg_flags = MSG_NOSIGNAL;
+	sqe->user_data = ud;
+	return 0;
+}
+
+int mxs_uring_poll_multi(struct mxs_uring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_POLL_ADD;
+	sqe->fd = fd;
+	sqe->poll32_events = POLLIN;
+	sqe->len = IORING_POLL_ADD_MULTI;
+	sqe->user_data = ud;
+	return 0;
+}
+
+int mxs_uring_cancel(struct mxs_uring *r, uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->addr = target;
+	sqe->user_data = ud;
+	return 0;
 }

@@ -57,6 +57,21 @@ void mxs_uring_fini(struct mxs_uring *r);
 /* A zeroed submission entry to fill; submits the queued ones first when
  * the queue is full.  NULL and errno only when that submission failed. */
 struct io_uring_sqe *mxs_uring_get_sqe(struct mxs_uring *r);
+/*
+ * The operations the socket paths queue, each one submission entry:
+ * 0, or -errno when no entry could be had (mxs_uring_get_sqe).
+ *   recv_multishot: receives on fd into the provided buffers (group 0)
+ *                   until cancelled or failed;
+ *   send:           sends buf[0..len) on fd (MSG_NOSIGNAL);
+ *   poll_multi:     reports fd readable (POLLIN) until cancelled;
+ *   cancel:         cancels the operation whose user_data is target.
+ * ud: the user_data its completions carry.
+ */
+int mxs_uring_recv_multishot(struct mxs_uring *r, int fd, uint64_t ud);
+int mxs_uring_send(struct mxs_uring *r, int fd, const void *buf,
+		   size_t len, uint64_t ud);
+int mxs_uring_poll_multi(struct mxs_uring *r, int fd, uint64_t ud);
+int mxs_uring_cancel(struct mxs_uring *r, uint64_t target, uint64_t ud);
 /* Submits everything queued, then waits until `wait` completions are
  * ready or timeout_ms passed (< 0: no limit; wait 0: returns at once).
  * 0, or -errno (-EINTR, -ETIME, -EBUSY are not failures: look at the

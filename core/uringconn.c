@@ -34,10 +34,8 @@
  * poll or a cancellation, whose completion carries nothing.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/daemon.h"
@@ -107,18 +105,12 @@ static uint64_t ud(struct mxs_uconn *u, unsigned int op)
 /* Queues a receive on u (one reference while in flight).  Owner only. */
 static void arm_recv(struct mxs_uworker *uw, struct mxs_uconn *u)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(&uw->r);
+	int rc = mxs_uring_recv_multishot(&uw->r, u->c.fd, ud(u, OP_RECV));
 
-	if (!sqe) {
-		u->err = errno;
+	if (rc) {
+		u->err = -rc;
 		return;
 	}
-	sqe->opcode = IORING_OP_RECV;
-	sqe->fd = u->c.fd;
-	sqe->ioprio = IORING_RECV_MULTISHOT;
-	sqe->flags = IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
-	sqe->user_data = ud(u, OP_RECV);
 	u->recv_armed = true;
 	u->recv_parked = false;
 	mxs_conn_get(&u->c);
@@ -127,30 +119,20 @@ static void arm_recv(struct mxs_uworker *uw, struct mxs_uconn *u)
 
 static void cancel(struct mxs_uworker *uw, uint64_t target)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(&uw->r);
-
-	if (!sqe)
-		return; /* the operation completes when its peer acts */
-	sqe->opcode = IORING_OP_ASYNC_CANCEL;
-	sqe->addr = target;
-	sqe->user_data = UD_CANCEL;
+	/* Without an entry the operation completes when its peer acts. */
+	(void)mxs_uring_cancel(&uw->r, target, UD_CANCEL);
 }
 
 static void submit_send(struct mxs_uworker *uw, struct mxs_uconn *u)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(&uw->r);
+	int rc = mxs_uring_send(&uw->r, u->c.fd, u->sendbuf + u->send_off,
+				u->send_len - u->send_off, ud(u, OP_SEND));
 
-	if (!sqe) {
-		u->err = errno;
+	if (rc) {
+		u->err = -rc;
 		u->send_len = u->send_off = 0;
 		return;
 	}
-	sqe->opcode = IORING_OP_SEND;
-	sqe->fd = u->c.fd;
-	sqe->addr = (uint64_t)(uintptr_t)(u->sendbuf + u->send_off);
-	sqe->len = (uint32_t)(u->send_len - u->send_off);
-	sqe->msg_flags = MSG_NOSIGNAL;
-	sqe->user_data = ud(u, OP_SEND);
 	if (!u->send_busy) {
 		u->send_busy = true;
 		mxs_conn_get(&u->c);
@@ -457,18 +439,9 @@ static bool on_send(struct mxs_uworker *uw, struct mxs_uconn *u,
 
 static void arm_epoll(struct mxs_worker *w)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(&w->uw->r);
-
-	if (!sqe) {
-		/* Not armed: poll the set every round instead. */
+	/* Not armed: poll the set every round instead. */
+	if (mxs_uring_poll_multi(&w->uw->r, w->epfd, UD_EPOLL))
 		w->uw->epoll_fired = true;
-		return;
-	}
-	sqe->opcode = IORING_OP_POLL_ADD;
-	sqe->fd = w->epfd;
-	sqe->poll32_events = POLLIN;
-	sqe->len = IORING_POLL_ADD_MULTI;
-	sqe->user_data = UD_EPOLL;
 }
 
 static void reap(struct mxs_worker *w)

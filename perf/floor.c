@@ -243,50 +243,25 @@ struct floor_inbox {
 static bool use_uring;
 static struct floor_inbox inboxes[256];
 
-static int floor_sqe_poll(struct mxs_uring *r, int fd, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
-
-	if (!sqe)
-		return -errno;
-	sqe->opcode = IORING_OP_POLL_ADD;
-	sqe->fd = fd;
-	sqe->poll32_events = POLLIN;
-	sqe->len = IORING_POLL_ADD_MULTI;
-	sqe->user_data = ud;
-	return 0;
-}
-
 static int floor_urecv(struct mxs_uring *r, struct floor_conn *c)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+	int rc = mxs_uring_recv_multishot(r, c->fd,
+					  (uint64_t)(uintptr_t)c | FLOOR_UD_RECV);
 
-	if (!sqe)
-		return -errno;
-	sqe->opcode = IORING_OP_RECV;
-	sqe->fd = c->fd;
-	sqe->ioprio = IORING_RECV_MULTISHOT;
-	sqe->flags = IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
-	sqe->user_data = (uint64_t)(uintptr_t)c | FLOOR_UD_RECV;
-	c->receiving = true;
-	return 0;
+	if (!rc)
+		c->receiving = true;
+	return rc;
 }
 
 static int floor_usend(struct mxs_uring *r, struct floor_conn *c)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+	int rc = mxs_uring_send(r, c->fd, c->out + c->out_off,
+				c->out_len - c->out_off,
+				(uint64_t)(uintptr_t)c | FLOOR_UD_SEND);
 
-	if (!sqe)
-		return -errno;
-	sqe->opcode = IORING_OP_SEND;
-	sqe->fd = c->fd;
-	sqe->addr = (uint64_t)(uintptr_t)(c->out + c->out_off);
-	sqe->len = (uint32_t)(c->out_len - c->out_off);
-	sqe->msg_flags = MSG_NOSIGNAL;
-	sqe->user_data = (uint64_t)(uintptr_t)c | FLOOR_UD_SEND;
-	c->sending = true;
-	return 0;
+	if (!rc)
+		c->sending = true;
+	return rc;
 }
 
 /* Closed and freed once no operation of c is in flight; the caller's
@@ -323,14 +298,8 @@ static void floor_uclose(struct mxs_uring *r, struct floor_conn *c)
 /* Stops c's multishot receive (its last completion says -ECANCELED). */
 static void floor_ustop(struct mxs_uring *r, struct floor_conn *c)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
-
-	if (!sqe)
-		return;
-	sqe->opcode = IORING_OP_ASYNC_CANCEL;
-	sqe->addr = (uint64_t)(uintptr_t)c | FLOOR_UD_RECV;
-	sqe->user_data = 0;
-	c->stopping = true;
+	if (!mxs_uring_cancel(r, (uint64_t)(uintptr_t)c | FLOOR_UD_RECV, 0))
+		c->stopping = true;
 }
 
 /* Moves held bytes into c->in while it has room; re-arms the receive
@@ -492,13 +461,13 @@ static void floor_ucomplete(struct mxs_uring *r, int self,
 	switch (tag) {
 	case FLOOR_UD_LISTEN:
 		floor_uaccept(r, self);
-		if (!more && floor_sqe_poll(r, listen_fd, FLOOR_UD_LISTEN))
+		if (!more && mxs_uring_poll_multi(r, listen_fd, FLOOR_UD_LISTEN))
 			perror("mxs-floor: io_uring poll");
 		return;
 	case FLOOR_UD_WAKE:
 		floor_uwoken(r, self);
 		if (!more &&
-		    floor_sqe_poll(r, inboxes[self].efd, FLOOR_UD_WAKE))
+		    mxs_uring_poll_multi(r, inboxes[self].efd, FLOOR_UD_WAKE))
 			perror("mxs-floor: io_uring poll");
 		return;
 	case FLOOR_UD_SEND:
@@ -551,8 +520,8 @@ static void *floor_uring_thread(void *arg)
 		fprintf(stderr, "mxs-floor: io_uring: %s\n", strerror(-rc));
 		exit(1);
 	}
-	if (floor_sqe_poll(&r, listen_fd, FLOOR_UD_LISTEN) ||
-	    floor_sqe_poll(&r, inboxes[self].efd, FLOOR_UD_WAKE)) {
+	if (mxs_uring_poll_multi(&r, listen_fd, FLOOR_UD_LISTEN) ||
+	    mxs_uring_poll_multi(&r, inboxes[self].efd, FLOOR_UD_WAKE)) {
 		perror("mxs-floor: io_uring poll");
 		exit(1);
 	}
