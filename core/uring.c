@@ -144,15 +144,20 @@ void mxs_uring_fini(struct mxs_uring *r)
 	r->bufs = NULL;
 }
 
+unsigned int mxs_uring_unsubmitted(const struct mxs_uring *r)
+{
+	/* Relaxed: with DEFER_TASKRUN and a single issuer the kernel moves
+	 * the head only inside our own enter. */
+	return r->sq_local - __atomic_load_n(r->sq_head, __ATOMIC_RELAXED);
+}
+
 /* Publishes the queued entries; returns how many are not yet taken. */
 static unsigned int sq_publish(struct mxs_uring *r)
 {
 	/* URING_SQ_R1: pairs with the kernel's acquire of the SQ tail:
 	 * the entries are filled before it sees them. */
 	__atomic_store_n(r->sq_tail, r->sq_local, __ATOMIC_RELEASE);
-	/* Relaxed: with DEFER_TASKRUN and a single issuer the kernel moves
-	 * the head only inside our own enter. */
-	return r->sq_local - __atomic_load_n(r->sq_head, __ATOMIC_RELAXED);
+	return mxs_uring_unsubmitted(r);
 }
 
 struct io_uring_sqe *mxs_uring_get_sqe(struct mxs_uring *r)
@@ -160,17 +165,14 @@ struct io_uring_sqe *mxs_uring_get_sqe(struct mxs_uring *r)
 	struct io_uring_sqe *sqe;
 	unsigned int idx;
 
-	if (r->sq_local - __atomic_load_n(r->sq_head, __ATOMIC_RELAXED) >=
-	    r->sq_entries) {
+	if (mxs_uring_unsubmitted(r) >= r->sq_entries) {
 		int rc = mxs_uring_enter(r, 0, 0);
 
 		if (rc < 0 && rc != -EINTR && rc != -EBUSY) {
 			errno = -rc;
 			return NULL;
 		}
-		if (r->sq_local - __atomic_load_n(r->sq_head,
-						  __ATOMIC_RELAXED) >=
-		    r->sq_entries) {
+		if (mxs_uring_unsubmitted(r) >= r->sq_entries) {
 			errno = EBUSY;
 			return NULL;
 		}
@@ -267,6 +269,18 @@ int mxs_uring_cancel(struct mxs_uring *r, uint64_t target, uint64_t ud)
 		return -errno;
 	sqe->opcode = IORING_OP_ASYNC_CANCEL;
 	sqe->addr = target;
+	sqe->user_data = ud;
+	return 0;
+}
+
+int mxs_uring_close(struct mxs_uring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+
+	if (!sqe)
+		return -errno;
+	sqe->opcode = IORING_OP_CLOSE;
+	sqe->fd = fd;
 	sqe->user_data = ud;
 	return 0;
 }

@@ -64,7 +64,9 @@ struct io_uring_sqe *mxs_uring_get_sqe(struct mxs_uring *r);
  *                   until cancelled or failed;
  *   send:           sends buf[0..len) on fd (MSG_NOSIGNAL);
  *   poll_multi:     reports fd readable (POLLIN) until cancelled;
- *   cancel:         cancels the operation whose user_data is target.
+ *   cancel:         cancels the operation whose user_data is target;
+ *   close:          closes fd, after every entry queued before it took
+ *                   its file (the number is not free for reuse before).
  * ud: the user_data its completions carry.
  */
 int mxs_uring_recv_multishot(struct mxs_uring *r, int fd, uint64_t ud);
@@ -72,6 +74,9 @@ int mxs_uring_send(struct mxs_uring *r, int fd, const void *buf,
 		   size_t len, uint64_t ud);
 int mxs_uring_poll_multi(struct mxs_uring *r, int fd, uint64_t ud);
 int mxs_uring_cancel(struct mxs_uring *r, uint64_t target, uint64_t ud);
+int mxs_uring_close(struct mxs_uring *r, int fd, uint64_t ud);
+/* Entries queued and not yet taken by the kernel. */
+unsigned int mxs_uring_unsubmitted(const struct mxs_uring *r);
 /* Submits everything queued, then waits until `wait` completions are
  * ready or timeout_ms passed (< 0: no limit; wait 0: returns at once).
  * 0, or -errno (-EINTR, -ETIME, -EBUSY are not failures: look at the

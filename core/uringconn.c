@@ -25,9 +25,14 @@
  *   the ring (multishot POLL_ADD), so the worker sleeps in one place
  *   (io_uring_enter) and calls epoll_wait(0) only when it fired.
  * - Lifetime: every operation in flight holds a reference to its
- *   connection.  Closing cancels them (by user_data, before the fd is
- *   closed, so a reused fd number is never hit); the connection is freed
- *   by the last reference, after its last completion was reaped.
+ *   connection.  Closing cancels them (by user_data) and closes the fd
+ *   through the ring, after them: entries queued for the connection but
+ *   not yet submitted name its fd by number, and a close(2) at once would
+ *   let the next accepted client have that number and get them (a reply
+ *   of one client sent to another).  When no entry can be had the fd
+ *   waits on the worker's late list until the queue is empty.  The
+ *   connection is freed by the last reference, after its last completion
+ *   was reaped.
  *
  * user_data: the connection's address with the operation in its low bits
  * (struct mxs_uconn is at least 8-byte aligned); 0 with a tag: the epoll
@@ -55,6 +60,7 @@ enum {
 	OP_MASK = 3,
 	UD_EPOLL = 4 | OP_MASK, /* no connection: low bits all set */
 	UD_CANCEL = 8 | OP_MASK,
+	UD_CLOSE = 12 | OP_MASK,
 };
 
 #define NO_BID 0xffffu
@@ -88,6 +94,8 @@ struct mxs_uworker {
 	unsigned int held;         /* buffers held by connections */
 	unsigned long inflight;    /* operations holding a reference */
 	bool epoll_fired;          /* poll epfd with epoll_wait(0) */
+	int *late;                 /* fds to close once the queue is empty */
+	unsigned int nlate, late_cap;
 	uint16_t bnext[URING_NBUFS]; /* held buffer -> next of its conn */
 	uint32_t blen[URING_NBUFS];  /* held buffer -> bytes received */
 };
@@ -218,6 +226,35 @@ static void spill_held(struct mxs_uworker *uw, struct mxs_uconn *u)
 	u->held_head = u->held_tail = NO_BID;
 }
 
+/* Closes the late fds once nothing queued can name them. */
+static void close_late_now(struct mxs_uworker *uw)
+{
+	if (!uw->nlate || mxs_uring_unsubmitted(&uw->r))
+		return;
+	while (uw->nlate)
+		close(uw->late[--uw->nlate]);
+}
+
+/* fd is to close, but the submission queue is full (its entries may
+ * name fd): after the queue has gone in. */
+static void close_late(struct mxs_uworker *uw, int fd)
+{
+	if (uw->nlate == uw->late_cap) {
+		unsigned int cap = uw->late_cap ? uw->late_cap * 2 : 16;
+		int *p = realloc(uw->late, cap * sizeof(*p));
+
+		if (!p) {
+			/* No entry and no memory: the old way, at once. */
+			mxs_log("io_uring: fd %d closed with entries queued", fd);
+			close(fd);
+			return;
+		}
+		uw->late = p;
+		uw->late_cap = cap;
+	}
+	uw->late[uw->nlate++] = fd;
+}
+
 static ssize_t usock_recv(struct mxs_conn *c, void *buf, size_t len)
 {
 	struct mxs_uworker *uw = c->w->uw;
@@ -329,7 +366,8 @@ static void usock_close(struct mxs_conn *c)
 	if (u->send_busy)
 		cancel(uw, ud(u, OP_SEND));
 	/* In-flight operations hold their own reference to the file. */
-	close(c->fd);
+	if (mxs_uring_close(&uw->r, c->fd, UD_CLOSE))
+		close_late(uw, c->fd);
 	c->fd = -1;
 }
 
@@ -517,6 +555,7 @@ int mxs_worker_uring_wait(struct mxs_worker *w, struct epoll_event *ev,
 	if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY &&
 	    rc != -EAGAIN && rc != -ENOMEM && rc != -EBADR)
 		return rc;
+	close_late_now(uw);
 	reap(w);
 	if (uw->epoll_fired) {
 		n = epoll_wait(w->epfd, ev, max, 0);
@@ -567,6 +606,7 @@ void mxs_worker_uring_stop(struct mxs_worker *w)
 
 		if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY)
 			break;
+		close_late_now(uw);
 		reap(w);
 	}
 	if (uw->inflight)
@@ -581,6 +621,10 @@ void mxs_worker_uring_stop(struct mxs_worker *w)
 		mxs_conn_put(&u->c);
 	}
 	mxs_uring_fini(&uw->r);
+	/* The ring is gone: nothing queued can name the late fds now. */
+	while (uw->nlate)
+		close(uw->late[--uw->nlate]);
+	free(uw->late);
 	free(uw);
 	w->uw = NULL;
 }

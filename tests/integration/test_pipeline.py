@@ -20,6 +20,11 @@ vanish with replies unsent and one client reads nothing for a while.
   can hold (each one's input is held back with a few buffers' worth
   queued): a new client must still be answered in time (their held
   input must not take every worker's buffers).
+- Connections that reset with replies being sent, each followed at once
+  by a new connection (which the kernel gives the closed one's descriptor
+  number): every reply on the new connection must be its own (a send
+  queued for the old connection but issued after its descriptor was
+  closed went to the new one).
 - Afterwards the daemon answers on a new connection, CONTROL check passes
   and it stops cleanly (no sanitizer report).
 
@@ -158,6 +163,34 @@ def stalled_many(d, n, failures):
             t.join()
 
 
+def fd_reuse(d, rounds, errors):
+    """rounds times: a client asks for ~1.2 MB of replies and resets;
+    a new client at once sends two requests and must get exactly their
+    two replies (ids 7 and 8), nothing of the old connection's."""
+    reqs = b''.join(fx.RawClient.pack(fx.READ, b'/pipe/slow\0', 5000 + k)
+                    for k in range(300))
+    linger = struct.pack('ii', 1, 0)
+    try:
+        for n in range(rounds):
+            a = d.connect()
+            a.send_raw(reqs)
+            if n % 2:
+                a.sock.recv(1)  # the daemon is sending: reset then
+            a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            a.close()
+            with d.connect() as b:
+                b.send_raw(b.pack(fx.READ, b'/pipe/c0/k0\0', 7) +
+                           b.pack(fx.DIRECTORY, b'/pipe\0', 8))
+                for want, op in ((7, fx.READ), (8, fx.DIRECTORY)):
+                    t, r, _, p = b.recv_msg()
+                    if r != want or t != op:
+                        raise AssertionError(
+                            'round %d: got id %d type %d (%d bytes), want '
+                            'id %d type %d' % (n, r, t, len(p), want, op))
+    except BaseException as e:
+        errors.append('fd reuse: %r' % (e,))
+
+
 def _send_quiet(c, data):
     try:
         c.send_raw(data)
@@ -174,6 +207,8 @@ def main():
     ap.add_argument('--vanishers', type=int, default=16)
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--stalled', type=int, default=80)
+    ap.add_argument('--reuse-threads', type=int, default=4)
+    ap.add_argument('--reuse-rounds', type=int, default=100)
     args = ap.parse_args()
 
     d = fx.standalone_daemon(args, 'mxs-pipe', workers=args.workers)
@@ -199,6 +234,13 @@ def main():
             if c.read('/pipe/slow') != b's' * BIG:
                 failures.append('read after the run: wrong value')
         stalled_many(d, args.stalled, failures)
+        reusers = [threading.Thread(target=fd_reuse,
+                                    args=(d, args.reuse_rounds, failures))
+                   for _ in range(args.reuse_threads)]
+        for t in reusers:
+            t.start()
+        for t in reusers:
+            t.join()
         fx.control_check(d, failures)
         print('%d pipelining connections x %d requests, %d vanished, '
               'one non-reader: %d errors'
