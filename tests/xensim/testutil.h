@@ -26,7 +26,29 @@ static pid_t tu_children[16];
 static int tu_nchildren;
 static char tu_tmpdir[256];
 static bool tu_keep;
+static bool tu_failed; /* a CHECK failed: show the daemon's log */
 static pid_t tu_owner; /* forked children must not clean up */
+
+/* The end of the daemon's log (tu_start_xenstored's daemon.log) on
+ * stderr: what a failure in CI leaves to read, the directory being
+ * removed. */
+static inline void tu_print_log_tail(void)
+{
+	char path[300], buf[4001];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/daemon.log", tu_tmpdir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fseek(f, -(long)(sizeof(buf) - 1), SEEK_END))
+		rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	fprintf(stderr, "--- end of %s ---\n%s\n---\n", path, buf);
+}
 
 static inline void tu_cleanup(void)
 {
@@ -39,6 +61,8 @@ static inline void tu_cleanup(void)
 			tu_children[i] = 0;
 		}
 	}
+	if (tu_failed && tu_tmpdir[0])
+		tu_print_log_tail();
 	if (tu_tmpdir[0] && !tu_keep) {
 		char cmd[300];
 
@@ -55,6 +79,7 @@ static inline void tu_cleanup(void)
 			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
 				__LINE__, #cond);                              \
 			tu_keep = getenv("XENSIM_KEEP") != NULL;               \
+			tu_failed = true;                                      \
 			exit(1);                                               \
 		}                                                              \
 	} while (0)
@@ -66,6 +91,7 @@ static inline void tu_cleanup(void)
 			fprintf(stderr, "%s:%d: %s = %d (%s)\n", __FILE__,     \
 				__LINE__, #expr, rc_, strerror(-rc_));         \
 			tu_keep = getenv("XENSIM_KEEP") != NULL;               \
+			tu_failed = true;                                      \
 			exit(1);                                               \
 		}                                                              \
 	} while (0)
