@@ -9,7 +9,9 @@ io_uring; perf/compare runs both floors as peers (floor, flooru) and
 writes its table with mxenstored's ratios to each (and ratios.jsonl),
 raw results and both plots with every peer, and its ring table (with the
 open-loop rows and, with --repeat 2, the medians of two runs of each
-point) and plots.  No timing is asserted.  Where io_uring is blocked the
+point) and plots; the linear-scale check at 10 against 20 domains runs
+the base N's work twice per round (one run with --rounds 2, one of boot
+and death) and writes its row for every phase.  No timing is asserted.  Where io_uring is blocked the
 io_uring floor is left out (in CI, CI=true, that fails).
 
     test_tools.py --build BUILD_DIR --compare perf/compare
@@ -141,7 +143,7 @@ def main():
                             '--depths', '1,2', '--domains', '10',
                             '--watchers', '3', '--writes', '2',
                             '--peers', ','.join(peers),
-                            '--ring-domains', '20', '--ring-watchers', '5',
+                            '--ring-domains', '10,20', '--ring-watchers', '5',
                             '--ring-writes', '2', '--repeat', '2',
                             '--ring-rates', '500,1000',
                             '--ring-rate-seconds', '0.2'],
@@ -207,26 +209,62 @@ def main():
         if os.path.exists(os.path.join(out, 'rings.jsonl')):
             recs = [json.loads(l) for l in open(
                 os.path.join(out, 'rings.jsonl'))]
-            # The floor serves no ring: mxenstored's runs, two rounds.
-            check(len(recs) == 2 and
+            plain = [r for r in recs if 'scale' not in r]
+            scale = [r for r in recs if 'scale' in r]
+            # The floors serve no ring: mxenstored's runs, two rounds of
+            # 10 and 20 domains.
+            check(len(plain) == 4 and
                   all(r.get('peer') == 'mxenstored' and not r.get('failed')
-                      and r.get('handshakes') == 20 for r in recs) and
-                  [r.get('round') for r in recs] == [0, 1],
-                  'compare ring runs: %r' % recs)
-            # Open loop at 500 and 1,000 req/s, 0.2 s: 5 and 10 requests
-            # per guest, every one answered.
-            for r in recs:
+                      and r.get('handshakes') == r.get('domains') and
+                      r.get('rounds') == 1 for r in plain) and
+                  [(r.get('domains'), r.get('round')) for r in plain] ==
+                  [(10, 0), (10, 1), (20, 0), (20, 1)],
+                  'compare ring runs: %r' % plain)
+            # Open loop at 500 and 1,000 req/s, 0.2 s: 100 and 200
+            # requests over the guests, every one answered.
+            for r in plain:
                 steps = [(s.get('rate'), s.get('ops'), s.get('unanswered'),
                           s.get('errors')) for s in r.get('open', [])]
                 check(steps == [(500, 100, 0, 0), (1000, 200, 0, 0)],
                       'compare open-loop steps: %r' % steps)
+            # The linear-scale runs at 10 domains, k = 20 / 10 per round:
+            # every phase with --rounds 2, then boot and death alone.
+            every = sorted(['boot', 'handshake', 'traffic', 'fanout',
+                            'death'])
+            want = [(rnd, part, 10, 2 if part == 0 else 1,
+                     every if part == 0 else ['boot', 'death'])
+                    for rnd in (0, 1) for part in (0, 1)]
+            got = [(r.get('round'), r.get('scale'), r.get('domains'),
+                    r.get('rounds'), sorted(r.get('phases', {})))
+                   for r in scale]
+            check(got == want, 'compare scale runs: %r' % got)
+            for r in scale:
+                ph = r.get('phases', {})
+                check(not r.get('failed') and r.get('errors') == 0 and
+                      not r.get('open'), 'compare scale run: %r' % r)
+                if r.get('scale') == 0:
+                    check(r.get('handshakes') == 10 and
+                          ph.get('traffic', {}).get('ops') == 2 * 10 * 50 and
+                          ph.get('fanout', {}).get('ops') == 2 * 5 * 2,
+                          'compare scale run, two rounds: %r' % r)
         rings_md = os.path.join(out, 'rings.md')
         if os.path.exists(rings_md):
             md = open(rings_md).read()
             for want in ('traffic at 500 req/s open loop',
                          'traffic at 1,000 req/s open loop',
-                         'median of 2 runs'):
+                         'median of 2 runs',
+                         'time per domain at 20 / at 10',
+                         '`mxs-perf ring --rounds 2`', 'Medians of 2 rounds'):
                 check(want in md, 'rings.md has no "%s"' % want)
+            lin = md[md.find('### linear scale'):]
+            for phase in ('boot', 'handshake', 'traffic', 'fanout',
+                          'death'):
+                row = [l for l in lin.splitlines()
+                       if l.startswith('| %s |' % phase)]
+                cols = row[0].split(' | ') if row else []
+                check(len(cols) == 8 and cols[3].endswith('x') and
+                      cols[7].strip(' |') in ('yes', 'no'),
+                      'rings.md linear scale, %s: %r' % (phase, row))
         check(mx.poll() is None and fl.poll() is None and
               (not uring or flu.poll() is None), 'a server died')
     finally:
