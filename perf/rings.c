@@ -406,7 +406,8 @@ static int g_input(struct gen *t, struct guest *g)
 				gen_error(t, g, "reply type (earlier phase)");
 			continue;
 		}
-		/* The set-ups between timed rounds are not timed. */
+		/* Set-ups (the fan-out's watches, the unwatch between
+		 * handshake rounds) are not timed. */
 		if (t->run->phase != G_FAN_SETUP &&
 		    t->run->phase != G_HS_UNWATCH) {
 			mxs_perf_lat_add(&t->lat, mxs_perf_now_ns() - f.t0);
