@@ -37,6 +37,11 @@
  *           most --depth in flight, the rest wait in the generator (their
  *           latency still counts from the due time); a step ends at twice
  *           its schedule plus 5 s ("unanswered": what was left).
+ *           --rounds K runs handshake, traffic and fan-out K times back
+ *           to back (untimed resets between handshake rounds); their
+ *           seconds, ops, CPU and latencies are over the K rounds, so a
+ *           small N lasts long enough to time (perf/compare's
+ *           linear-scale run); boot and death run once.
  *   memory  one connection writes --count N (default 100,000) nodes of a
  *           13-byte path /m/<3 digits>/n<5 digits> (100 per parent) and
  *           a 32-byte value, --depth D
@@ -75,7 +80,7 @@ struct opts {
 	const struct mxs_perf_transport *t;
 	pid_t pid;
 	int conns, depth, threads, nodes, watchers, writes, domains, clients;
-	int pct_read, pct_write, pct_dir, requests;
+	int pct_read, pct_write, pct_dir, requests, rounds;
 	const char *simdir, *phases, *rates;
 	double seconds, rate_seconds;
 	uint64_t count;
@@ -680,7 +685,7 @@ static int run_ring(const struct opts *o)
 		.clients = o->clients, .threads = o->threads ? o->threads : 2,
 		.depth = o->depth ? o->depth : 16, .requests = o->requests,
 		.watchers = o->watchers ? o->watchers : 1000,
-		.writes = o->writes, .pid = o->pid,
+		.writes = o->writes, .pid = o->pid, .rounds = o->rounds,
 		.phases = 1u << MXS_RING_BOOT, .phase_done = ring_progress,
 		.open_done = ring_open_progress,
 	};
@@ -704,7 +709,8 @@ static int run_ring(const struct opts *o)
 	if (!o->target || r.domains < 1 || r.domains >= 0x7ff0 ||
 	    r.clients < 1 || r.clients > 1024 || r.threads < 1 ||
 	    r.threads > 64 || r.depth < 1 || r.requests < 0 ||
-	    r.writes > 100000 || ring_rates(o, &r)) {
+	    r.writes > 100000 || r.rounds < 1 || r.rounds > 1000 ||
+	    ring_rates(o, &r)) {
 		usage();
 		return 2;
 	}
@@ -717,10 +723,10 @@ static int run_ring(const struct opts *o)
 	printf("{\"scenario\":\"ring\",\"label\":\"%s\",\"transport\":"
 	       "\"ring\",\"domains\":%d,\"clients\":%d,\"threads\":%d,"
 	       "\"depth\":%d,\"requests\":%d,\"watchers\":%d,\"writes\":%d,"
-	       "\"eagain\":%llu,\"handshakes\":%llu,\"release_events\":%llu,"
+	       "\"rounds\":%d,\"eagain\":%llu,\"handshakes\":%llu,\"release_events\":%llu,"
 	       "\"released\":%llu,\"phases\":{",
 	       o->label, r.domains, r.clients, r.threads, r.depth, r.requests,
-	       r.watchers, r.writes, (unsigned long long)r.eagain,
+	       r.watchers, r.writes, r.rounds, (unsigned long long)r.eagain,
 	       (unsigned long long)r.handshakes,
 	       (unsigned long long)r.release_events,
 	       (unsigned long long)r.released);
@@ -761,7 +767,8 @@ static void usage(void)
 		"       ring:       [--simdir DIR] [--domains N] [--clients C]\n"
 		"                   [--threads T] [--requests R] [--depth D]\n"
 		"                   [--watchers W] [--writes K] [--phases LIST]\n"
-		"                   [--rate R1,R2,...] [--rate-seconds S]\n");
+		"                   [--rate R1,R2,...] [--rate-seconds S]\n"
+		"                   [--rounds K]\n");
 }
 
 int main(int argc, char **argv)
@@ -787,6 +794,7 @@ int main(int argc, char **argv)
 		{ "phases", required_argument, NULL, 'p' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "rate-seconds", required_argument, NULL, 'e' },
+		{ "rounds", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .label = "daemon", .t = &mxs_perf_socket,
@@ -795,6 +803,7 @@ int main(int argc, char **argv)
 			  .watchers = 0, .writes = 10, .domains = 1000,
 			  .clients = 4, .pct_read = 80, .pct_write = 15,
 			  .pct_dir = 5, .seconds = 5, .rate_seconds = 2,
+			  .rounds = 1,
 			  .check = true };
 	struct result res = { 0 };
 	char extra[256] = "";
@@ -834,6 +843,7 @@ int main(int argc, char **argv)
 		case 'p': o.phases = optarg; break;
 		case 'r': o.rates = optarg; break;
 		case 'e': o.rate_seconds = atof(optarg); break;
+		case 'K': o.rounds = atoi(optarg); break;
 		default: usage(); return 2;
 		}
 	}

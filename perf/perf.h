@@ -189,6 +189,10 @@ int mxs_perf_ring_wait_until(struct mxs_perf_poller *p,
  *   death      every domain is destroyed at once; done at the last
  *              @releaseDomain seen by a dom0 watcher once the daemon has
  *              unmapped every ring.
+ * With rounds > 1, handshake, traffic and fan-out run that many times
+ * back to back, untimed resets between handshake rounds (the frontend
+ * drops its watch, dom0 writes both state nodes back to 1), so every
+ * round is the phase at N; boot and death run once.
  * The guests are served by `threads` generator threads, each with one
  * poller (one event queue) for its share of the guests.
  */
@@ -220,6 +224,10 @@ struct mxs_perf_rings {
 	const char *socket;
 	int domains, clients, threads, depth, requests, watchers, writes;
 	unsigned phases; /* bit mask of 1u << MXS_RING_*; boot always runs */
+	/* Handshake, traffic and fan-out each run `rounds` times back to
+	 * back (at least 1), so that a small N lasts long enough to time;
+	 * their seconds, ops, CPU and latencies are over every round. */
+	int rounds;
 	pid_t pid;
 	/* Open-loop steps, after traffic; nrates 0: none. */
 	int nrates;
@@ -231,7 +239,8 @@ struct mxs_perf_rings {
 	/* out */
 	struct mxs_perf_phase ph[MXS_RING_PHASES];
 	uint64_t eagain;
-	uint64_t handshakes;   /* domains whose both ends reached state 4 */
+	uint64_t handshakes;   /* domains whose both ends reached state 4
+				* (the fewest of any round) */
 	uint64_t release_events;
 	uint64_t released;     /* domains the daemon reports not introduced */
 };

@@ -9,8 +9,12 @@ ends; the open-loop steps (--rate, far below what the daemon serves)
 answered every request they scheduled, each reply matched and its READ
 checked, with their latency, send-lag and CPU fields; the fan-out
 delivered watchers x writes events; the death storm saw @releaseDomain
-and the daemon reports every domain released.  A wrong run must fail: a
-daemon that is gone in the middle makes mxs-perf fail.
+and the daemon reports every domain released.  With --rounds 3 (a fresh
+daemon) the handshake, traffic and fan-out each run three times: every
+round's handshakes reach state 4 (the second and third after the reset
+between rounds), three times the traffic replies and fan-out events,
+boot and death once.  A wrong run must fail: a daemon that is gone in
+the middle makes mxs-perf fail.
 
     test_ring.py --build BUILD_DIR [--domains N]
 """
@@ -126,6 +130,37 @@ def main():
         check(ph.get('boot', {}).get('ops', 0) >= n * 30,
               'boot requests: %r' % ph.get('boot', {}).get('ops'))
         check(p.poll() is None, 'mxenstored died')
+
+        # --rounds 3 on a fresh daemon: three handshakes per domain (each
+        # after a reset), three times the traffic and the fan-out.
+        m = n // 4
+        os.mkdir(os.path.join(tmp, 'k'))
+        p3, sim3, sock3 = start(b, os.path.join(tmp, 'k'))
+        procs.append(p3)
+        rc, rec, err = ring(b, p3, sim3, sock3, m, [
+            '--requests', '20', '--depth', '4', '--watchers', str(m // 2),
+            '--writes', '3', '--rounds', '3'])
+        check(rc == 0, 'mxs-perf ring --rounds 3 rc %d: %s' % (rc, err[-500:]))
+        ph = rec.get('phases', {})
+        check(rec.get('rounds') == 3 and rec.get('errors') == 0 and
+              all(v.get('errors') == 0 for v in ph.values()),
+              '--rounds 3: %r' % rec)
+        check(rec.get('handshakes') == m,
+              '--rounds 3: handshakes in every round: %r of %d' % (
+                  rec.get('handshakes'), m))
+        # Each round: per frontend at least WATCH, WRITE 1, 3 and 4, and
+        # per backend WRITE 2, WATCH, WRITE 4.
+        check(ph.get('handshake', {}).get('ops', 0) >= 3 * m * 7,
+              '--rounds 3: handshake requests %r' % ph.get('handshake'))
+        check(ph.get('traffic', {}).get('ops') == 3 * m * 20,
+              '--rounds 3: traffic replies %r of %d' % (
+                  ph.get('traffic', {}).get('ops'), 3 * m * 20))
+        check(ph.get('fanout', {}).get('ops') == 3 * (m // 2) * 3,
+              '--rounds 3: fan-out events %r of %d' % (
+                  ph.get('fanout', {}).get('ops'), 3 * (m // 2) * 3))
+        check(ph.get('death', {}).get('ops') == m and
+              rec.get('released') == m, '--rounds 3: death %r' % rec)
+        check(p3.poll() is None, 'mxenstored (--rounds 3) died')
 
         # A daemon that dies in the middle: mxs-perf must fail, not hang.
         p2, sim2, sock2 = start(b, os.path.join(tmp, 'x') if os.mkdir(
