@@ -575,6 +575,19 @@ int main(int argc, char **argv)
 				"[--io epoll|uring]\n");
 		return 2;
 	}
+	if (use_uring) {
+		/* Before the socket exists: whoever waits for it (perf/
+		 * compare) sees a floor that cannot run exit instead. */
+		struct mxs_uring probe;
+		int rc = mxs_uring_init(&probe, 8, 8, FLOOR_BUF_SIZE);
+
+		if (rc) {
+			fprintf(stderr, "mxs-floor: io_uring: %s\n",
+				strerror(-rc));
+			return 1;
+		}
+		mxs_uring_fini(&probe);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	memcpy(a.sun_path, path, strlen(path) + 1);
 	unlink(path);
