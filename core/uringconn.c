@@ -35,12 +35,14 @@
  *   was reaped.
  *
  * user_data: the connection's address with the operation in its low bits
- * (struct mxs_uconn is at least 8-byte aligned); 0 with a tag: the epoll
- * poll or a cancellation, whose completion carries nothing.
+ * (struct mxs_uconn is at least 8-byte aligned); a tag with all low bits
+ * set and no address: the epoll poll, a cancellation (its completion
+ * carries nothing) or a close (the fd in the upper 32 bits).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/daemon.h"
@@ -123,6 +125,13 @@ static void arm_recv(struct mxs_uworker *uw, struct mxs_uconn *u)
 	u->recv_parked = false;
 	mxs_conn_get(&u->c);
 	uw->inflight++;
+}
+
+/* A ring close's user_data: the fd above the tag, for a close that
+ * failed (reap closes it directly: the entries before it are in). */
+static uint64_t ud_close(int fd)
+{
+	return (uint64_t)(uint32_t)fd << 32 | UD_CLOSE;
 }
 
 static void cancel(struct mxs_uworker *uw, uint64_t target)
@@ -366,7 +375,7 @@ static void usock_close(struct mxs_conn *c)
 	if (u->send_busy)
 		cancel(uw, ud(u, OP_SEND));
 	/* In-flight operations hold their own reference to the file. */
-	if (mxs_uring_close(&uw->r, c->fd, UD_CLOSE))
+	if (mxs_uring_close(&uw->r, c->fd, ud_close(c->fd)))
 		close_late(uw, c->fd);
 	c->fd = -1;
 }
@@ -494,7 +503,12 @@ static void reap(struct mxs_worker *w)
 		bool over = false;
 
 		if ((data & OP_MASK) == OP_MASK) {
-			if (data == UD_EPOLL) {
+			if ((data & 0xffffffffu) == UD_CLOSE && cqe->res < 0 &&
+			    cqe->res != -EBADF) {
+				mxs_log("io_uring close: %s",
+					strerror(-cqe->res));
+				close((int)(data >> 32));
+			} else if (data == UD_EPOLL) {
 				uw->epoll_fired = true;
 				if (!(cqe->flags & IORING_CQE_F_MORE))
 					arm_epoll(w);
@@ -512,13 +526,72 @@ static void reap(struct mxs_worker *w)
 	}
 }
 
+/*
+ * The probe runs what the socket path relies on, on a socket pair: a
+ * multishot receive into a provided buffer (its completion must say
+ * more will come), a send, and the receive's end at end of file.  A
+ * kernel that sets the ring up but lacks one of them fails here, not on
+ * the first client.
+ */
+static int probe_ops(struct mxs_uring *r, int sv[2])
+{
+	enum { P_RECV = 1, P_SEND = 2 };
+	bool got_data = false, sent = false, eof = false;
+	uint64_t until = mxs_now_ns() + 2000000000ull;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if ((rc = mxs_uring_recv_multishot(r, sv[0], P_RECV)) ||
+	    (rc = mxs_uring_send(r, sv[1], "x", 1, P_SEND)))
+		return rc;
+	while (!eof) {
+		if (mxs_now_ns() > until)
+			return -ETIMEDOUT;
+		rc = mxs_uring_enter(r, 1, 100);
+		if (rc && rc != -EINTR && rc != -ETIME)
+			return rc;
+		while ((cqe = mxs_uring_peek(r))) {
+			struct io_uring_cqe c = *cqe;
+
+			mxs_uring_seen(r);
+			if (c.user_data == P_SEND && c.res == 1)
+				sent = true;
+			else if (c.user_data == P_RECV && c.res == 1 &&
+				 (c.flags & IORING_CQE_F_BUFFER) &&
+				 (c.flags & IORING_CQE_F_MORE))
+				got_data = true;
+			else if (c.user_data == P_RECV && c.res == 0 &&
+				 got_data)
+				eof = true;
+			else
+				return c.res < 0 ? c.res : -EIO;
+		}
+		if (got_data && sent && sv[1] >= 0) {
+			close(sv[1]); /* nothing queued names it now */
+			sv[1] = -1;
+		}
+	}
+	return 0;
+}
+
 int mxs_uring_available(void)
 {
 	struct mxs_uring r;
-	int rc = mxs_uring_init(&r, 8, 8, URING_BUF_SIZE);
+	int sv[2], rc = mxs_uring_init(&r, 8, 8, URING_BUF_SIZE);
 
-	if (!rc)
+	if (rc)
+		return rc;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv)) {
+		rc = -errno;
 		mxs_uring_fini(&r);
+		return rc;
+	}
+	rc = probe_ops(&r, sv);
+	mxs_uring_fini(&r); /* cancels what is left, before the closes */
+	close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
 	return rc;
 }
 
