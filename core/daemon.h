@@ -588,6 +588,8 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
  * connections (directly on this worker, through the owner's event queue
  * on others) and clears ch.
  */
+/* Main thread, before any worker runs: d->commit_lock.  0 or -errno. */
+int mxs_commit_lock_init(struct mxs_daemon *d);
 void mxs_commit_begin(struct mxs_daemon *d);
 void mxs_commit_end(struct mxs_daemon *d);
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);
