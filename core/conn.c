@@ -238,6 +238,11 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 
 	if (c->closed)
 		return -EPIPE;
+	if (!c->out_head && c->t->send_now &&
+	    c->t->send_now(c, &hdr, HDR, payload, len)) {
+		mxs_trace_io(c->w->d, c, true, &hdr, payload);
+		return 0;
+	}
 	o = malloc(sizeof(*o) + HDR + len);
 	if (!o)
 		return -ENOMEM;
