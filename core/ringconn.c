@@ -3,7 +3,8 @@
  * Ring connections and each worker's event channels.
  *
  * Every worker owns a set of domains and its own event-channel handle,
- * whose fd is in the worker's own epoll set; their interdomain ports are
+ * whose fd is in the worker's own epoll set (with io_uring, polled by
+ * the ring itself, core/uringconn.c); their interdomain ports are
  * bound there, so a domain's requests are served on one thread with no
  * hand-off.  One wake of that fd is one batch:
  *
@@ -12,7 +13,8 @@
  *   for each queued connection:        serve its ring until it would
  *           reconnection? reset          block or its budget runs out
  *           read requests, dispatch
- *   flush replies (conn.c, once per connection)
+ *   flush queued replies (conn.c,      a reply that fit, with nothing
+ *     once per connection)               queued, went in at once
  *   for each port taken:               unmask, then look at the ring
  *           unmask(p)                    again: bytes that arrived after
  *           ring has work? queue again   the last read and before the
