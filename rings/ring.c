@@ -155,12 +155,15 @@ static ssize_t out_room(struct mxs_ring *r)
 }
 
 /* n bytes of buf at the shadow producer index, which moves past them;
- * the page's index is not published (out_publish). */
+ * the page's index is not published (out_publish).  buf may be NULL
+ * when n is 0 (an empty payload). */
 static void out_copy(struct mxs_ring *r, const void *buf, mxs_ring_idx_t n)
 {
 	mxs_ring_idx_t off = MXS_RING_MASK(r->out_prod);
 	mxs_ring_idx_t first = min_idx(MXS_RING_SIZE - off, n);
 
+	if (!n)
+		return;
 	memcpy(r->out_buf + off, buf, first);
 	memcpy(r->out_buf, (const char *)buf + first, n - first);
 	r->out_prod += n;
