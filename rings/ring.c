@@ -95,7 +95,7 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len)
 
 	if (ring_broken(r))
 		return -EIO;
-	/* RING_A1: pairs with RING_R1 in the peer's mxs_ring_write(): the bytes up to
+	/* RING_A1: pairs with RING_R1 in the peer's out_publish(): the bytes up to
 	 * prod are complete.  Loaded once; only the local copy is used. */
 	prod = __atomic_load_n(r->in_prod_p, __ATOMIC_ACQUIRE);
 	avail = in_avail(r, prod);
@@ -109,7 +109,7 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len)
 	memcpy(buf, r->in_buf + off, first);
 	memcpy((char *)buf + first, r->in_buf, n - first); /* wrapped part */
 	r->in_cons += n;
-	/* RING_R2: pairs with RING_A2 in the peer's mxs_ring_write(): our copy is
+	/* RING_R2: pairs with RING_A2 in the peer's out_room(): our copy is
 	 * done before it reuses the space. */
 	__atomic_store_n(r->in_cons_p, r->in_cons, __ATOMIC_RELEASE);
 	return (ssize_t)n;

@@ -17,7 +17,8 @@
  *   The two sides of a page run concurrently (different threads, or a
  *   foreign domain).  On one struct mxs_ring:
  *   mxs_ring_read, mxs_ring_readable:    one thread at a time (the reader).
- *   mxs_ring_write, mxs_ring_writable:   one thread at a time (the writer),
+ *   mxs_ring_write, mxs_ring_write2, mxs_ring_writable:
+ *                                        one thread at a time (the writer),
  *                                        concurrently with the reader.
  *   mxs_ring_init, mxs_ring_reset, mxs_ring_set_features:
  *                                        exclusive (no read or write on
