@@ -7,7 +7,8 @@
  *
  * Requests on one connection are handled strictly in order; replies and
  * watch events are queued in the order they are produced and handed to
- * the transport in one gathered send.  A client that does not read its
+ * the transport in one gathered send (a transport with send_now takes a
+ * message at once when nothing is queued before it: the same order).  A client that does not read its
  * replies stops being read once MXS_OUT_LIMIT bytes are queued until it
  * drains them; if watch events (which other clients' changes produce)
  * pile up past MXS_OUT_HARD_LIMIT, the connection is closed: the daemon
@@ -238,6 +239,11 @@ int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 
 	if (c->closed)
 		return -EPIPE;
+	if (!c->out_head && c->t->send_now &&
+	    c->t->send_now(c, &hdr, HDR, payload, len)) {
+		mxs_trace_io(c->w->d, c, true, &hdr, payload);
+		return 0;
+	}
 	o = malloc(sizeof(*o) + HDR + len);
 	if (!o)
 		return -ENOMEM;

@@ -93,6 +93,13 @@ struct mxs_transport {
 	/* Bytes taken from iov (0 when full), or -errno: peer gone. */
 	ssize_t (*sendv)(struct mxs_conn *c, const struct iovec *iov,
 			 int cnt);
+	/* Optional: the whole message (header, then payload) into the
+	 * transport at once, or nothing (false: no room, or broken; it is
+	 * queued and the flush deals with it).  Called only with nothing
+	 * queued, so the output order stays the order of the queue calls;
+	 * it spares a reply its allocation, copy and flush. */
+	bool (*send_now)(struct mxs_conn *c, const void *hdr, size_t hlen,
+			 const void *payload, size_t len);
 	/* Output is (still) queued, or input is held back (stalled):
 	 * arrange to be called again when the peer makes room. */
 	void (*want_send)(struct mxs_conn *c, bool out_queued, bool stalled);
@@ -588,6 +595,8 @@ void mxs_dispatch(struct mxs_conn *c, const struct mxs_msg_hdr *hdr,
  * connections (directly on this worker, through the owner's event queue
  * on others) and clears ch.
  */
+/* Main thread, before any worker runs: d->commit_lock.  0 or -errno. */
+int mxs_commit_lock_init(struct mxs_daemon *d);
 void mxs_commit_begin(struct mxs_daemon *d);
 void mxs_commit_end(struct mxs_daemon *d);
 void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch);

@@ -61,6 +61,27 @@ void mxs_fire_changes(struct mxs_daemon *d, struct mxs_changes *ch)
 	mxs_changes_clear(ch);
 }
 
+/*
+ * Adaptive: a writer that finds the lock taken spins a little before it
+ * sleeps.  Commits hold it for about a microsecond, so with writers on
+ * two workers a blocked lock() was mostly a futex wait and a futex wake
+ * (two system calls and a context switch each way) for a wait shorter
+ * than either (docs/performance.md, "Ring requests: CPU per request").
+ */
+int mxs_commit_lock_init(struct mxs_daemon *d)
+{
+	pthread_mutexattr_t a;
+	int rc = pthread_mutexattr_init(&a);
+
+	if (rc)
+		return -rc;
+	rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	if (!rc)
+		rc = pthread_mutex_init(&d->commit_lock, &a);
+	pthread_mutexattr_destroy(&a);
+	return -rc;
+}
+
 void mxs_commit_begin(struct mxs_daemon *d)
 {
 	struct mxs_worker *self = mxs_worker_self();

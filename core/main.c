@@ -392,7 +392,10 @@ int main(int argc, char **argv)
 		return 2;
 	mxs_log_init(d.cfg.no_fork, d.cfg.verbose);
 	pthread_mutex_init(&d.trace_lock, NULL);
-	pthread_mutex_init(&d.commit_lock, NULL);
+	if ((rc = mxs_commit_lock_init(&d))) {
+		fprintf(stderr, "commit lock: %s\n", strerror(-rc));
+		return 1;
+	}
 	if (!d.cfg.socket_path) {
 		sock = default_socket();
 		if (!sock)

@@ -3,7 +3,8 @@
  * Ring connections and each worker's event channels.
  *
  * Every worker owns a set of domains and its own event-channel handle,
- * whose fd is in the worker's own epoll set; their interdomain ports are
+ * whose fd is in the worker's own epoll set (with io_uring, polled by
+ * the ring itself, core/uringconn.c); their interdomain ports are
  * bound there, so a domain's requests are served on one thread with no
  * hand-off.  One wake of that fd is one batch:
  *
@@ -12,7 +13,8 @@
  *   for each queued connection:        serve its ring until it would
  *           reconnection? reset          block or its budget runs out
  *           read requests, dispatch
- *   flush replies (conn.c, once per connection)
+ *   flush queued replies (conn.c,      a reply that fit, with nothing
+ *     once per connection)               queued, went in at once
  *   for each port taken:               unmask, then look at the ring
  *           unmask(p)                    again: bytes that arrived after
  *           ring has work? queue again   the last read and before the
@@ -105,6 +107,20 @@ static ssize_t ring_sendv(struct mxs_conn *c, const struct iovec *iov,
 	return total;
 }
 
+/* A reply straight into the ring when it fits whole (conn.c calls this
+ * only with nothing queued); one index update exposes header and payload.
+ * No room, or a broken ring: queued, and the flush's write (failing on a
+ * broken ring) stops the connection (ring_fail). */
+static bool ring_send_now(struct mxs_conn *c, const void *hdr, size_t hlen,
+			  const void *payload, size_t len)
+{
+	if (c->stopped ||
+	    mxs_ring_write2(&c->dom->ring, hdr, hlen, payload, len) <= 0)
+		return false;
+	mxs_conn_want_notify(c);
+	return true;
+}
+
 static void ring_want_send(struct mxs_conn *c, bool out_queued, bool stalled)
 {
 	/* The guest notifies after it consumed replies: the port wakes us
@@ -143,6 +159,7 @@ static const struct mxs_transport ring_transport = {
 	.name = "ring",
 	.recv = ring_recv,
 	.sendv = ring_sendv,
+	.send_now = ring_send_now,
 	.want_send = ring_want_send,
 	.notify = ring_notify,
 	.fail = ring_fail,

@@ -95,7 +95,7 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len)
 
 	if (ring_broken(r))
 		return -EIO;
-	/* RING_A1: pairs with RING_R1 in the peer's mxs_ring_write(): the bytes up to
+	/* RING_A1: pairs with RING_R1 in the peer's out_publish(): the bytes up to
 	 * prod are complete.  Loaded once; only the local copy is used. */
 	prod = __atomic_load_n(r->in_prod_p, __ATOMIC_ACQUIRE);
 	avail = in_avail(r, prod);
@@ -109,7 +109,7 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len)
 	memcpy(buf, r->in_buf + off, first);
 	memcpy((char *)buf + first, r->in_buf, n - first); /* wrapped part */
 	r->in_cons += n;
-	/* RING_R2: pairs with RING_A2 in the peer's mxs_ring_write(): our copy is
+	/* RING_R2: pairs with RING_A2 in the peer's out_room(): our copy is
 	 * done before it reuses the space. */
 	__atomic_store_n(r->in_cons_p, r->in_cons, __ATOMIC_RELEASE);
 	return (ssize_t)n;
@@ -138,45 +138,79 @@ static inline mxs_ring_idx_t out_used(const struct mxs_ring *r,
 	return r->out_prod - cons;
 }
 
-ssize_t mxs_ring_write(struct mxs_ring *r, const void *buf, size_t len)
-{
-	mxs_ring_idx_t cons, used, n, off, first;
-
-	if (ring_broken(r))
-		return -EIO;
-	/* RING_A2: pairs with RING_R2 in the peer's mxs_ring_read(): the space before
-	 * cons has been copied out.  Loaded once. */
-	cons = __atomic_load_n(r->out_cons_p, __ATOMIC_ACQUIRE);
-	used = out_used(r, cons);
-	if (used > MXS_RING_SIZE)
-		return ring_corrupt(r);
-	n = min_idx(MXS_RING_SIZE - used, len);
-	if (n == 0)
-		return 0;
-	off = MXS_RING_MASK(r->out_prod);
-	first = min_idx(MXS_RING_SIZE - off, n);
-	memcpy(r->out_buf + off, buf, first);
-	memcpy(r->out_buf, (const char *)buf + first, n - first);
-	r->out_prod += n;
-	/* RING_R1: pairs with RING_A1 in the peer's mxs_ring_read(): the bytes are
-	 * complete before the index that exposes them. */
-	__atomic_store_n(r->out_prod_p, r->out_prod, __ATOMIC_RELEASE);
-	return (ssize_t)n;
-}
-
-size_t mxs_ring_writable(struct mxs_ring *r)
+/* Free space given the peer's consumer index (RING_A2, loaded once),
+ * or -EIO for a corrupt ring. */
+static ssize_t out_room(struct mxs_ring *r)
 {
 	mxs_ring_idx_t used;
 
 	if (ring_broken(r))
-		return 0;
-	/* RING_A2: as in mxs_ring_write(). */
+		return -EIO;
+	/* RING_A2: pairs with RING_R2 in the peer's mxs_ring_read(): the
+	 * space before cons has been copied out. */
 	used = out_used(r, __atomic_load_n(r->out_cons_p, __ATOMIC_ACQUIRE));
-	if (used > MXS_RING_SIZE) {
-		ring_corrupt(r);
+	if (used > MXS_RING_SIZE)
+		return ring_corrupt(r);
+	return (ssize_t)(MXS_RING_SIZE - used);
+}
+
+/* n bytes of buf at the shadow producer index, which moves past them;
+ * the page's index is not published (out_publish).  buf may be NULL
+ * when n is 0 (an empty payload). */
+static void out_copy(struct mxs_ring *r, const void *buf, mxs_ring_idx_t n)
+{
+	mxs_ring_idx_t off = MXS_RING_MASK(r->out_prod);
+	mxs_ring_idx_t first = min_idx(MXS_RING_SIZE - off, n);
+
+	if (!n)
+		return;
+	memcpy(r->out_buf + off, buf, first);
+	memcpy(r->out_buf, (const char *)buf + first, n - first);
+	r->out_prod += n;
+}
+
+static void out_publish(struct mxs_ring *r)
+{
+	/* RING_R1: pairs with RING_A1 in the peer's mxs_ring_read(): the
+	 * bytes are complete before the index that exposes them. */
+	__atomic_store_n(r->out_prod_p, r->out_prod, __ATOMIC_RELEASE);
+}
+
+ssize_t mxs_ring_write(struct mxs_ring *r, const void *buf, size_t len)
+{
+	ssize_t room = out_room(r);
+	mxs_ring_idx_t n;
+
+	if (room < 0)
+		return room;
+	n = min_idx((mxs_ring_idx_t)room, len);
+	if (n == 0)
 		return 0;
-	}
-	return MXS_RING_SIZE - used;
+	out_copy(r, buf, n);
+	out_publish(r);
+	return (ssize_t)n;
+}
+
+ssize_t mxs_ring_write2(struct mxs_ring *r, const void *a, size_t alen,
+			const void *b, size_t blen)
+{
+	ssize_t room = out_room(r);
+
+	if (room < 0)
+		return room;
+	if (alen > (size_t)room || blen > (size_t)room - alen)
+		return 0;
+	out_copy(r, a, (mxs_ring_idx_t)alen);
+	out_copy(r, b, (mxs_ring_idx_t)blen);
+	out_publish(r);
+	return (ssize_t)(alen + blen);
+}
+
+size_t mxs_ring_writable(struct mxs_ring *r)
+{
+	ssize_t room = out_room(r);
+
+	return room < 0 ? 0 : (size_t)room;
 }
 
 bool mxs_ring_is_broken(const struct mxs_ring *r)

@@ -17,7 +17,8 @@
  *   The two sides of a page run concurrently (different threads, or a
  *   foreign domain).  On one struct mxs_ring:
  *   mxs_ring_read, mxs_ring_readable:    one thread at a time (the reader).
- *   mxs_ring_write, mxs_ring_writable:   one thread at a time (the writer),
+ *   mxs_ring_write, mxs_ring_write2, mxs_ring_writable:
+ *                                        one thread at a time (the writer),
  *                                        concurrently with the reader.
  *   mxs_ring_init, mxs_ring_reset, mxs_ring_set_features:
  *                                        exclusive (no read or write on
@@ -122,6 +123,13 @@ ssize_t mxs_ring_read(struct mxs_ring *r, void *buf, size_t len);
  * role produces.  Returns the number copied (short or 0 when the ring
  * is full), or -EIO if the ring is corrupt or broken.  Writer only. */
 ssize_t mxs_ring_write(struct mxs_ring *r, const void *buf, size_t len);
+
+/* Copies a then b (one message: header, payload) into the ring, whole
+ * or not at all, exposed by one producer-index update.  Returns alen +
+ * blen, 0 when they do not fit now, or -EIO if the ring is corrupt or
+ * broken.  Writer only. */
+ssize_t mxs_ring_write2(struct mxs_ring *r, const void *a, size_t alen,
+			const void *b, size_t blen);
 
 /* Bytes mxs_ring_read could copy now.  0 if broken; a corrupt ring is
  * detected (and reported) as by mxs_ring_read.  Reader only. */

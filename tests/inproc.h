@@ -22,7 +22,8 @@ static inline int mxs_inproc_init(struct mxs_daemon *d, struct mxs_worker *w,
 {
 	d->trace_fd = -1;
 	pthread_mutex_init(&d->trace_lock, NULL);
-	pthread_mutex_init(&d->commit_lock, NULL);
+	if (mxs_commit_lock_init(d))
+		return -1;
 	mxs_quota_defaults(&d->cfg.quota);
 	d->nworkers = n;
 	d->workers = w;

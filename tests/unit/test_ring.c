@@ -191,6 +191,55 @@ static void test_wrap_split(void **state)
 	free(g);
 }
 
+/* mxs_ring_write2: header and payload whole or not at all, one producer
+ * index update, split across the end of rsp[] and across the u32 wrap;
+ * a corrupt ring is reported as by mxs_ring_write. */
+static void test_write2_whole_or_nothing(void **state)
+{
+	static const mxs_ring_idx_t starts[] = { 0, 1000, 1020,
+						 0xfffffff0u };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		struct guarded *g = guarded_new();
+		struct mxs_ring d, gu;
+		unsigned char hdr[16], body[900], in[1024];
+		mxs_ring_idx_t s0 = starts[i];
+
+		fill(hdr, sizeof(hdr), 1, 0);
+		fill(body, sizeof(body), 2, 0);
+		set_indices(&g->page, s0);
+		mxs_ring_init(&d, &g->page, MXS_RING_DAEMON);
+		mxs_ring_init(&gu, &g->page, MXS_RING_GUEST);
+		assert_int_equal(mxs_ring_write2(&d, hdr, 16, body, 900), 916);
+		assert_int_equal(g->page.rsp_prod, s0 + 916);
+		/* 108 bytes free: a 16 + 100 message does not fit, and
+		 * nothing of it is written. */
+		assert_int_equal(mxs_ring_write2(&d, hdr, 16, body, 100), 0);
+		assert_int_equal(g->page.rsp_prod, s0 + 916);
+		assert_int_equal(mxs_ring_write2(&d, hdr, 16, body, 92), 108);
+		assert_int_equal(mxs_ring_writable(&d), 0);
+		assert_int_equal(mxs_ring_read(&gu, in, 1024), 1024);
+		assert_memory_equal(in, hdr, 16);
+		assert_memory_equal(in + 16, body, 900);
+		assert_memory_equal(in + 916, hdr, 16);
+		assert_memory_equal(in + 932, body, 92);
+		/* No payload: the header alone. */
+		assert_int_equal(mxs_ring_write2(&d, hdr, 16, NULL, 0), 16);
+		assert_int_equal(mxs_ring_read(&gu, in, 1024), 16);
+		assert_memory_equal(in, hdr, 16);
+		guarded_check(g);
+		/* The guest's consumer index ahead of ours: corrupt. */
+		g->page.rsp_cons = s0 + 2000;
+		assert_int_equal(mxs_ring_write2(&d, hdr, 16, body, 1), -EIO);
+		assert_int_equal(g->page.error, MXS_RING_ERR_RINGIDX);
+		assert_int_equal(g->page.rsp_prod, s0 + 1040);
+		guarded_check(g);
+		free(g);
+	}
+}
+
 static void test_full_empty(void **state)
 {
 	struct guarded *g = guarded_new();
@@ -613,6 +662,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_wrap_split),
+		cmocka_unit_test(test_write2_whole_or_nothing),
 		cmocka_unit_test(test_full_empty),
 		cmocka_unit_test(test_init_adopts_page),
 		cmocka_unit_test(test_corrupt_req_prod),
