@@ -8,11 +8,12 @@
  * Requests on one connection are handled strictly in order; replies and
  * watch events are queued in the order they are produced and handed to
  * the transport in one gathered send (a transport with send_now takes a
- * message at once when nothing is queued before it: the same order).  A client that does not read its
- * replies stops being read once MXS_OUT_LIMIT bytes are queued until it
- * drains them; if watch events (which other clients' changes produce)
- * pile up past MXS_OUT_HARD_LIMIT, the connection is closed: the daemon
- * never buffers without bound.  At most MXS_CONN_BUDGET requests of one
+ * message at once when nothing is queued before it: the same order).  A
+ * client that does not read its replies stops being read once
+ * MXS_OUT_LIMIT bytes are queued until it drains them; if watch events
+ * (which other clients' changes produce) pile up past
+ * MXS_OUT_HARD_LIMIT, the connection is closed: the daemon never buffers
+ * without bound.  At most MXS_CONN_BUDGET requests of one
  * connection run per batch, so one busy peer cannot starve the others or
  * hold back a grace period; the rest waits on the worker's again list.
  */
