@@ -332,6 +332,10 @@ struct mxs_daemon {
 	struct mxs_watches *watches;
 	struct mxs_worker *workers;
 	unsigned int nworkers;
+	/* Workers that have set up how they wait (worker.c, start_lock). */
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	unsigned int nstarted;
 	int listen_fd;
 	uint64_t conn_seq; /* atomic: connection numbers, creation order */
 	unsigned long nconns; /* atomic */
@@ -378,6 +382,8 @@ struct mxs_daemon {
 };
 
 /* worker.c: the worker loop (the top layer). */
+/* Main thread: starts d->nworkers workers; returns once each has made
+ * its io_uring ring or fallen back to epoll.  0 or -errno. */
 int mxs_workers_start(struct mxs_daemon *d);
 void mxs_workers_stop(struct mxs_daemon *d);
 /* Frees the connections closed during the last batch. */

@@ -30,6 +30,16 @@
  * more.  Empty polling rounds (epoll_wait with no timeout) took the
  * cores from the clients and guests they were waiting for
  * (docs/performance.md, "No polling before sleeping").
+ *
+ * Start: mxs_workers_start returns only once every worker has made its
+ * io_uring ring (or fallen back to epoll), so the main thread accepts
+ * no client before.  A worker that served an early client closed it
+ * through its ring, and a worker still making its ring was given that
+ * number: nothing wrong for the kernel, but the close and the ring's
+ * creation are system calls ThreadSanitizer does not see, so it took
+ * the ring's set-up for an unordered use of the descriptor the main
+ * thread had accepted, and reported a race (tests/integration/
+ * test_startup.py).
  */
 #include <errno.h>
 #include <sched.h>
@@ -146,6 +156,10 @@ static void *worker_main(void *arg)
 			mxs_log("worker %u: no io_uring (%s): sockets through "
 				"epoll", w->id, strerror(-rc));
 	}
+	pthread_mutex_lock(&w->d->start_lock);
+	w->d->nstarted++;
+	pthread_cond_signal(&w->d->start_cond);
+	pthread_mutex_unlock(&w->d->start_lock);
 	while (run) {
 		bool sleep = !w->again, woken = false, rings = false;
 		/* Connections held back by the write rate limit, and the
@@ -317,15 +331,24 @@ int mxs_workers_start(struct mxs_daemon *d)
 	open_evtchns(d);
 	if (d->domains)
 		mxs_domains_plugin(d);
+	pthread_mutex_init(&d->start_lock, NULL);
+	pthread_cond_init(&d->start_cond, NULL);
+	d->nstarted = 0;
+	rc = 0;
 	for (i = 0; i < d->nworkers; i++) {
 		struct mxs_worker *w = &d->workers[i];
 
 		rc = pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc)
-			return -rc;
+			break;
 		pin(w);
 	}
-	return 0;
+	/* The i created have made their rings (the opening comment). */
+	pthread_mutex_lock(&d->start_lock);
+	while (d->nstarted < i)
+		pthread_cond_wait(&d->start_cond, &d->start_lock);
+	pthread_mutex_unlock(&d->start_lock);
+	return -rc;
 }
 
 void mxs_workers_stop(struct mxs_daemon *d)
@@ -382,4 +405,6 @@ void mxs_workers_stop(struct mxs_daemon *d)
 	}
 	free(d->workers);
 	d->workers = NULL;
+	pthread_cond_destroy(&d->start_cond);
+	pthread_mutex_destroy(&d->start_lock);
 }

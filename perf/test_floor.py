@@ -164,10 +164,16 @@ def run_mode(b, tmp, mode, perf):
         p = subprocess.Popen([os.path.join(b, 'mxs-floor'), '--socket', path,
                               '--threads', '2', '--io', mode], stderr=ef)
     try:
+        # The path exists from the floor's bind(); a connection is
+        # refused until its listen(): wait until one is accepted.
         for _ in range(200):
-            if os.path.exists(path) or p.poll() is not None:
+            if p.poll() is not None:
                 break
-            time.sleep(0.05)
+            try:
+                connect(path).close()
+                break
+            except OSError:
+                time.sleep(0.05)
         ok = False
         try:
             s = connect(path)

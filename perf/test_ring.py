@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,10 +49,19 @@ def start(b, tmp):
     p = subprocess.Popen([os.path.join(b, 'mxenstored'), '-N'], env=env,
                          stdout=log, stderr=log)
     sock = os.path.join(run, 'socket')
+    # The path exists from bind(); a connection is refused until
+    # listen(): wait until one is accepted.
     for _ in range(400):
-        if os.path.exists(sock) or p.poll() is not None:
+        if p.poll() is not None:
             break
-        time.sleep(0.05)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(sock)
+            break
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            s.close()
     return p, sim, sock
 
 

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,12 +50,19 @@ def perf(build, args, expect_rc=0):
 
 
 def wait_socket(path, proc):
+    """Until the server accepts a connection: its path exists from bind(),
+    a connection is refused until listen()."""
     for _ in range(200):
-        if os.path.exists(path):
-            return True
         if proc.poll() is not None:
             return False
-        time.sleep(0.05)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            s.close()
     return False
 
 

@@ -424,7 +424,11 @@ class ConnectionRegressionTest(unittest.TestCase):
         self.addCleanup(lazy.close)
         self.addCleanup(w.close)
         lazy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        lazy.send(WATCH, b'/proto/flood\0' + b'T' * 4000 + b'\0')
+        # Its one reply is read: the watch is in place before the first
+        # write.  Sent unanswered, it could be registered (on another
+        # worker) after a third of the writes, too late for 16 MiB of
+        # events: no close, and the read below timed out.
+        lazy.request(WATCH, b'/proto/flood\0' + b'T' * 4000 + b'\0')
         value = b'v' * 64
         batch = []
         for i in range(6000):  # ~4 KiB events: over 16 MiB in all
