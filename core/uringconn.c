@@ -713,7 +713,9 @@ void mxs_worker_uring_stop(struct mxs_worker *w)
 	uint64_t until = mxs_now_ns() + (uint64_t)URING_STOP_MS * 1000000;
 	struct mxs_uconn *u;
 
-	/* Every connection is closed: their cancellations are queued. */
+	/* Every connection is closed: their cancellations and closes are
+	 * queued; in they go even with nothing in flight to wait for. */
+	(void)mxs_uring_enter(&uw->r, 0, 0);
 	while (uw->inflight && mxs_now_ns() < until) {
 		int rc = mxs_uring_enter(&uw->r, 1, 100);
 
