@@ -96,15 +96,26 @@ struct mxs_uconn {
 	char sendbuf[URING_SEND_BUF];
 };
 
+/*
+ * An fd the ring polls for the worker (its epoll set, its event-channel
+ * fd): fired when it was reported readable.  A poll that could not be
+ * queued leaves it unarmed: it counts as fired every round, and is
+ * queued again, until a poll is in.
+ */
+struct mxs_upoll {
+	int fd;
+	uint64_t ud;
+	bool fired, unarmed;
+};
+
 struct mxs_uworker {
 	struct mxs_uring r;
 	struct mxs_uconn *ready;   /* completions to serve this batch */
 	struct mxs_uconn *starved; /* receive ended for want of buffers */
 	unsigned int held;         /* buffers held by connections */
 	unsigned long inflight;    /* operations holding a reference */
-	bool epoll_fired;          /* poll epfd with epoll_wait(0) */
-	bool evtchn_fired;         /* the event-channel fd is readable */
-	bool evtchn_unarmed;       /* no poll on it: look every round */
+	struct mxs_upoll epoll;    /* fired: epoll_wait(0) on the set */
+	struct mxs_upoll evtchn;   /* fired: the event channels to serve */
 	int *late;                 /* fds to close once the queue is empty */
 	unsigned int nlate, late_cap;
 	uint16_t bnext[URING_NBUFS]; /* held buffer -> next of its conn */
@@ -493,23 +504,24 @@ static bool on_send(struct mxs_uworker *uw, struct mxs_uconn *u,
 	return true;
 }
 
-static void arm_epoll(struct mxs_worker *w)
+/* 0, or -errno when no poll could be queued (p unarmed: fired). */
+static int arm_poll(struct mxs_uworker *uw, struct mxs_upoll *p)
 {
-	/* Not armed: poll the set every round instead. */
-	if (mxs_uring_poll_multi(&w->uw->r, w->epfd, UD_EPOLL))
-		w->uw->epoll_fired = true;
+	int rc = mxs_uring_poll_multi(&uw->r, p->fd, p->ud);
+
+	p->unarmed = rc != 0;
+	p->fired |= p->unarmed;
+	return rc;
 }
 
-/* The event-channel fd's own poll; when it cannot be queued, the fd is
- * looked at every round until it can. */
-static void arm_evtchn(struct mxs_worker *w)
+/* p's readiness is being acted on: fired again only if still unarmed
+ * (or if more is left, the caller's more). */
+static void poll_seen(struct mxs_uworker *uw, struct mxs_upoll *p,
+		      bool more)
 {
-	struct mxs_uworker *uw = w->uw;
-
-	uw->evtchn_unarmed =
-		mxs_uring_poll_multi(&uw->r, w->xce_fd, UD_EVTCHN) != 0;
-	if (uw->evtchn_unarmed)
-		uw->evtchn_fired = true;
+	p->fired = more || p->unarmed;
+	if (p->unarmed)
+		(void)arm_poll(uw, p);
 }
 
 static void reap(struct mxs_worker *w)
@@ -529,14 +541,13 @@ static void reap(struct mxs_worker *w)
 				mxs_log("io_uring close: %s",
 					strerror(-cqe->res));
 				close((int)(data >> 32));
-			} else if (data == UD_EPOLL) {
-				uw->epoll_fired = true;
+			} else if (data == UD_EPOLL || data == UD_EVTCHN) {
+				struct mxs_upoll *p = data == UD_EPOLL ?
+					&uw->epoll : &uw->evtchn;
+
+				p->fired = true;
 				if (!(cqe->flags & IORING_CQE_F_MORE))
-					arm_epoll(w);
-			} else if (data == UD_EVTCHN) {
-				uw->evtchn_fired = true;
-				if (!(cqe->flags & IORING_CQE_F_MORE))
-					arm_evtchn(w);
+					(void)arm_poll(uw, p);
 			}
 		} else if ((data & OP_MASK) == OP_RECV) {
 			over = on_recv(uw, u, cqe);
@@ -634,10 +645,12 @@ int mxs_worker_uring_start(struct mxs_worker *w)
 		return rc;
 	}
 	w->uw = uw;
-	arm_epoll(w);
+	uw->epoll = (struct mxs_upoll){ .fd = w->epfd, .ud = UD_EPOLL };
+	(void)arm_poll(uw, &uw->epoll);
 	/* Out of the epoll set only once its own poll is queued: the
 	 * first submission either sees it readable or waits for it. */
-	if (w->xce && !mxs_uring_poll_multi(&uw->r, w->xce_fd, UD_EVTCHN) &&
+	uw->evtchn = (struct mxs_upoll){ .fd = w->xce_fd, .ud = UD_EVTCHN };
+	if (w->xce && !arm_poll(uw, &uw->evtchn) &&
 	    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->xce_fd, NULL) < 0)
 		mxs_log("worker %u: event channel left in epoll: %s", w->id,
 			strerror(errno));
@@ -648,8 +661,7 @@ int mxs_worker_uring_wait(struct mxs_worker *w, struct epoll_event *ev,
 			  int max, int timeout_ms)
 {
 	struct mxs_uworker *uw = w->uw;
-	bool wait = timeout_ms != 0 && !uw->epoll_fired && !uw->ready &&
-		    !uw->evtchn_fired;
+	bool wait = timeout_ms != 0 && !mxs_worker_uring_busy(w);
 	int rc, n = 0;
 
 	rc = mxs_uring_enter(&uw->r, wait, wait ? timeout_ms : 0);
@@ -662,20 +674,18 @@ int mxs_worker_uring_wait(struct mxs_worker *w, struct epoll_event *ev,
 		return rc;
 	close_late_now(uw);
 	reap(w);
-	if (uw->epoll_fired) {
+	if (uw->epoll.fired) {
 		n = epoll_wait(w->epfd, ev, max, 0);
 		if (n < 0)
 			return errno == EINTR ? 0 : -errno;
 		/* A full answer may leave more: poll again next round. */
-		uw->epoll_fired = n == max;
+		poll_seen(uw, &uw->epoll, n == max);
 	}
-	if (uw->evtchn_fired && n < max) {
+	if (uw->evtchn.fired && n < max) {
 		ev[n].events = EPOLLIN;
 		ev[n].data.ptr = &w->xce_fd;
 		n++;
-		uw->evtchn_fired = uw->evtchn_unarmed;
-		if (uw->evtchn_unarmed)
-			arm_evtchn(w);
+		poll_seen(uw, &uw->evtchn, false);
 	}
 	return n;
 }
@@ -704,7 +714,7 @@ void mxs_worker_uring_serve(struct mxs_worker *w)
 
 bool mxs_worker_uring_busy(const struct mxs_worker *w)
 {
-	return w->uw->epoll_fired || w->uw->ready || w->uw->evtchn_fired;
+	return w->uw->epoll.fired || w->uw->ready || w->uw->evtchn.fired;
 }
 
 void mxs_worker_uring_stop(struct mxs_worker *w)
