@@ -216,71 +216,68 @@ void mxs_uring_buf_recycle(struct mxs_uring *r, unsigned int bid)
 	__atomic_store_n(&r->br->tail, r->br_tail, __ATOMIC_RELEASE);
 }
 
-int mxs_uring_recv_multishot(struct mxs_uring *r, int fd, uint64_t ud)
+/* A zeroed entry with its operation, fd and user_data set; NULL and
+ * errno as mxs_uring_get_sqe. */
+static struct io_uring_sqe *prep(struct mxs_uring *r, uint8_t opcode, int fd,
+				 uint64_t ud)
 {
 	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
 
+	if (sqe) {
+		sqe->opcode = opcode;
+		sqe->fd = fd;
+		sqe->user_data = ud;
+	}
+	return sqe;
+}
+
+int mxs_uring_recv_multishot(struct mxs_uring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = prep(r, IORING_OP_RECV, fd, ud);
+
 	if (!sqe)
 		return -errno;
-	sqe->opcode = IORING_OP_RECV;
-	sqe->fd = fd;
 	sqe->ioprio = IORING_RECV_MULTISHOT;
 	sqe->flags = IOSQE_BUFFER_SELECT;
 	sqe->buf_group = 0;
-	sqe->user_data = ud;
 	return 0;
 }
 
 int mxs_uring_send(struct mxs_uring *r, int fd, const void *buf,
 		   size_t len, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+	struct io_uring_sqe *sqe = prep(r, IORING_OP_SEND, fd, ud);
 
 	if (!sqe)
 		return -errno;
-	sqe->opcode = IORING_OP_SEND;
-	sqe->fd = fd;
 	sqe->addr = (uint64_t)(uintptr_t)buf;
 	sqe->len = (uint32_t)len;
 	sqe->msg_flags = MSG_NOSIGNAL;
-	sqe->user_data = ud;
 	return 0;
 }
 
 int mxs_uring_poll_multi(struct mxs_uring *r, int fd, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+	struct io_uring_sqe *sqe = prep(r, IORING_OP_POLL_ADD, fd, ud);
 
 	if (!sqe)
 		return -errno;
-	sqe->opcode = IORING_OP_POLL_ADD;
-	sqe->fd = fd;
 	sqe->poll32_events = POLLIN;
 	sqe->len = IORING_POLL_ADD_MULTI;
-	sqe->user_data = ud;
 	return 0;
 }
 
 int mxs_uring_cancel(struct mxs_uring *r, uint64_t target, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
+	struct io_uring_sqe *sqe = prep(r, IORING_OP_ASYNC_CANCEL, 0, ud);
 
 	if (!sqe)
 		return -errno;
-	sqe->opcode = IORING_OP_ASYNC_CANCEL;
 	sqe->addr = target;
-	sqe->user_data = ud;
 	return 0;
 }
 
 int mxs_uring_close(struct mxs_uring *r, int fd, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = mxs_uring_get_sqe(r);
-
-	if (!sqe)
-		return -errno;
-	sqe->opcode = IORING_OP_CLOSE;
-	sqe->fd = fd;
-	sqe->user_data = ud;
-	return 0;
+	return prep(r, IORING_OP_CLOSE, fd, ud) ? 0 : -errno;
 }
