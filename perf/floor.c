@@ -141,22 +141,17 @@ static int floor_write_all(int fd, const char *p, size_t n)
 }
 
 /*
- * Reads what is available, answers every complete message in one write.
- * Returns 0, or -errno when the connection must close (EOF, error, a
- * payload over MXS_PAYLOAD_MAX: the daemons close such a connection).
+ * Answers the complete messages at the start of c->in into c->out (from
+ * *olen on) and removes them from c->in.  Returns 1 when c->out filled
+ * before the input ran out (send it, then call again), 0 when no complete
+ * message is left, -E2BIG for a payload over MXS_PAYLOAD_MAX (the daemons
+ * close such a connection).
  */
-static int floor_serve(struct floor_conn *c)
+static int floor_batch(struct floor_conn *c, size_t *olen)
 {
-	size_t off = 0, olen = 0;
-	ssize_t r;
-	int rc = 0;
+	size_t off = 0;
+	int full = 0;
 
-	r = read(c->fd, c->in + c->in_len, FLOOR_IN_CAP - c->in_len);
-	if (r == 0)
-		return -EPIPE;
-	if (r < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	c->in_len += (size_t)r;
 	while (c->in_len - off >= sizeof(struct mxs_msg_hdr)) {
 		struct mxs_msg_hdr q;
 
@@ -165,17 +160,41 @@ static int floor_serve(struct floor_conn *c)
 			return -E2BIG;
 		if (c->in_len - off < sizeof(q) + q.len)
 			break;
-		if (floor_answer(c->out, &olen, &q, c->in + off + sizeof(q))) {
-			if ((rc = floor_write_all(c->fd, c->out, olen)))
-				return rc;
-			olen = 0;
-			continue; /* the same message again, into an empty batch */
-		}
+		if ((full = floor_answer(c->out, olen, &q,
+					 c->in + off + sizeof(q))))
+			break;
 		off += sizeof(q) + q.len;
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
-	return olen ? floor_write_all(c->fd, c->out, olen) : 0;
+	return full;
+}
+
+/*
+ * Reads what is available, answers every complete message in one write
+ * (more when they do not fit one batch).  Returns 0, or -errno when the
+ * connection must close (EOF, error, an oversized payload).
+ */
+static int floor_serve(struct floor_conn *c)
+{
+	size_t olen;
+	ssize_t r;
+	int full, rc;
+
+	r = read(c->fd, c->in + c->in_len, FLOOR_IN_CAP - c->in_len);
+	if (r == 0)
+		return -EPIPE;
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	c->in_len += (size_t)r;
+	do {
+		olen = 0;
+		if ((full = floor_batch(c, &olen)) < 0)
+			return full;
+		if (olen && (rc = floor_write_all(c->fd, c->out, olen)))
+			return rc;
+	} while (full);
+	return 0;
 }
 
 static void *floor_thread(void *arg)
@@ -355,25 +374,14 @@ static void floor_ureceived(struct mxs_uring *r, struct floor_conn *c,
  * in one send.  0, or -errno when c must close. */
 static int floor_userve(struct mxs_uring *r, struct floor_conn *c)
 {
-	size_t off = 0, olen = 0;
+	size_t olen = 0;
 	int rc;
 
 	if (c->sending || c->closing)
 		return 0;
-	while (c->in_len - off >= sizeof(struct mxs_msg_hdr)) {
-		struct mxs_msg_hdr q;
-
-		memcpy(&q, c->in + off, sizeof(q));
-		if (q.len > MXS_PAYLOAD_MAX)
-			return -E2BIG;
-		if (c->in_len - off < sizeof(q) + q.len)
-			break;
-		if (floor_answer(c->out, &olen, &q, c->in + off + sizeof(q)))
-			break; /* batch full: the rest after this send */
-		off += sizeof(q) + q.len;
-	}
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
+	/* A full batch: the rest after this send. */
+	if ((rc = floor_batch(c, &olen)) < 0)
+		return rc;
 	if (c->nheld && (rc = floor_unhold(r, c)))
 		return rc;
 	if (!olen)
