@@ -222,6 +222,38 @@ static inline int xsa_guest_events(struct xensim_guest *g, const char *path,
 	return n;
 }
 
+/*
+ * Expected events: waits up to XSA_TMO for each of the n events whose
+ * path is path (NULL: any), then counts the extras until quiet_ms pass
+ * without one.  Returns the count (n when exactly as expected): a late
+ * event under load is waited for, not missed, and one too many is seen
+ * as in xsa_*_events.
+ */
+static inline int xsa_dom0_expect(const char *path, int n, int quiet_ms)
+{
+	struct xensim_msg *ev;
+	int got = 0;
+
+	while (got < n && xensim_sock_wait_watch(xh.ts, &ev, XSA_TMO) == 0) {
+		got += !path || !strcmp(ev->body, path);
+		free(ev);
+	}
+	return got + xsa_dom0_events(path, quiet_ms);
+}
+
+static inline int xsa_guest_expect(struct xensim_guest *g, const char *path,
+				   int n, int quiet_ms)
+{
+	struct xensim_msg *ev;
+	int got = 0;
+
+	while (got < n && xensim_guest_wait_watch(g, &ev, XSA_TMO) == 0) {
+		got += !path || !strcmp(ev->body, path);
+		free(ev);
+	}
+	return got + xsa_guest_events(g, path, quiet_ms);
+}
+
 /* A round trip on g: everything the daemon sent before is in by now. */
 static inline void xsa_sync(struct xensim_guest *g)
 {

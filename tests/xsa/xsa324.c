@@ -58,9 +58,9 @@ int main(int argc, char **argv)
 
 	/* Removal of the node: the same, and a path the event fits fires. */
 	CHECK_RC(xensim_guest_rm(g, node));
-	CHECK(xsa_guest_events(g, node, 300) == 1);
+	CHECK(xsa_guest_expect(g, node, 1, 300) == 1);
 	CHECK_RC(xensim_guest_write(g, wpath, "fits"));
-	CHECK(xsa_guest_events(g, wpath, 300) == 2); /* both watches */
+	CHECK(xsa_guest_expect(g, wpath, 2, 300) == 2); /* both watches */
 
 	xensim_guest_detach(g);
 	return xsa_finish("xsa_324");

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NB; i++) {
 		xensim_guest_detach(bad[i]);
 		xsa_destroy(d[i]);
-		CHECK(xsa_dom0_events("@releaseDomain", 300) == 1);
+		CHECK(xsa_dom0_expect("@releaseDomain", 1, 300) == 1);
 		CHECK(xensim_sock_read(xh.ts, xsa_home(d[i], NULL), &val, NULL) == -ENOENT);
 	}
 	CHECK_RC(xensim_guest_read(ok, "data/x", &val, NULL));

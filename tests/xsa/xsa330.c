@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 	}
 	xsa_guest_events(g, NULL, 100);
 	CHECK_RC(xensim_guest_write(g, "w/3", "y"));
-	CHECK(xsa_guest_events(g, "w/3", 300) == 1);
+	CHECK(xsa_guest_expect(g, "w/3", 1, 300) == 1);
 
 	xensim_guest_detach(g);
 	return xsa_finish("xsa_330");

@@ -86,12 +86,12 @@ int main(int argc, char **argv)
 	CHECK_RC(xsa_call(g, XS_RM, tx, mid, (uint32_t)strlen(mid) + 1, NULL));
 	CHECK_RC(xsa_call(g, XS_TRANSACTION_END, tx, "T", 2, NULL));
 	CHECK(xensim_sock_read(xh.ts, xsa_home(d, mid), &val, NULL) == -ENOENT);
-	CHECK(xsa_guest_events(g, mid, 300) == 1);
+	CHECK(xsa_guest_expect(g, mid, 1, 300) == 1);
 	mid[strlen(mid) - 2] = '\0';
 	CHECK_RC(xensim_sock_read(xh.ts, xsa_home(d, mid), &val, NULL));
 	free(val);
 	CHECK_RC(xensim_guest_rm(g, "d"));
-	CHECK(xsa_guest_events(g, "d", 300) == 1);
+	CHECK(xsa_guest_expect(g, "d", 1, 300) == 1);
 	xsa_check_store();
 	printf("ok: removed inside a transaction and outside\n");
 
