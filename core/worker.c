@@ -236,13 +236,20 @@ static void *worker_main(void *arg)
 		mxs_worker_bury(w);
 		mxs_rcu_quiescent();
 	}
-	/* Orderly stop: close what this worker owns. */
-	while (!cds_list_empty(&w->conns))
-		mxs_conn_close(cds_list_first_entry(&w->conns, struct mxs_conn,
-						    link));
-	mxs_worker_run_delayed(w, UINT64_MAX); /* their references */
-	mxs_worker_run_timed(w, UINT64_MAX);
-	drain_inbox(w, true); /* drop events queued to closed connections */
+	/*
+	 * Orderly stop: close what this worker owns, then drop the events
+	 * queued to closed connections.  That drain also serves what other
+	 * workers posted since the loop's last one: an INTRODUCE among it
+	 * makes a new ring connection, closed by the next round.
+	 */
+	do {
+		while (!cds_list_empty(&w->conns))
+			mxs_conn_close(cds_list_first_entry(
+				&w->conns, struct mxs_conn, link));
+		mxs_worker_run_delayed(w, UINT64_MAX); /* their references */
+		mxs_worker_run_timed(w, UINT64_MAX);
+		drain_inbox(w, true);
+	} while (!cds_list_empty(&w->conns));
 	mxs_worker_service_dirty(w);
 	mxs_worker_notify_all(w);
 	while (w->again) {
