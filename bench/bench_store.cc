@@ -36,6 +36,8 @@
 //   BM_CommitConflict           tx read + write, the same node written
 //                               outside the tx before the commit: EAGAIN
 //   BM_WatchMatch/N             one change against N watches, 2 match
+//   BM_WatchHandshake/N         the handshake's watches of N domains,
+//                               each change another domain's (cold)
 //   BM_DirectoryPartPaging/N    a whole DIRECTORY_PART listing of N
 //                               children in 4 KiB replies
 //
@@ -530,6 +532,59 @@ void BM_WatchMatch(benchmark::State &state)
 	state.SetItemsProcessed(state.iterations());
 }
 
+// The xenbus handshake's watches on N domains: one backend owner watches
+// every frontend's state node, each frontend its backend's state node;
+// an iteration changes the next domain's frontend or backend state, so
+// (as in the daemon, between two changes of a domain the others') the
+// buckets and watches it meets are not in the cache at large N.  Each
+// change fires one watch; time per change must not grow with N.
+void BM_WatchHandshake(benchmark::State &state)
+{
+	const int64_t n = state.range(0);
+	mxs_watches *reg = mxs_watches_new();
+	std::vector<mxs_watch_owner> owners((size_t)n + 1);
+	std::vector<std::string> fe((size_t)n), be((size_t)n);
+	char path[96];
+
+	mxs_watch_owner_init(&owners[0], nullptr, 0);
+	for (int64_t d = 1; d <= n; d++) {
+		snprintf(path, sizeof(path),
+			 "/local/domain/%lld/device/vif/0/state", (long long)d);
+		fe[(size_t)d - 1] = path;
+		snprintf(path, sizeof(path),
+			 "/local/domain/0/backend/vif/%lld/0/state",
+			 (long long)d);
+		be[(size_t)d - 1] = path;
+		mxs_watch_owner_init(&owners[(size_t)d], nullptr, (uint64_t)d);
+	}
+	// In boot order: the backend's watch on a domain, then the
+	// domain's on its backend.
+	for (int64_t d = 0; d < n; d++) {
+		mxs_watch_add(reg, &owners[0], fe[(size_t)d].c_str(), "be", 0);
+		mxs_watch_add(reg, &owners[(size_t)d + 1],
+			      be[(size_t)d].c_str(), "fe", 0);
+	}
+	auto count = [](void *arg, const mxs_watch *, const char *) {
+		++*static_cast<int64_t *>(arg);
+	};
+	int64_t hits = 0;
+	size_t i = 0;
+	for (auto _ : state) {
+		const std::string &p = (i & 1) ? be[(i >> 1) % (size_t)n]
+					       : fe[(i >> 1) % (size_t)n];
+
+		benchmark::DoNotOptimize(
+			mxs_watches_fire(reg, p.c_str(), false, count, &hits));
+		i++;
+	}
+	for (auto &o : owners)
+		mxs_watch_remove_all(reg, &o);
+	mxs_watches_free(reg);
+	state.counters["hits/iter"] =
+		state.iterations() ? (double)hits / state.iterations() : 0;
+	state.SetItemsProcessed(state.iterations());
+}
+
 // Paging through a directory of N children with DIRECTORY_PART in
 // 4 KiB replies (the wire's payload limit), as a client lists a big
 // host's /local/domain: one iteration is the whole listing.  Linear in N
@@ -651,6 +706,11 @@ void Register()
 		->Arg(10)
 		->Arg(1000)
 		->Arg(10000)
+		->MinTime(kMin);
+	benchmark::RegisterBenchmark("BM_WatchHandshake", BM_WatchHandshake)
+		->Arg(500)
+		->Arg(5000)
+		->Arg(50000)
 		->MinTime(kMin);
 	benchmark::RegisterBenchmark("BM_DirectoryPartPaging",
 				     BM_DirectoryPartPaging)

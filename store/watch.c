@@ -8,13 +8,31 @@
 
 #include "store/path.h"
 
+/*
+ * Watches per path length, lengths from WATCH_LENS - 1 up sharing the
+ * last slot: the ancestor walk of a change skips the prefixes whose
+ * length no watch has without hashing them.  Watched paths are usually
+ * of a few lengths (a guest's state nodes, a backend directory), while
+ * a change's ancestors ("/local", "/local/domain", its home, ...) are of
+ * others.  Watches at every length only make every prefix a lookup
+ * again, as without the counts.
+ */
+#define WATCH_LENS 256
+
 struct mxs_watches {
 	pthread_rwlock_t lock;
-	struct mxs_watch **buckets; /* power of two */
+	struct mxs_watch **buckets; /* power of two, at most one watch each
+				     * on average (grow) */
 	size_t nbuckets;
 	unsigned long count;
 	uint64_t seq;
+	uint32_t bylen[WATCH_LENS]; /* exclusive lock to change */
 };
+
+static inline size_t len_slot(size_t len)
+{
+	return len < WATCH_LENS ? len : WATCH_LENS - 1;
+}
 
 struct mxs_watches *mxs_watches_new(void)
 {
@@ -43,13 +61,6 @@ struct mxs_watches *mxs_watches_new(void)
 	return reg;
 }
 
-static void watch_free(struct mxs_watch *w)
-{
-	free(w->path);
-	free(w->token);
-	free(w);
-}
-
 void mxs_watches_free(struct mxs_watches *reg)
 {
 	size_t i;
@@ -61,7 +72,7 @@ void mxs_watches_free(struct mxs_watches *reg)
 			struct mxs_watch *w = reg->buckets[i];
 
 			reg->buckets[i] = w->hnext;
-			watch_free(w);
+			free(w);
 		}
 	free(reg->buckets);
 	pthread_rwlock_destroy(&reg->lock);
@@ -87,7 +98,7 @@ static void grow(struct mxs_watches *reg)
 		return; /* keep the old table: slower, still correct */
 	for (i = 0; i < reg->nbuckets; i++)
 		for (w = reg->buckets[i]; w; w = nx) {
-			size_t h = mxs_path_hash(w->path, w->pathlen) & (nb - 1);
+			size_t h = w->hash & (nb - 1);
 
 			nx = w->hnext;
 			w->hnext = b[h];
@@ -98,44 +109,58 @@ static void grow(struct mxs_watches *reg)
 	reg->nbuckets = nb;
 }
 
+/* The watch of o on path (hash h) with token, or NULL.  Caller: the
+ * exclusive lock. */
+static struct mxs_watch *find(struct mxs_watches *reg,
+			      const struct mxs_watch_owner *o, uint64_t h,
+			      const char *path, size_t len, const char *token)
+{
+	struct mxs_watch *w;
+
+	for (w = reg->buckets[h & (reg->nbuckets - 1)]; w; w = w->hnext)
+		if (w->hash == h && w->owner == o && w->pathlen == len &&
+		    memcmp(w->path, path, len) == 0 &&
+		    strcmp(w->token, token) == 0)
+			return w;
+	return NULL;
+}
+
 int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
 		  const char *path, const char *token, size_t rel_off)
 {
-	size_t len = strlen(path), h;
+	size_t len = strlen(path), tlen = strlen(token);
+	uint64_t h = mxs_path_hash(path, len);
 	struct mxs_watch *w;
+	size_t b;
 
-	pthread_rwlock_wrlock(&reg->lock);
-	h = mxs_path_hash(path, len) & (reg->nbuckets - 1);
-	for (w = reg->buckets[h]; w; w = w->hnext)
-		if (w->owner == o && w->pathlen == len &&
-		    memcmp(w->path, path, len) == 0 &&
-		    strcmp(w->token, token) == 0) {
-			pthread_rwlock_unlock(&reg->lock);
-			return -EEXIST;
-		}
-	w = calloc(1, sizeof(*w));
-	if (w) {
-		w->path = strdup(path);
-		w->token = strdup(token);
-	}
-	if (!w || !w->path || !w->token) {
-		if (w)
-			watch_free(w);
-		pthread_rwlock_unlock(&reg->lock);
+	/* Built before the lock: the lock only guards the table. */
+	w = malloc(sizeof(*w) + len + 1 + tlen + 1);
+	if (!w)
 		return -ENOMEM;
-	}
+	memcpy(w->path, path, len + 1);
+	memcpy(w->path + len + 1, token, tlen + 1);
+	w->token = w->path + len + 1;
+	w->hash = h;
 	w->pathlen = len;
 	w->rel_off = rel_off;
 	w->owner = o;
+	pthread_rwlock_wrlock(&reg->lock);
+	if (find(reg, o, h, path, len, token)) {
+		pthread_rwlock_unlock(&reg->lock);
+		free(w);
+		return -EEXIST;
+	}
 	w->seq = ++reg->seq;
-	w->hnext = reg->buckets[h];
-	reg->buckets[h] = w;
+	b = h & (reg->nbuckets - 1);
+	w->hnext = reg->buckets[b];
+	reg->buckets[b] = w;
 	cds_list_add_tail(&w->link, &o->list);
 	o->count++;
+	reg->bylen[len_slot(len)]++;
 	/* Relaxed: readers take no lock and need no ordering
 	 * (mxs_watches_owner_bytes). */
-	__atomic_fetch_add(&o->bytes, len + strlen(token), __ATOMIC_RELAXED);
-	if (++reg->count > reg->nbuckets * 2)
+	__atomic_fetch_add(&o->bytes, len + tlen, __ATOMIC_RELAXED);
+	if (++reg->count > reg->nbuckets)
 		grow(reg);
 	pthread_rwlock_unlock(&reg->lock);
 	return 0;
@@ -144,8 +169,7 @@ int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
 /* Caller: exclusive lock. */
 static void unlink_watch(struct mxs_watches *reg, struct mxs_watch *w)
 {
-	struct mxs_watch **pp =
-		&reg->buckets[mxs_path_hash(w->path, w->pathlen) & (reg->nbuckets - 1)];
+	struct mxs_watch **pp = &reg->buckets[w->hash & (reg->nbuckets - 1)];
 
 	while (*pp != w)
 		pp = &(*pp)->hnext;
@@ -154,24 +178,27 @@ static void unlink_watch(struct mxs_watches *reg, struct mxs_watch *w)
 	w->owner->count--;
 	__atomic_fetch_sub(&w->owner->bytes, w->pathlen + strlen(w->token),
 			   __ATOMIC_RELAXED);
+	reg->bylen[len_slot(w->pathlen)]--;
 	reg->count--;
-	watch_free(w);
+	free(w);
 }
 
 int mxs_watch_remove(struct mxs_watches *reg, struct mxs_watch_owner *o,
 		     const char *path, const char *token)
 {
+	size_t len = strlen(path);
+	uint64_t h = mxs_path_hash(path, len);
 	struct mxs_watch *w;
 	int rc = -ENOENT;
 
+	/* Through the table, not the owner's list: a backend holds a watch
+	 * per frontend, and (owner, path, token) is unique (add). */
 	pthread_rwlock_wrlock(&reg->lock);
-	cds_list_for_each_entry(w, &o->list, link)
-		if (strcmp(w->path, path) == 0 &&
-		    strcmp(w->token, token) == 0) {
-			unlink_watch(reg, w);
-			rc = 0;
-			break;
-		}
+	w = find(reg, o, h, path, len, token);
+	if (w) {
+		unlink_watch(reg, w);
+		rc = 0;
+	}
 	pthread_rwlock_unlock(&reg->lock);
 	return rc;
 }
@@ -211,16 +238,19 @@ static int hits_add(struct hits *h, const struct mxs_watch *w)
 	return 0;
 }
 
-/* Caller: shared lock. */
+/* Adds the watches on p[0..len) to h.  Caller: shared lock. */
 static int collect(struct mxs_watches *reg, const char *p, size_t len,
 		   struct hits *h)
 {
 	const struct mxs_watch *w;
+	uint64_t hash;
 
-	for (w = reg->buckets[mxs_path_hash(p, len) & (reg->nbuckets - 1)]; w;
-	     w = w->hnext)
-		if (w->pathlen == len && memcmp(w->path, p, len) == 0 &&
-		    hits_add(h, w))
+	if (!reg->bylen[len_slot(len)])
+		return 0;
+	hash = mxs_path_hash(p, len);
+	for (w = reg->buckets[hash & (reg->nbuckets - 1)]; w; w = w->hnext)
+		if (w->hash == hash && w->pathlen == len &&
+		    memcmp(w->path, p, len) == 0 && hits_add(h, w))
 			return -ENOMEM;
 	return 0;
 }

@@ -14,7 +14,10 @@
  *   to the owner and queue work for it.
  * - Matching costs O(depth of the changed path): watches are hashed by
  *   path and each ancestor of the change is looked up, never a scan of
- *   all watches.
+ *   all watches.  An ancestor whose length no watch has is skipped
+ *   before it is hashed (a count of watches per path length), and a
+ *   chain entry is compared by its stored hash before its path, so a
+ *   lookup that finds nothing touches no entry of a large table.
  */
 #ifndef MXS_STORE_WATCH_H
 #define MXS_STORE_WATCH_H
@@ -43,15 +46,20 @@ struct mxs_watch_owner {
 	uint64_t bytes;
 };
 
+/*
+ * One allocation per watch: the header, then path and token with their
+ * NULs.  What a chain walk reads (hnext, hash) comes first.
+ */
 struct mxs_watch {
 	struct mxs_watch *hnext;   /* hash chain by path */
-	struct cds_list_head link; /* in owner->list */
+	uint64_t hash;             /* mxs_path_hash(path, pathlen) */
 	struct mxs_watch_owner *owner;
 	uint64_t seq;              /* creation order of watches */
+	struct cds_list_head link; /* in owner->list */
 	size_t rel_off;            /* relative watch: bytes of prefix to cut */
 	size_t pathlen;
-	char *path;                /* canonical absolute path or @name */
-	char *token;
+	const char *token;         /* path + pathlen + 1 */
+	char path[];               /* canonical absolute path or @name */
 };
 
 struct mxs_watches *mxs_watches_new(void);

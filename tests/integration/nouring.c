@@ -12,6 +12,7 @@
 long syscall(long nr, ...)
 {
 	static long (*real)(long, ...);
+	long (*fn)(long, ...);
 	long a[6];
 	va_list ap;
 	int i;
@@ -20,11 +21,16 @@ long syscall(long nr, ...)
 		errno = EPERM;
 		return -1;
 	}
-	if (!real)
-		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	/* Relaxed: workers race to the first call, and each finds the same
+	 * pointer (to code: nothing else is published with it). */
+	fn = __atomic_load_n(&real, __ATOMIC_RELAXED);
+	if (!fn) {
+		fn = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+		__atomic_store_n(&real, fn, __ATOMIC_RELAXED);
+	}
 	va_start(ap, nr);
 	for (i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return fn(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
