@@ -57,9 +57,14 @@ static int check_stamps(struct mxs_store *st, const struct mxs_node *n)
 	int bad = 0;
 
 	bad |= v->seq > seq || seq > gen || n->born > v->seq;
-	bad |= v->meta_gen > v->seq || v->perms_gen > v->seq;
+	/* A lean version never stamped has perms_gen MXS_GEN_NONE: caught
+	 * here with the full ones' stored generations. */
+	bad |= mxs_nodeval_meta_gen(v) > v->seq ||
+	       mxs_nodeval_perms_gen(v) > v->seq;
 	if (o)
-		bad |= o->seq >= v->seq || o->meta_gen > v->meta_gen;
+		bad |= o->seq >= v->seq || mxs_nodeval_perms_gen(o) > o->seq ||
+		       mxs_nodeval_meta_gen(o) > mxs_nodeval_meta_gen(v) ||
+		       mxs_nodeval_perms_gen(o) > mxs_nodeval_perms_gen(v);
 	if ((p = mxs_node_parent(st, n)))
 		bad |= p->born > n->born;
 	return bad;

@@ -43,9 +43,12 @@ void mxs_store_bug(const char *file, int line, const char *why)
 /* ------------------------------------------------------------------ */
 /* Node versions                                                        */
 
-struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
-				    unsigned int nperms, const void *value,
-				    size_t vlen, bool kidslot)
+/* A version of either representation, its stored generations (gens)
+ * left for the caller to set. */
+static struct mxs_nodeval *nodeval_make(uint64_t seq, bool gens,
+					const struct mxs_perm *perms,
+					unsigned int nperms, const void *value,
+					size_t vlen, bool kidslot)
 {
 	struct mxs_nodeval *v;
 	size_t size;
@@ -57,20 +60,20 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
 		errno = E2BIG;
 		return NULL;
 	}
-	size = kidslot ? mxs_nodeval_kidslot_off(nperms, vlen) +
+	size = kidslot ? mxs_nodeval_kidslot_off(gens, nperms, vlen) +
 				 sizeof(struct mxs_kidlist *)
-		       : offsetof(struct mxs_nodeval, data) +
-				 nperms * sizeof(*perms) + vlen + 1;
+		       : mxs_nodeval_head(gens) + nperms * sizeof(*perms) +
+				 vlen + 1;
 	v = mxs_malloc(size);
 	if (!v)
 		return NULL;
 	v->seq = seq;
 	v->older = NULL;
-	v->meta_gen = seq;
-	v->perms_gen = MXS_GEN_NONE;
 	v->nperms = nperms;
 	v->vlen = vlen;
 	v->kidslot = kidslot;
+	v->gens = gens;
+	v->unstamped = !gens;
 	if (nperms)
 		memcpy(mxs_nodeval_perms(v), perms, nperms * sizeof(*perms));
 	val = (char *)mxs_nodeval_value(v);
@@ -82,16 +85,31 @@ struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
 	return v;
 }
 
+struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, uint64_t perms_gen,
+				    const struct mxs_perm *perms,
+				    unsigned int nperms, const void *value,
+				    size_t vlen, bool kidslot)
+{
+	bool gens = perms_gen != MXS_GEN_NONE;
+	struct mxs_nodeval *v = nodeval_make(seq, gens, perms, nperms, value,
+					     vlen, kidslot);
+
+	if (v && gens)
+		mxs_nodeval_set_gens(v, seq, perms_gen);
+	return v;
+}
+
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o, bool kidslot)
 {
-	struct mxs_nodeval *v = mxs_nodeval_new(o->seq, mxs_nodeval_perms(o),
-						o->nperms, mxs_nodeval_value(o),
-						o->vlen, o->kidslot || kidslot);
+	/* Full even when o is lean: a copy that becomes a touch takes a
+	 * new seq and keeps o's meta_gen and perms_gen. */
+	struct mxs_nodeval *v = nodeval_make(o->seq, true, mxs_nodeval_perms(o),
+					     o->nperms, mxs_nodeval_value(o),
+					     o->vlen, o->kidslot || kidslot);
 
-	if (v) {
-		v->meta_gen = o->meta_gen;
-		v->perms_gen = o->perms_gen;
-	}
+	if (v)
+		mxs_nodeval_set_gens(v, mxs_nodeval_meta_gen(o),
+				     mxs_nodeval_perms_gen(o));
 	return v;
 }
 
@@ -159,14 +177,28 @@ static void own_unlink(struct mxs_store *st, struct mxs_node *n,
 	__atomic_fetch_sub(&st->owned[slot], 1, __ATOMIC_RELAXED);
 }
 
-/* Stamps a version about to be installed with a change of its value or
+/*
+ * Stamps a version about to be installed with a change of its value or
  * permissions: its generation, and the generation of its permission
- * list if this version set it. */
+ * list if this version set it.  A lean version is stamped once (its
+ * perms_gen becomes seq with it); a published one stamped again would
+ * move its list's generation past domains it must see as stale.
+ */
 static void version_stamp(struct mxs_store *st, struct mxs_nodeval *v)
 {
-	v->seq = v->meta_gen = mxs_store_gen_next(st);
-	if (v->perms_gen == MXS_GEN_NONE)
-		v->perms_gen = v->seq;
+	uint64_t perms_gen;
+
+	if (!v->gens) {
+		if (!v->unstamped)
+			MXS_STORE_BUG("a lean version installed twice");
+		v->seq = mxs_store_gen_next(st);
+		v->unstamped = 0;
+		return;
+	}
+	perms_gen = mxs_nodeval_perms_gen(v);
+	v->seq = mxs_store_gen_next(st);
+	mxs_nodeval_set_gens(v, v->seq,
+			     perms_gen == MXS_GEN_NONE ? v->seq : perms_gen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -510,8 +542,10 @@ static void node_touch(struct mxs_store *st, struct mxs_node *n)
 		MXS_STORE_BUG("a touch without its reservation");
 	v = t->val;
 	t->val = NULL;
+	/* Full (mxs_nodeval_dup): only the children changed. */
 	v->seq = mxs_store_gen_next(st);
-	v->meta_gen = n->val->meta_gen; /* only the children changed */
+	mxs_nodeval_set_gens(v, mxs_nodeval_meta_gen(n->val),
+			     mxs_nodeval_perms_gen(n->val));
 	node_publish(st, n, v);
 }
 

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
@@ -74,6 +75,20 @@ _Noreturn void mxs_store_bug(const char *file, int line, const char *why);
  * and publishes the last one it handed out (st->seq), so a version's
  * generation orders it against snapshots as a commit stamp would, and no
  * version needs both.
+ *
+ * Two representations, fixed when the version is allocated:
+ *   lean (gens == 0): the last change of value or permissions and the
+ *       setting of the permission list are this version itself, so
+ *       meta_gen and perms_gen are both seq and not stored.  Every
+ *       version that sets its own list (a creation, SET_PERMS) is made
+ *       lean: 16 bytes less, a 13-byte path's version of a 32-byte value
+ *       and one permission in 64 bytes instead of 80 (docs/performance.md,
+ *       "Memory per node").  Until installed (version_stamp) it is
+ *       `unstamped`: its perms_gen is MXS_GEN_NONE (the list is being
+ *       set now) and its meta_gen its base's seq, as the seq it holds.
+ *   full (gens == 1): meta_gen and perms_gen stored at the start of data
+ *       (mxs_nodeval_meta_gen / mxs_nodeval_perms_gen): a write that
+ *       keeps the list, a touch (only the children changed), a copy.
  */
 struct mxs_nodeval {
 	/*
@@ -85,47 +100,90 @@ struct mxs_nodeval {
 	 */
 	uint64_t seq;
 	struct mxs_nodeval *older; /* STORE_VAL: the version before, or NULL */
-	uint64_t meta_gen; /* last change of value or permissions */
-	/*
-	 * Generation at which the permission list was set (creation or
-	 * SET_PERMS): the domain oracle's entries introduced later are
-	 * stale (store.h).  MXS_GEN_NONE in a version not yet published:
-	 * set by this version, stamped with seq when it is installed.
-	 */
-	uint64_t perms_gen;
 	/*
 	 * Bounded by the payload (MXS_PAYLOAD_MAX).  kidslot: this version
 	 * ends with a child-list cache slot (mxs_nodeval_kidslot).  Only
 	 * versions made by a change of the children (the touches) and the
 	 * versions that copy one carry it: a leaf never pays for it.
+	 * gens: full representation (above); unstamped: lean, not yet
+	 * installed.
 	 */
-	unsigned int vlen : 15, kidslot : 1, nperms : 16;
+	unsigned int vlen : 13, kidslot : 1, gens : 1, unstamped : 1,
+		nperms : 16;
 	/*
-	 * nperms permission entries, then vlen bytes of value and a NUL,
-	 * then, if kidslot, the cache slot, in this allocation
-	 * (mxs_nodeval_perms / mxs_nodeval_value / mxs_nodeval_kidslot): no
-	 * pointers to them, so that a version of a short value fits a small
-	 * size class (docs/performance.md, "Memory per node").
+	 * If gens, meta_gen and perms_gen (16 bytes, not 8-aligned: read
+	 * and written with memcpy); then nperms permission entries, vlen
+	 * bytes of value and a NUL, then, if kidslot, the cache slot, in
+	 * this allocation (mxs_nodeval_perms / mxs_nodeval_value /
+	 * mxs_nodeval_kidslot): no pointers to them, so that a version of a
+	 * short value fits a small size class (docs/performance.md, "Memory
+	 * per node").
 	 */
 	_Alignas(struct mxs_perm) unsigned char data[];
 };
 
-_Static_assert(MXS_PAYLOAD_MAX < 1u << 15 && MXS_PAYLOAD_MAX <= UINT16_MAX,
-	       "vlen is 15 bits, nperms 16");
-_Static_assert(offsetof(struct mxs_nodeval, data) <= 36,
-	       "mxs_nodeval grew: a 32-byte value and one permission no "
-	       "longer fit 80 bytes");
+_Static_assert(MXS_PAYLOAD_MAX < 1u << 13 && MXS_PAYLOAD_MAX <= UINT16_MAX,
+	       "vlen is 13 bits, nperms 16");
+_Static_assert(offsetof(struct mxs_nodeval, data) <= 20,
+	       "mxs_nodeval grew: a lean version of a 32-byte value and one "
+	       "permission no longer fits 64 bytes, a full one 80");
+
+/* Bytes before the permission list: the header, and the two stored
+ * generations of a full version. */
+static inline size_t mxs_nodeval_head(bool gens)
+{
+	return offsetof(struct mxs_nodeval, data) + (gens ? 16 : 0);
+}
+
+/* Last change of v's value or permissions. */
+static inline uint64_t mxs_nodeval_meta_gen(const struct mxs_nodeval *v)
+{
+	uint64_t g;
+
+	if (!v->gens)
+		return v->seq;
+	memcpy(&g, v->data, sizeof(g));
+	return g;
+}
+
+/*
+ * Generation at which v's permission list was set (creation or
+ * SET_PERMS): the domain oracle's entries introduced later are stale
+ * (store.h).  MXS_GEN_NONE in a version not yet installed that sets the
+ * list itself: stamped with seq when it is installed.
+ */
+static inline uint64_t mxs_nodeval_perms_gen(const struct mxs_nodeval *v)
+{
+	uint64_t g;
+
+	if (!v->gens)
+		return v->unstamped ? MXS_GEN_NONE : v->seq;
+	memcpy(&g, v->data + sizeof(g), sizeof(g));
+	return g;
+}
+
+/* Sets the stored generations of a full version v, not yet published.
+ * Caller: the version's only user (the writer, or its transaction). */
+static inline void mxs_nodeval_set_gens(struct mxs_nodeval *v,
+					uint64_t meta_gen, uint64_t perms_gen)
+{
+	if (!v->gens)
+		MXS_STORE_BUG("stored generations of a lean version");
+	memcpy(v->data, &meta_gen, sizeof(meta_gen));
+	memcpy(v->data + sizeof(meta_gen), &perms_gen, sizeof(perms_gen));
+}
 
 /* The permission list of v (writable only before v is published). */
 static inline struct mxs_perm *mxs_nodeval_perms(const struct mxs_nodeval *v)
 {
-	return (struct mxs_perm *)v->data;
+	return (struct mxs_perm *)((char *)v + mxs_nodeval_head(v->gens));
 }
 
 /* The value of v: vlen bytes and a NUL. */
 static inline const char *mxs_nodeval_value(const struct mxs_nodeval *v)
 {
-	return (const char *)v->data + v->nperms * sizeof(struct mxs_perm);
+	return (const char *)mxs_nodeval_perms(v) +
+	       v->nperms * sizeof(struct mxs_perm);
 }
 
 struct mxs_kidlist {
@@ -133,11 +191,12 @@ struct mxs_kidlist {
 	char names[]; /* each NUL-terminated */
 };
 
-/* Offset of the child-list cache slot after nperms entries and vlen
- * bytes of value and its NUL. */
-static inline size_t mxs_nodeval_kidslot_off(size_t nperms, size_t vlen)
+/* Offset of the child-list cache slot after the head (mxs_nodeval_head),
+ * nperms entries and vlen bytes of value and its NUL. */
+static inline size_t mxs_nodeval_kidslot_off(bool gens, size_t nperms,
+					     size_t vlen)
 {
-	size_t off = offsetof(struct mxs_nodeval, data) +
+	size_t off = mxs_nodeval_head(gens) +
 		     nperms * sizeof(struct mxs_perm) + vlen + 1;
 	size_t a = _Alignof(struct mxs_kidlist *);
 
@@ -157,7 +216,8 @@ mxs_nodeval_kidslot(const struct mxs_nodeval *v)
 	if (!v->kidslot)
 		return NULL;
 	return (struct mxs_kidlist **)((char *)v +
-				       mxs_nodeval_kidslot_off(v->nperms,
+				       mxs_nodeval_kidslot_off(v->gens,
+							       v->nperms,
 							       v->vlen));
 }
 
@@ -424,12 +484,16 @@ void mxs_index_grow(struct mxs_store *st);
 /*
  * A new unpublished version holding seq (its base's generation until it
  * is installed) and, if kidslot, an empty child-list cache slot; NULL on
- * ENOMEM.  No lock.
+ * ENOMEM.  perms_gen: MXS_GEN_NONE if the version sets its permission
+ * list (a lean version, stamped with its seq when installed), else the
+ * generation of the list it keeps (a full one, meta_gen seq until
+ * installed).  No lock.
  */
-struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, const struct mxs_perm *perms,
+struct mxs_nodeval *mxs_nodeval_new(uint64_t seq, uint64_t perms_gen,
+				    const struct mxs_perm *perms,
 				    unsigned int nperms, const void *value,
 				    size_t vlen, bool kidslot);
-/* A copy of o (generations included) with a slot if o has one or
+/* A full copy of o (generations included) with a slot if o has one or
  * kidslot; NULL on ENOMEM.  No lock. */
 struct mxs_nodeval *mxs_nodeval_dup(const struct mxs_nodeval *o,
 				    bool kidslot);

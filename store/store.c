@@ -56,7 +56,7 @@ static bool entry_stale(const void *arg, uint32_t domid)
 static uint32_t perm_current(struct mxs_store *st, const struct mxs_caller *c,
 			     const struct mxs_nodeval *v)
 {
-	struct stale_arg a = { st, v->perms_gen };
+	struct stale_arg a = { st, mxs_nodeval_perms_gen(v) };
 
 	if (!st->oracle)
 		return mxs_perm_for(c, mxs_nodeval_perms(v), v->nperms);
@@ -87,7 +87,7 @@ static void perms_make_current(struct mxs_store *st, uint64_t perms_gen,
 static uint32_t owner_current(struct mxs_store *st,
 			      const struct mxs_nodeval *v)
 {
-	struct stale_arg a = { st, v->perms_gen };
+	struct stale_arg a = { st, mxs_nodeval_perms_gen(v) };
 	uint32_t owner = mxs_nodeval_owner(v);
 
 	return st->oracle && entry_stale(&a, owner) ? 0 : owner;
@@ -169,7 +169,8 @@ static int change_add(struct mxs_store *st, struct mxs_txn *tx,
 		memcpy(x->perms, mxs_nodeval_perms(oldv),
 		       oldv->nperms * sizeof(*x->perms));
 		x->nperms = oldv->nperms;
-		perms_make_current(st, oldv->perms_gen, x->perms, x->nperms);
+		perms_make_current(st, mxs_nodeval_perms_gen(oldv), x->perms,
+				   x->nperms);
 	}
 	ch->n++;
 	return 0;
@@ -226,15 +227,16 @@ static int tx_create(struct mxs_txn *tx, const struct mxs_caller *c,
 			return -ENOMEM;
 		/* An ancestor created here has a child from the start: it
 		 * gets the child-list slot a touch would have given it. */
-		nv = mxs_nodeval_new(0, mxs_nodeval_perms(pv), pv->nperms,
-				     clen == len ? val : NULL,
+		nv = mxs_nodeval_new(0, MXS_GEN_NONE, mxs_nodeval_perms(pv),
+				     pv->nperms, clen == len ? val : NULL,
 				     clen == len ? vlen : 0, clen < len);
 		if (!nv)
 			return -ENOMEM;
 		/* The child inherits the parent's current list, and
 		 * unprivileged domains own what they create. */
 		perms = mxs_nodeval_perms(nv);
-		perms_make_current(tx->st, pv->perms_gen, perms, nv->nperms);
+		perms_make_current(tx->st, mxs_nodeval_perms_gen(pv), perms,
+				   nv->nperms);
 		if (!c->privileged && nv->nperms)
 			perms[0].domid = c->domid;
 		free(ce->val);
@@ -267,12 +269,14 @@ static int tx_write(struct mxs_txn *tx, const struct mxs_caller *c,
 		if (nv && v.val == tx->ready_base) {
 			tx->ready = NULL;
 		} else {
-			nv = mxs_nodeval_new(v.val->seq, mxs_nodeval_perms(v.val),
+			/* The list is kept, with its generation. */
+			nv = mxs_nodeval_new(v.val->seq,
+					     mxs_nodeval_perms_gen(v.val),
+					     mxs_nodeval_perms(v.val),
 					     v.val->nperms, val, vlen,
 					     v.val->kidslot);
 			if (!nv)
 				return -ENOMEM;
-			nv->perms_gen = v.val->perms_gen; /* the list is kept */
 		}
 		if (!mxs_txn_replace(tx, path, strlen(path), nv)) {
 			free(nv); /* its view was not recorded: ENOMEM */
@@ -533,8 +537,9 @@ static int tx_set_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	rc = change_add(tx->st, tx, ch, path, strlen(path), false, v.val);
 	if (rc)
 		return rc;
-	nv = mxs_nodeval_new(v.val->seq, perms, n, mxs_nodeval_value(v.val),
-			     v.val->vlen, v.val->kidslot);
+	nv = mxs_nodeval_new(v.val->seq, MXS_GEN_NONE, perms, n,
+			     mxs_nodeval_value(v.val), v.val->vlen,
+			     v.val->kidslot);
 	if (!nv)
 		return -ENOMEM;
 	if (!mxs_txn_replace(tx, path, strlen(path), nv)) {
@@ -587,12 +592,11 @@ static void implicit_prepare_write(struct mxs_txn *tx, struct mxs_store *st,
 	tx->ch_path = mxs_strndup(path, len);
 	if (!base)
 		return;
-	tx->ready = mxs_nodeval_new(base->seq, mxs_nodeval_perms(base),
-				    base->nperms, val, vlen, base->kidslot);
-	if (tx->ready) {
-		tx->ready->perms_gen = base->perms_gen;
+	tx->ready = mxs_nodeval_new(base->seq, mxs_nodeval_perms_gen(base),
+				    mxs_nodeval_perms(base), base->nperms, val,
+				    vlen, base->kidslot);
+	if (tx->ready)
 		tx->ready_base = base;
-	}
 }
 
 /* wpath: a WRITE of wval[0..wlen) to wpath (prepared before the lock),
@@ -689,7 +693,8 @@ static int do_get_perms(struct mxs_txn *tx, const struct mxs_caller *c,
 	if (!cur)
 		return -ENOMEM;
 	memcpy(cur, mxs_nodeval_perms(v.val), v.val->nperms * sizeof(*cur));
-	perms_make_current(tx->st, v.val->perms_gen, cur, v.val->nperms);
+	perms_make_current(tx->st, mxs_nodeval_perms_gen(v.val), cur,
+			   v.val->nperms);
 	rc = mxs_perms_format(out, cur, v.val->nperms);
 	free(cur);
 	return rc;
@@ -972,7 +977,8 @@ int mxs_store_set_special_perms(struct mxs_store *st,
 		pthread_mutex_unlock(&st->wlock);
 		return -EACCES;
 	}
-	v = mxs_nodeval_new(mxs_store_gen_next(st), perms, n, NULL, 0, false);
+	v = mxs_nodeval_new(mxs_store_gen_next(st), MXS_GEN_NONE, perms, n,
+			    NULL, 0, false);
 	gone = mxs_malloc(sizeof(*gone));
 	if (!v || !gone) {
 		pthread_mutex_unlock(&st->wlock);
@@ -1145,13 +1151,13 @@ struct mxs_store *mxs_store_new(void)
 	st->wseq = MXS_SEQ_ALIVE;
 	cds_lfht_node_init(&root->hnode);
 	/* Generation 0: older than every snapshot (the first commit's
-	 * wseq is 1); a directory, so it has a child-list slot. */
-	root->val = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0, true);
+	 * wseq is 1), its list's too (not stamped: a full version); a
+	 * directory, so it has a child-list slot. */
+	root->val = mxs_nodeval_new(0, 0, &dom0_none, 1, NULL, 0, true);
 	st->own_head = mxs_calloc(MXS_DOMID_FIRST_RESERVED + 1,
 			      sizeof(*st->own_head));
 	if (!root->val || !st->own_head)
 		goto nomem;
-	root->val->perms_gen = 0;
 	cds_lfht_add(st->index, mxs_path_hash("/", 1), &root->hnode);
 	st->root = root;
 	st->nodes = 1;
@@ -1159,8 +1165,8 @@ struct mxs_store *mxs_store_new(void)
 	if (mxs_account_init(st))
 		goto nomem;
 	for (i = 0; i < 2; i++) {
-		st->special[i] = mxs_nodeval_new(0, &dom0_none, 1, NULL, 0,
-						 false);
+		st->special[i] = mxs_nodeval_new(0, MXS_GEN_NONE, &dom0_none,
+						 1, NULL, 0, false);
 		if (!st->special[i])
 			goto nomem;
 	}

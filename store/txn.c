@@ -236,7 +236,7 @@ void mxs_txn_view(struct mxs_txn *tx, const char *p, size_t len,
 	val = live ? mxs_node_val_at(live, tx->snap) : NULL;
 	if (!te && !tx->norecord) {
 		te = txe_add(tx, p, len, val ? val->seq : MXS_GEN_NONE,
-			     val ? val->meta_gen : MXS_GEN_NONE);
+			     val ? mxs_nodeval_meta_gen(val) : MXS_GEN_NONE);
 		if (!te) {
 			tx->failed = true;
 		} else if (!val && !tx->implicit) {
@@ -749,7 +749,7 @@ int mxs_txn_commit(struct mxs_txn *tx, struct mxs_changes *ch)
 		 */
 		if (st->strict_conflicts || e->kids_read || !live ||
 		    e->base_gen == MXS_GEN_NONE ||
-		    live->val->meta_gen != e->base_meta) {
+		    mxs_nodeval_meta_gen(live->val) != e->base_meta) {
 			rc = -EAGAIN;
 			break;
 		}

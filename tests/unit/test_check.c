@@ -55,10 +55,27 @@ static void test_stamps(void **state)
 	v->seq = st->seq + 1; /* installed by a commit still to come */
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
 	v->seq = keep;
-	keep = v->meta_gen;
-	v->meta_gen = v->seq + 1; /* a value change after the version */
+	/* The second write kept the list: a full version. */
+	assert_true(v->gens);
+	keep = mxs_nodeval_meta_gen(v);
+	/* a value change after the version */
+	mxs_nodeval_set_gens(v, v->seq + 1, mxs_nodeval_perms_gen(v));
 	assert_broken(st, "/a/b/c: sequence or generation out of order");
-	v->meta_gen = keep;
+	mxs_nodeval_set_gens(v, keep, mxs_nodeval_perms_gen(v));
+	/* A list older than the one before it. */
+	assert_false(v->older->gens); /* the creation's: lean */
+	keep = mxs_nodeval_perms_gen(v);
+	mxs_nodeval_set_gens(v, mxs_nodeval_meta_gen(v), v->older->seq - 1);
+	assert_broken(st, "/a/b/c: sequence or generation out of order");
+	mxs_nodeval_set_gens(v, mxs_nodeval_meta_gen(v), keep);
+	/* A lean version installed without its stamp: its list has no
+	 * generation (every entry would look current). */
+	v = node(st, "/a/d")->val; /* SET_PERMS: lean */
+	assert_false(v->gens);
+	v->unstamped = 1;
+	assert_broken(st, "/a/d: sequence or generation out of order");
+	v->unstamped = 0;
+	v = node(st, "/a/b/c")->val;
 	assert_non_null(v->older);
 	keep = v->older->seq;
 	v->older->seq = v->seq; /* the older version is as new */
@@ -68,6 +85,79 @@ static void test_stamps(void **state)
 	node(st, "/a/b")->born = node(st, "/a/b/c")->born + 1;
 	assert_broken(st, "sequence or generation out of order");
 	node(st, "/a/b")->born = keep;
+	unit_check(st);
+}
+
+/* A lean version, installed: both generations are its own. */
+static void assert_lean(const struct mxs_nodeval *v)
+{
+	assert_false(v->gens);
+	assert_false(v->unstamped);
+	assert_true(mxs_nodeval_meta_gen(v) == v->seq);
+	assert_true(mxs_nodeval_perms_gen(v) == v->seq);
+}
+
+/*
+ * Which versions are lean (node.h): those that set their own list (a
+ * creation, SET_PERMS); a write that keeps the list, a touch and the
+ * root are full, with the generations the lean ones imply.
+ */
+static void test_representation(void **state)
+{
+	struct mxs_store *st = *state;
+	struct mxs_changes ch = { 0 };
+	const struct mxs_nodeval *v, *w;
+	struct mxs_txn *tx;
+
+	assert_true(st->root->val->gens);
+	unit_write(st, "/r/a", "x");
+	assert_lean(node(st, "/r/a")->val);
+	/* Created and given its child in one commit: no touch. */
+	assert_lean(node(st, "/r")->val);
+	assert_int_equal(strcmp(mxs_nodeval_value(node(st, "/r/a")->val),
+				"x"), 0);
+	assert_int_equal(mxs_nodeval_perms(node(st, "/r/a")->val)[0].domid,
+			 0);
+
+	w = node(st, "/r")->val;
+	unit_write(st, "/r/b", "");
+	v = node(st, "/r")->val; /* touched: only the children changed */
+	assert_true(v->gens && v->older == w && v->seq > w->seq);
+	assert_true(mxs_nodeval_meta_gen(v) == w->seq);
+	assert_true(mxs_nodeval_perms_gen(v) == w->seq);
+	assert_non_null(mxs_nodeval_kidslot(v));
+
+	w = node(st, "/r/a")->val;
+	unit_write(st, "/r/a", "y"); /* the list is kept */
+	v = node(st, "/r/a")->val;
+	assert_true(v->gens && v->older == w);
+	assert_true(mxs_nodeval_meta_gen(v) == v->seq);
+	assert_true(mxs_nodeval_perms_gen(v) == w->seq);
+	assert_int_equal(strcmp(mxs_nodeval_value(v), "y"), 0);
+
+	unit_set_perms(st, "/r/a", "n5");
+	v = node(st, "/r/a")->val;
+	assert_lean(v);
+	assert_int_equal(mxs_nodeval_perms(v)[0].domid, 5);
+	assert_int_equal(strcmp(mxs_nodeval_value(v), "y"), 0);
+
+	/* In a transaction: its copies are full, what it installs as
+	 * above. */
+	w = v;
+	tx = mxs_txn_new(st);
+	assert_non_null(tx);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/r/a", "z", 1, &ch),
+			 0);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/r/c", "z", 1, &ch),
+			 0);
+	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
+	mxs_txn_free(tx);
+	unit_changes_free(&ch);
+	v = node(st, "/r/a")->val;
+	assert_true(v->gens && v->older == w);
+	assert_true(mxs_nodeval_meta_gen(v) == v->seq);
+	assert_true(mxs_nodeval_perms_gen(v) == w->seq);
+	assert_lean(node(st, "/r/c")->val);
 	unit_check(st);
 }
 
@@ -148,6 +238,7 @@ int main(void)
 					     unit_store_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_stamps),
+		T(test_representation),
 		T(test_counts),
 		T(test_orphan),
 		T(test_parent_lives),

@@ -252,6 +252,52 @@ static void test_stale_perms(void **state)
 	unit_check(st);
 }
 
+/*
+ * A list keeps the generation it was set at through every version that
+ * does not set it: a touch (a child created or removed), a rewrite of
+ * the value, a transaction's copy and commit.  A domain introduced after
+ * the list was set stays stale through all of them.
+ */
+static void test_stale_kept(void **state)
+{
+	struct mxs_store *st = *state;
+	struct fake_domains doms = { 0 };
+	struct mxs_caller d5 = domu(5);
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx;
+
+	mxs_store_set_domain_oracle(st, fake_oracle, &doms);
+	unit_write(st, "/t", "x");
+	unit_set_perms(st, "/t", "n0,r5");
+	fake_introduce(&doms, st, 5);
+	assert_read_err(st, NULL, &d5, "/t", -EACCES);
+	unit_write(st, "/t/kid", ""); /* touches /t */
+	assert_read_err(st, NULL, &d5, "/t", -EACCES);
+	assert_perms(st, NULL, &dom0, "/t", "n0");
+	assert_int_equal(mxs_store_rm(st, NULL, &dom0, "/t/kid", &ch), 0);
+	unit_changes_free(&ch);
+	assert_read_err(st, NULL, &d5, "/t", -EACCES);
+	unit_write(st, "/t", "y");
+	assert_read_err(st, NULL, &d5, "/t", -EACCES);
+	tx = mxs_txn_new(st);
+	assert_non_null(tx);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/t", "z", 1, &ch),
+			 0);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, "/t/k2", "", 0, &ch),
+			 0);
+	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
+	mxs_txn_free(tx);
+	unit_changes_free(&ch);
+	assert_read_err(st, NULL, &d5, "/t", -EACCES);
+	assert_perms(st, NULL, &dom0, "/t", "n0");
+	/* The child inherited the current list: 5 left out. */
+	assert_perms(st, NULL, &dom0, "/t/k2", "n0");
+	/* Set again: current. */
+	unit_set_perms(st, "/t", "n0,r5");
+	assert_value(st, NULL, &d5, "/t", "z");
+	unit_check(st);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_store_setup, \
@@ -260,6 +306,7 @@ int main(void)
 		T(test_owner_index),
 		T(test_domain_gone),
 		T(test_stale_perms),
+		T(test_stale_kept),
 	};
 
 	return cmocka_run_group_tests(tests, unit_rcu_register,
