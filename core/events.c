@@ -34,7 +34,7 @@ static void fire_watch(void *arg, const struct mxs_watch *w, const char *path)
 	if (!mxs_store_watch_permitted(f->d->store, mxs_conn_caller(c), path,
 				       f->ch->perms, f->ch->nperms))
 		return;
-	rc = mxs_out_event_new(mxs_watch_event_path(w, path), w->token, &o);
+	rc = mxs_out_event_new(mxs_watch_event_path(w, path), mxs_watch_token(w), &o);
 	if (rc == -ENOMEM)
 		mxs_conn_lose_event(c, f->self); /* never lost silently */
 	if (rc)

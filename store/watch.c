@@ -120,7 +120,7 @@ static struct mxs_watch *find(struct mxs_watches *reg,
 	for (w = reg->buckets[h & (reg->nbuckets - 1)]; w; w = w->hnext)
 		if (w->hash == h && w->owner == o && w->pathlen == len &&
 		    memcmp(w->path, path, len) == 0 &&
-		    strcmp(w->token, token) == 0)
+		    strcmp(mxs_watch_token(w), token) == 0)
 			return w;
 	return NULL;
 }
@@ -139,7 +139,6 @@ int mxs_watch_add(struct mxs_watches *reg, struct mxs_watch_owner *o,
 		return -ENOMEM;
 	memcpy(w->path, path, len + 1);
 	memcpy(w->path + len + 1, token, tlen + 1);
-	w->token = w->path + len + 1;
 	w->hash = h;
 	w->pathlen = len;
 	w->rel_off = rel_off;
@@ -176,7 +175,7 @@ static void unlink_watch(struct mxs_watches *reg, struct mxs_watch *w)
 	*pp = w->hnext;
 	cds_list_del(&w->link);
 	w->owner->count--;
-	__atomic_fetch_sub(&w->owner->bytes, w->pathlen + strlen(w->token),
+	__atomic_fetch_sub(&w->owner->bytes, w->pathlen + strlen(mxs_watch_token(w)),
 			   __ATOMIC_RELAXED);
 	reg->bylen[len_slot(w->pathlen)]--;
 	reg->count--;
@@ -278,7 +277,7 @@ static bool duplicate(const struct hits *h, size_t run, size_t i,
 	size_t j;
 
 	for (j = run; j < i; j++)
-		if (strcmp(h->v[j]->token, w->token) == 0 &&
+		if (strcmp(mxs_watch_token(h->v[j]), mxs_watch_token(w)) == 0 &&
 		    strcmp(mxs_watch_event_path(h->v[j], path), ev) == 0)
 			return true;
 	return false;

@@ -58,9 +58,15 @@ struct mxs_watch {
 	struct cds_list_head link; /* in owner->list */
 	size_t rel_off;            /* relative watch: bytes of prefix to cut */
 	size_t pathlen;
-	const char *token;         /* path + pathlen + 1 */
-	char path[];               /* canonical absolute path or @name */
+	char path[];               /* canonical absolute path or @name,
+				    * then the token (mxs_watch_token) */
 };
+
+/* The token of w: stored after its path's NUL. */
+static inline const char *mxs_watch_token(const struct mxs_watch *w)
+{
+	return w->path + w->pathlen + 1;
+}
 
 struct mxs_watches *mxs_watches_new(void);
 void mxs_watches_free(struct mxs_watches *reg);

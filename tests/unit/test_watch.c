@@ -16,7 +16,7 @@ static void record(void *arg, const struct mxs_watch *w, const char *path)
 	size_t l = strlen(f->s);
 
 	snprintf(f->s + l, sizeof(f->s) - l, "%s:%s:%s:%s;",
-		 (const char *)w->owner->ctx, w->path, w->token,
+		 (const char *)w->owner->ctx, w->path, mxs_watch_token(w),
 		 mxs_watch_event_path(w, path));
 	f->n++;
 }
