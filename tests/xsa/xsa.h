@@ -193,65 +193,54 @@ static inline void xsa_destroy(uint32_t domid)
 	CHECK(!xsa_introduced(domid));
 }
 
-/* dom0's watch events until quiet_ms pass without one; those for path
- * counted (path NULL: all). */
-static inline int xsa_dom0_events(const char *path, int quiet_ms)
-{
-	struct xensim_msg *ev;
-	int n = 0;
-
-	while (xensim_sock_wait_watch(xh.ts, &ev, quiet_ms) == 0) {
-		n += !path || !strcmp(ev->body, path);
-		free(ev);
-	}
-	return n;
-}
-
-/* A guest's watch events until quiet_ms pass without one; those whose
- * path is path counted (path NULL: all). */
-static inline int xsa_guest_events(struct xensim_guest *g, const char *path,
-				   int quiet_ms)
-{
-	struct xensim_msg *ev;
-	int n = 0;
-
-	while (xensim_guest_wait_watch(g, &ev, quiet_ms) == 0) {
-		n += !path || !strcmp(ev->body, path);
-		free(ev);
-	}
-	return n;
-}
-
 /*
- * Expected events: waits up to XSA_TMO for each of the n events whose
- * path is path (NULL: any), then counts the extras until quiet_ms pass
- * without one.  Returns the count (n when exactly as expected): a late
- * event under load is waited for, not missed, and one too many is seen
- * as in xsa_*_events.
+ * Watch events: first up to XSA_TMO for each of the n expected ones whose
+ * path is path (NULL: any), then until quiet_ms pass without one; returns
+ * how many had that path.  A late expected event under load is waited
+ * for, not missed; one too many is still seen.  From dom0's socket
+ * (g NULL) or guest g's ring.
  */
-static inline int xsa_dom0_expect(const char *path, int n, int quiet_ms)
+static inline int xsa_events(struct xensim_guest *g, const char *path, int n,
+			     int quiet_ms)
 {
 	struct xensim_msg *ev;
 	int got = 0;
 
-	while (got < n && xensim_sock_wait_watch(xh.ts, &ev, XSA_TMO) == 0) {
+	for (;;) {
+		int tmo = got < n ? XSA_TMO : quiet_ms;
+
+		if ((g ? xensim_guest_wait_watch(g, &ev, tmo)
+		       : xensim_sock_wait_watch(xh.ts, &ev, tmo)) != 0)
+			return got;
 		got += !path || !strcmp(ev->body, path);
 		free(ev);
 	}
-	return got + xsa_dom0_events(path, quiet_ms);
+}
+
+/* dom0's watch events until quiet_ms pass without one; those whose path
+ * is path counted (path NULL: all). */
+static inline int xsa_dom0_events(const char *path, int quiet_ms)
+{
+	return xsa_events(NULL, path, 0, quiet_ms);
+}
+
+/* The same on guest g's ring. */
+static inline int xsa_guest_events(struct xensim_guest *g, const char *path,
+				   int quiet_ms)
+{
+	return xsa_events(g, path, 0, quiet_ms);
+}
+
+/* n events of path expected (xsa_events): the count. */
+static inline int xsa_dom0_expect(const char *path, int n, int quiet_ms)
+{
+	return xsa_events(NULL, path, n, quiet_ms);
 }
 
 static inline int xsa_guest_expect(struct xensim_guest *g, const char *path,
 				   int n, int quiet_ms)
 {
-	struct xensim_msg *ev;
-	int got = 0;
-
-	while (got < n && xensim_guest_wait_watch(g, &ev, XSA_TMO) == 0) {
-		got += !path || !strcmp(ev->body, path);
-		free(ev);
-	}
-	return got + xsa_guest_events(g, path, quiet_ms);
+	return xsa_events(g, path, n, quiet_ms);
 }
 
 /* A round trip on g: everything the daemon sent before is in by now. */
