@@ -105,9 +105,7 @@ static void assert_lean(const struct mxs_nodeval *v)
 static void test_representation(void **state)
 {
 	struct mxs_store *st = *state;
-	struct mxs_changes ch = { 0 };
 	const struct mxs_nodeval *v, *w;
-	struct mxs_txn *tx;
 
 	assert_true(st->root->val->gens);
 	unit_write(st, "/r/a", "x");
@@ -144,15 +142,7 @@ static void test_representation(void **state)
 	/* In a transaction: its copies are full, what it installs as
 	 * above. */
 	w = v;
-	tx = mxs_txn_new(st);
-	assert_non_null(tx);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/r/a", "z", 1, &ch),
-			 0);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/r/c", "z", 1, &ch),
-			 0);
-	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
-	mxs_txn_free(tx);
-	unit_changes_free(&ch);
+	unit_tx_write2(st, "/r/a", "z", "/r/c", "z");
 	v = node(st, "/r/a")->val;
 	assert_true(v->gens && v->older == w);
 	assert_true(mxs_nodeval_meta_gen(v) == v->seq);

@@ -202,8 +202,6 @@ static struct mxs_nodeval *val_of(struct mxs_store *st, const char *path)
 static void test_cache_slot(void **state)
 {
 	struct mxs_store *st = *state;
-	struct mxs_changes ch = { 0 };
-	struct mxs_txn *tx;
 	struct mxs_nodeval *v;
 	struct part p;
 
@@ -219,18 +217,10 @@ static void test_cache_slot(void **state)
 	assert_string_equal(p.list, "a,$");
 	unit_write(st, "/k", "v");
 	assert_non_null(mxs_nodeval_kidslot(val_of(st, "/k")));
-	tx = mxs_txn_new(st);
-	assert_non_null(tx);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/k/a", "w", 1, &ch),
-			 0);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/k/a/x", "", 0, &ch),
-			 0);
-	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
-	mxs_txn_free(tx);
+	unit_tx_write2(st, "/k/a", "w", "/k/a/x", "");
 	assert_null(mxs_nodeval_kidslot(val_of(st, "/k/a")));
 	assert_int_equal(dpart(st, NULL, &dom0, "/k/a", 0, 4096, &p), 0);
 	assert_string_equal(p.list, "x,$");
-	unit_changes_free(&ch);
 }
 
 /*

@@ -264,7 +264,6 @@ static void test_stale_kept(void **state)
 	struct fake_domains doms = { 0 };
 	struct mxs_caller d5 = domu(5);
 	struct mxs_changes ch = { 0 };
-	struct mxs_txn *tx;
 
 	mxs_store_set_domain_oracle(st, fake_oracle, &doms);
 	unit_write(st, "/t", "x");
@@ -279,15 +278,7 @@ static void test_stale_kept(void **state)
 	assert_read_err(st, NULL, &d5, "/t", -EACCES);
 	unit_write(st, "/t", "y");
 	assert_read_err(st, NULL, &d5, "/t", -EACCES);
-	tx = mxs_txn_new(st);
-	assert_non_null(tx);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/t", "z", 1, &ch),
-			 0);
-	assert_int_equal(mxs_store_write(st, tx, &dom0, "/t/k2", "", 0, &ch),
-			 0);
-	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
-	mxs_txn_free(tx);
-	unit_changes_free(&ch);
+	unit_tx_write2(st, "/t", "z", "/t/k2", "");
 	assert_read_err(st, NULL, &d5, "/t", -EACCES);
 	assert_perms(st, NULL, &dom0, "/t", "n0");
 	/* The child inherited the current list: 5 left out. */

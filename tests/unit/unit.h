@@ -180,6 +180,28 @@ static inline void unit_write(struct mxs_store *st, const char *path,
 	free(ch.v);
 }
 
+/* Writes two string values in one transaction as dom0 and commits it,
+ * asserting success. */
+static inline void unit_tx_write2(struct mxs_store *st, const char *p1,
+				  const char *v1, const char *p2,
+				  const char *v2)
+{
+	struct mxs_changes ch = { 0 };
+	struct mxs_txn *tx = mxs_txn_new(st);
+
+	assert_non_null(tx);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, p1, v1, strlen(v1),
+					 &ch),
+			 0);
+	assert_int_equal(mxs_store_write(st, tx, &dom0, p2, v2, strlen(v2),
+					 &ch),
+			 0);
+	assert_int_equal(mxs_txn_commit(tx, &ch), 0);
+	mxs_txn_free(tx);
+	mxs_changes_clear(&ch);
+	free(ch.v);
+}
+
 /* Sets permissions from a "n0,r5" string as dom0 and asserts success. */
 static inline void unit_set_perms(struct mxs_store *st, const char *path,
 				  const char *spec)
