@@ -496,6 +496,24 @@ void BM_CommitNoConflict(benchmark::State &state) { Commit(state, false); }
 void BM_TransactionRMW(benchmark::State &state) { Commit(state, false); }
 void BM_CommitConflict(benchmark::State &state) { Commit(state, true); }
 
+// The watch benchmarks' callback: counts the events fired.
+void CountHit(void *arg, const mxs_watch *, const char *)
+{
+	++*static_cast<int64_t *>(arg);
+}
+
+// Frees the watch benchmarks' registry and reports hits per iteration.
+void WatchesDone(benchmark::State &state, mxs_watches *reg,
+		 std::vector<mxs_watch_owner> &owners, int64_t hits)
+{
+	for (auto &o : owners)
+		mxs_watch_remove_all(reg, &o);
+	mxs_watches_free(reg);
+	state.counters["hits/iter"] =
+		state.iterations() ? (double)hits / state.iterations() : 0;
+	state.SetItemsProcessed(state.iterations());
+}
+
 // Matching one change against N watches (one of them on the changed
 // node's parent, the rest on other domains) plus one on an ancestor: cost
 // must not grow with N; hits/iter is 2.
@@ -516,20 +534,12 @@ void BM_WatchMatch(benchmark::State &state)
 	// The extra owner watches an ancestor of the change.
 	mxs_watch_owner_init(&owners.back(), nullptr, (uint64_t)state.range(0));
 	mxs_watch_add(reg, &owners.back(), "/local/domain", "a", 0);
-	auto count = [](void *arg, const mxs_watch *, const char *) {
-		++*static_cast<int64_t *>(arg);
-	};
 	int64_t hits = 0;
 	for (auto _ : state)
 		benchmark::DoNotOptimize(mxs_watches_fire(
-			reg, "/local/domain/7/device/vif/0/state", false, count,
+			reg, "/local/domain/7/device/vif/0/state", false, CountHit,
 			&hits));
-	for (auto &o : owners)
-		mxs_watch_remove_all(reg, &o);
-	mxs_watches_free(reg);
-	state.counters["hits/iter"] =
-		state.iterations() ? (double)hits / state.iterations() : 0;
-	state.SetItemsProcessed(state.iterations());
+	WatchesDone(state, reg, owners, hits);
 }
 
 // The xenbus handshake's watches on N domains: one backend owner watches
@@ -564,9 +574,6 @@ void BM_WatchHandshake(benchmark::State &state)
 		mxs_watch_add(reg, &owners[(size_t)d + 1],
 			      be[(size_t)d].c_str(), "fe", 0);
 	}
-	auto count = [](void *arg, const mxs_watch *, const char *) {
-		++*static_cast<int64_t *>(arg);
-	};
 	int64_t hits = 0;
 	size_t i = 0;
 	for (auto _ : state) {
@@ -574,15 +581,10 @@ void BM_WatchHandshake(benchmark::State &state)
 					       : fe[(i >> 1) % (size_t)n];
 
 		benchmark::DoNotOptimize(
-			mxs_watches_fire(reg, p.c_str(), false, count, &hits));
+			mxs_watches_fire(reg, p.c_str(), false, CountHit, &hits));
 		i++;
 	}
-	for (auto &o : owners)
-		mxs_watch_remove_all(reg, &o);
-	mxs_watches_free(reg);
-	state.counters["hits/iter"] =
-		state.iterations() ? (double)hits / state.iterations() : 0;
-	state.SetItemsProcessed(state.iterations());
+	WatchesDone(state, reg, owners, hits);
 }
 
 // Paging through a directory of N children with DIRECTORY_PART in
