@@ -59,7 +59,7 @@
  *    "p50_us":...,"p99_us":...,"p999_us":...,"daemon_cpu_s":...,
  *    "cpu_us_per_op":...,"errors":0, ...scenario fields}
  *
- * daemon_cpu_s is utime+stime of --pid over the measured phase (-1
+ * daemon_cpu_s is the CPU clock of --pid over the measured phase (-1
  * without --pid).  The run is bounded: S seconds (default 5, at most
  * 600) plus at most 10 s to drain; exit status 1 if any error.
  */

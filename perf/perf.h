@@ -116,8 +116,8 @@ double mxs_perf_lat_us(const struct mxs_perf_lat *l, double q);
 void mxs_perf_lat_free(struct mxs_perf_lat *l);
 #define MXS_PERF_LAT_MAX (16u * 1024u * 1024u)
 
-/* utime + stime of pid in seconds (/proc/<pid>/stat); -1 if unreadable
- * or pid <= 0. */
+/* CPU seconds of pid, all its threads (its CPU clock, in ns; else
+ * /proc/<pid>/stat in ticks); -1 if unreadable or pid <= 0. */
 double mxs_perf_cpu_s(pid_t pid);
 
 /*
