@@ -128,6 +128,7 @@ struct mxs_uworker {
 	 * of those provided, UINT_MAX once all are (one compare per
 	 * receive). */
 	unsigned int grow_at;
+	bool starve_grown;         /* this reap grew it for a starved recv */
 	unsigned long inflight;    /* operations holding a reference */
 	struct mxs_upoll epoll;    /* fired: epoll_wait(0) on the set */
 	struct mxs_upoll evtchn;   /* fired: the event channels to serve */
@@ -484,9 +485,13 @@ static bool on_recv(struct mxs_uworker *uw, struct mxs_uconn *u,
 		u->eof = true;
 	else if (cqe->res == -ENOBUFS && !u->c.closed && !u->starved) {
 		/* Re-armed by mxs_worker_uring_serve: at once if this
-		 * grew the set, else once buffers come back. */
-		if (uw->r.nprov < URING_NBUFS)
+		 * grew the set, else once buffers come back.  One growth
+		 * per batch: receives that starve together are one
+		 * shortage; if they starve again, the next batch grows. */
+		if (!uw->starve_grown && uw->r.nprov < URING_NBUFS) {
 			bufs_grow(uw);
+			uw->starve_grown = true;
+		}
 		u->starved = true;
 		mxs_conn_get(&u->c);
 		u->next_starved = uw->starved;
@@ -562,6 +567,7 @@ static void reap(struct mxs_worker *w)
 	struct mxs_uworker *uw = w->uw;
 	struct io_uring_cqe *cqe;
 
+	uw->starve_grown = false;
 	while ((cqe = mxs_uring_peek(&uw->r))) {
 		uint64_t data = cqe->user_data;
 		struct mxs_uconn *u = (struct mxs_uconn *)(uintptr_t)(
