@@ -94,7 +94,7 @@ def bursts(d, conns, rounds, window, failures):
 
 
 def check_first(d, args, failures):
-    n = provided(d)
+    fresh = n = provided(d)
     if n != FIRST * args.workers:
         failures.append('fresh daemon: %d buffers provided, want %d (%d '
                         'workers x %d)' % (n, FIRST * args.workers,
@@ -119,7 +119,7 @@ def check_first(d, args, failures):
                         'provided, want more than %d'
                         % (args.conns, grown, FIRST * args.workers))
     print('provided: %d fresh, %d after one connection, %d after bursts'
-          % (FIRST * args.workers, n, grown))
+          % (fresh, n, grown))
 
 
 def check_growth(d, args, failures):
