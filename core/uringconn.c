@@ -18,12 +18,13 @@
  *   buffers come back.
  * - The worker's buffers are provided on demand: URING_NBUFS_FIRST at
  *   start, twice as many whenever connections hold more than three
- *   quarters of them or a receive found none, up to URING_NBUFS.  The
- *   kernel takes buffers in ring order, so with all of them provided
- *   one connection's trickle soon touches every page: a quiet worker
- *   keeps its few, and the pages of the rest are never resident.  They
- *   are never taken back (a provided buffer cannot be withdrawn from
- *   the kernel): the set is what the worker's peak needed.
+ *   quarters of them or a receive found none (once per batch), up to
+ *   URING_NBUFS.  The kernel takes buffers in ring order, so with all
+ *   of them provided one connection's trickle soon touches every page:
+ *   a quiet worker keeps its few, and the pages of the rest are never
+ *   resident.  They are never taken back (a provided buffer cannot be
+ *   withdrawn from the kernel): the set stays at the worker's peak,
+ *   rounded up to a power of two.
  * - Sending: at most one SEND in flight per connection, from the
  *   connection's own send buffer: conn.c's sendv copies into it, so its
  *   output queue and its accounting stay as with epoll.  A short send
