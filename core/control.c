@@ -106,7 +106,7 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 	char *text = NULL;
 	uint64_t reqs = 0;
 	unsigned long doms = 0;
-	unsigned int i;
+	unsigned int i, ubufs = 0;
 	int n, rc = 0;
 
 	mxs_store_get_stats(d->store, &st);
@@ -116,6 +116,8 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 		/* Relaxed: a count, for the report only. */
 		doms += __atomic_load_n(&d->workers[i].ndomains,
 					__ATOMIC_RELAXED);
+		ubufs += __atomic_load_n(&d->workers[i].uring_bufs,
+					 __ATOMIC_RELAXED);
 	}
 	n = asprintf(&text,
 		     "nodes: %" PRIu64 "\n"
@@ -128,12 +130,14 @@ static int cmd_memreport(struct mxs_conn *c, char **argv, unsigned int argc,
 		     "requests: %" PRIu64 "\n"
 		     "domains: %lu\n"
 		     "domain sweeps: %" PRIu64 "\n"
+		     "io_uring buffers: %u\n"
 		     "rss: %ld KiB\n",
 		     st.nodes, st.generation, st.commits, st.conflicts,
 		     mxs_watches_count(d->watches),
 		     __atomic_load_n(&d->nconns, __ATOMIC_RELAXED), d->nworkers,
 		     reqs, doms,
-		     __atomic_load_n(&d->sweeps, __ATOMIC_RELAXED), rss_kib());
+		     __atomic_load_n(&d->sweeps, __ATOMIC_RELAXED), ubufs,
+		     rss_kib());
 	if (n < 0)
 		return -ENOMEM;
 	if (argc == 1) {

@@ -287,6 +287,9 @@ struct mxs_worker {
 	struct mxs_dominfo *dominfo; /* this worker's plugin handle */
 	/* Its io_uring (core/uringconn.c), or NULL: sockets through epoll. */
 	struct mxs_uworker *uw;
+	/* Receive buffers that io_uring has provided: relaxed reads by
+	 * CONTROL memreport. */
+	unsigned int uring_bufs;
 
 	/* Event channels of this worker's domains (core/ringconn.c). */
 	void *xce;              /* xenevtchn_handle, or NULL: sockets only */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -35,13 +34,13 @@ static int sys_register(int fd, unsigned int op, const void *arg,
 }
 
 static int bufs_init(struct mxs_uring *r, unsigned int nbufs,
-		     unsigned int size)
+		     unsigned int nfirst, unsigned int size)
 {
 	struct io_uring_buf_reg reg;
 	size_t ring_len = (size_t)nbufs * sizeof(struct io_uring_buf);
-	unsigned int i;
+	void *m;
 
-	if (nbufs & (nbufs - 1) || nbufs > 32768)
+	if (nbufs & (nbufs - 1) || nbufs > 32768 || nfirst > nbufs)
 		return -EINVAL;
 	/* The kernel reads the ring through our mapping: page aligned. */
 	r->br = mmap(NULL, ring_len, PROT_READ | PROT_WRITE,
@@ -52,22 +51,27 @@ static int bufs_init(struct mxs_uring *r, unsigned int nbufs,
 	}
 	r->nbufs = nbufs; /* what mxs_uring_fini unmaps */
 	r->buf_size = size;
-	r->bufs = malloc((size_t)nbufs * size);
-	if (!r->bufs)
-		return -ENOMEM;
+	/* Mapped, not malloc'ed: the allocator could hand out pages that
+	 * are resident already; these stay untouched until the kernel
+	 * receives into them, so bids never provided cost nothing. */
+	m = mmap(NULL, (size_t)nbufs * size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	r->bufs = m;
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
 	reg.ring_entries = nbufs;
 	reg.bgid = URING_BGID;
 	if (sys_register(r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
 		return -errno;
-	for (i = 0; i < nbufs; i++)
-		mxs_uring_buf_recycle(r, i);
+	(void)mxs_uring_buf_grow(r, nfirst);
 	return 0;
 }
 
 int mxs_uring_init(struct mxs_uring *r, unsigned int entries,
-		   unsigned int nbufs, unsigned int buf_size)
+		   unsigned int nbufs, unsigned int nfirst,
+		   unsigned int buf_size)
 {
 	struct io_uring_params p;
 	size_t sq_len, cq_len;
@@ -115,7 +119,7 @@ int mxs_uring_init(struct mxs_uring *r, unsigned int entries,
 	r->cq_tail = (unsigned int *)(m + p.cq_off.tail);
 	r->cq_mask = *(unsigned int *)(m + p.cq_off.ring_mask);
 	r->cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
-	if (nbufs && (rc = bufs_init(r, nbufs, buf_size)))
+	if (nbufs && (rc = bufs_init(r, nbufs, nfirst, buf_size)))
 		goto fail;
 	return 0;
 fail_errno:
@@ -137,7 +141,8 @@ void mxs_uring_fini(struct mxs_uring *r)
 		munmap(r->ring_map, r->ring_len);
 	if (r->br)
 		munmap(r->br, (size_t)r->nbufs * sizeof(struct io_uring_buf));
-	free(r->bufs);
+	if (r->bufs)
+		munmap(r->bufs, (size_t)r->nbufs * r->buf_size);
 	r->sqes = NULL;
 	r->ring_map = NULL;
 	r->br = NULL;
@@ -214,6 +219,19 @@ void mxs_uring_buf_recycle(struct mxs_uring *r, unsigned int bid)
 	/* URING_BUF_R1: pairs with the kernel's acquire of the buffer
 	 * ring's tail: the entry is complete before it may take it. */
 	__atomic_store_n(&r->br->tail, r->br_tail, __ATOMIC_RELEASE);
+}
+
+unsigned int mxs_uring_buf_grow(struct mxs_uring *r, unsigned int n)
+{
+	unsigned int i;
+
+	if (n > r->nbufs - r->nprov)
+		n = r->nbufs - r->nprov;
+	/* New bids go in at the tail like recycled ones: the kernel takes
+	 * them after those it already has. */
+	for (i = 0; i < n; i++)
+		mxs_uring_buf_recycle(r, r->nprov++);
+	return n;
 }
 
 /* A zeroed entry with its operation, fd and user_data set; NULL and

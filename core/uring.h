@@ -39,20 +39,27 @@ struct mxs_uring {
 	struct io_uring_cqe *cqes;
 	void *ring_map;
 	size_t ring_len, sqes_len;
-	/* Provided receive buffers (group 0): nbufs of buf_size bytes;
-	 * the kernel takes them from the ring's head, we give them back
-	 * at its tail (URING_BUF_R1). */
+	/* Provided receive buffers (group 0): room for nbufs of buf_size
+	 * bytes, of which bids [0, nprov) have been handed to the kernel
+	 * (nprov only grows).  The kernel takes them from the ring's head,
+	 * we give them back at its tail (URING_BUF_R1).  The ring has nbufs
+	 * entries and each provided bid is in it at most once: it cannot
+	 * overflow.  The bytes are an anonymous mapping, so the pages of
+	 * bids never provided are never touched, never resident. */
 	struct io_uring_buf_ring *br;
 	char *bufs;
-	unsigned int nbufs, buf_size;
+	unsigned int nbufs, buf_size, nprov;
 	uint16_t br_tail;
 };
 
 /* Sets up r with room for `entries` queued submissions and nbufs receive
- * buffers of buf_size bytes (nbufs a power of two, 0: none), on the
- * calling thread, which is then its only user.  0 or -errno. */
+ * buffers of buf_size bytes (nbufs a power of two, 0: none), the first
+ * nfirst of them (at most nbufs) handed to the kernel at once, the rest
+ * when mxs_uring_buf_grow says so; on the calling thread, which is then
+ * its only user.  0 or -errno. */
 int mxs_uring_init(struct mxs_uring *r, unsigned int entries,
-		   unsigned int nbufs, unsigned int buf_size);
+		   unsigned int nbufs, unsigned int nfirst,
+		   unsigned int buf_size);
 void mxs_uring_fini(struct mxs_uring *r);
 /* A zeroed submission entry to fill; submits the queued ones first when
  * the queue is full.  NULL and errno only when that submission failed. */
@@ -105,8 +112,11 @@ static inline char *mxs_uring_buf(struct mxs_uring *r, unsigned int bid)
 {
 	return r->bufs + (size_t)bid * r->buf_size;
 }
-/* Gives receive buffer bid back to the kernel. */
+/* Gives receive buffer bid (< nprov) back to the kernel. */
 void mxs_uring_buf_recycle(struct mxs_uring *r, unsigned int bid);
+/* Hands up to n more receive buffers to the kernel (fewer when nbufs
+ * are reached); returns how many it handed. */
+unsigned int mxs_uring_buf_grow(struct mxs_uring *r, unsigned int n);
 
 #ifdef __cplusplus
 }

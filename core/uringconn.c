@@ -16,6 +16,15 @@
  *   not read must not take them from the others.  A receive that found
  *   no buffer (-ENOBUFS) waits on the worker's starved list until
  *   buffers come back.
+ * - The worker's buffers are provided on demand: URING_NBUFS_FIRST at
+ *   start, twice as many whenever connections hold more than three
+ *   quarters of them or a receive found none (once per batch), up to
+ *   URING_NBUFS.  The kernel takes buffers in ring order, so with all
+ *   of them provided one connection's trickle soon touches every page:
+ *   a quiet worker keeps its few, and the pages of the rest are never
+ *   resident.  They are never taken back (a provided buffer cannot be
+ *   withdrawn from the kernel): the set stays at the worker's peak,
+ *   rounded up to a power of two.
  * - Sending: at most one SEND in flight per connection, from the
  *   connection's own send buffer: conn.c's sendv copies into it, so its
  *   output queue and its accounting stay as with epoll.  A short send
@@ -46,6 +55,7 @@
  * carries nothing) or a close (the fd in the upper 32 bits).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +66,7 @@
 
 #define URING_ENTRIES 256
 #define URING_NBUFS 256   /* per worker, power of two */
+#define URING_NBUFS_FIRST 16 /* provided at start; doubled on demand */
 #define URING_BUF_SIZE 4096
 #define URING_HELD_MAX 8  /* buffers a connection may hold */
 #define URING_HELD_LOW 4  /* re-arm below this */
@@ -112,7 +123,13 @@ struct mxs_uworker {
 	struct mxs_uring r;
 	struct mxs_uconn *ready;   /* completions to serve this batch */
 	struct mxs_uconn *starved; /* receive ended for want of buffers */
+	struct mxs_worker *w;
 	unsigned int held;         /* buffers held by connections */
+	/* More buffers are provided when held exceeds it: three quarters
+	 * of those provided, UINT_MAX once all are (one compare per
+	 * receive). */
+	unsigned int grow_at;
+	bool starve_grown;         /* this reap grew it for a starved recv */
 	unsigned long inflight;    /* operations holding a reference */
 	struct mxs_upoll epoll;    /* fired: epoll_wait(0) on the set */
 	struct mxs_upoll evtchn;   /* fired: the event channels to serve */
@@ -191,6 +208,19 @@ static void release_buf(struct mxs_uworker *uw, unsigned int bid)
 {
 	mxs_uring_buf_recycle(&uw->r, bid);
 	uw->held--;
+}
+
+/* Twice as many buffers provided (up to URING_NBUFS): the kernel is left
+ * few, or none.  Owner only. */
+static void bufs_grow(struct mxs_uworker *uw)
+{
+	unsigned int n = uw->r.nprov;
+
+	(void)mxs_uring_buf_grow(&uw->r, n ? n : URING_NBUFS_FIRST);
+	n = uw->r.nprov;
+	uw->grow_at = n == URING_NBUFS ? UINT_MAX : n - n / 4;
+	/* Relaxed: a count, for the report only. */
+	__atomic_store_n(&uw->w->uring_bufs, n, __ATOMIC_RELAXED);
 }
 
 static void drop_held(struct mxs_uworker *uw, struct mxs_uconn *u)
@@ -437,7 +467,8 @@ static bool on_recv(struct mxs_uworker *uw, struct mxs_uconn *u,
 		uint16_t bid =
 			(uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
-		uw->held++;
+		if (++uw->held > uw->grow_at)
+			bufs_grow(uw);
 		if (u->c.closed || cqe->res <= 0) {
 			release_buf(uw, bid);
 		} else {
@@ -454,6 +485,14 @@ static bool on_recv(struct mxs_uworker *uw, struct mxs_uconn *u,
 	if (cqe->res == 0)
 		u->eof = true;
 	else if (cqe->res == -ENOBUFS && !u->c.closed && !u->starved) {
+		/* Re-armed by mxs_worker_uring_serve: at once if this
+		 * grew the set, else once buffers come back.  One growth
+		 * per batch: receives that starve together are one
+		 * shortage; if they starve again, the next batch grows. */
+		if (!uw->starve_grown && uw->r.nprov < URING_NBUFS) {
+			bufs_grow(uw);
+			uw->starve_grown = true;
+		}
 		u->starved = true;
 		mxs_conn_get(&u->c);
 		u->next_starved = uw->starved;
@@ -529,6 +568,7 @@ static void reap(struct mxs_worker *w)
 	struct mxs_uworker *uw = w->uw;
 	struct io_uring_cqe *cqe;
 
+	uw->starve_grown = false;
 	while ((cqe = mxs_uring_peek(&uw->r))) {
 		uint64_t data = cqe->user_data;
 		struct mxs_uconn *u = (struct mxs_uconn *)(uintptr_t)(
@@ -613,7 +653,7 @@ static int probe_ops(struct mxs_uring *r, int sv[2])
 int mxs_uring_available(void)
 {
 	struct mxs_uring r;
-	int sv[2], rc = mxs_uring_init(&r, 8, 8, URING_BUF_SIZE);
+	int sv[2], rc = mxs_uring_init(&r, 8, 8, 8, URING_BUF_SIZE);
 
 	if (rc)
 		return rc;
@@ -638,13 +678,15 @@ int mxs_worker_uring_start(struct mxs_worker *w)
 
 	if (!uw)
 		return -ENOMEM;
-	rc = mxs_uring_init(&uw->r, URING_ENTRIES, URING_NBUFS,
+	rc = mxs_uring_init(&uw->r, URING_ENTRIES, URING_NBUFS, 0,
 			    URING_BUF_SIZE);
 	if (rc) {
 		free(uw);
 		return rc;
 	}
 	w->uw = uw;
+	uw->w = w;
+	bufs_grow(uw); /* the first URING_NBUFS_FIRST */
 	uw->epoll = (struct mxs_upoll){ .fd = w->epfd, .ud = UD_EPOLL };
 	(void)arm_poll(uw, &uw->epoll);
 	/* Out of the epoll set only once its own poll is queued: the
@@ -703,7 +745,7 @@ void mxs_worker_uring_serve(struct mxs_worker *w)
 		mxs_conn_put(&u->c);
 	}
 	/* Buffers came back: the receives that found none go on. */
-	while (uw->held < URING_NBUFS && (u = uw->starved)) {
+	while (uw->held < uw->r.nprov && (u = uw->starved)) {
 		uw->starved = u->next_starved;
 		u->starved = false;
 		if (!u->c.closed && !u->recv_armed && !u->eof && !u->err)

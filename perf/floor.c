@@ -523,7 +523,8 @@ static void *floor_uring_thread(void *arg)
 	struct mxs_uring r;
 	struct io_uring_cqe *cqe;
 
-	rc = mxs_uring_init(&r, 256, FLOOR_BUFS, FLOOR_BUF_SIZE);
+	rc = mxs_uring_init(&r, 256, FLOOR_BUFS, FLOOR_BUFS,
+			    FLOOR_BUF_SIZE);
 	if (rc) {
 		fprintf(stderr, "mxs-floor: io_uring: %s\n", strerror(-rc));
 		exit(1);
@@ -587,7 +588,7 @@ int main(int argc, char **argv)
 		/* Before the socket exists: whoever waits for it (perf/
 		 * compare) sees a floor that cannot run exit instead. */
 		struct mxs_uring probe;
-		int rc = mxs_uring_init(&probe, 8, 8, FLOOR_BUF_SIZE);
+		int rc = mxs_uring_init(&probe, 8, 8, 8, FLOOR_BUF_SIZE);
 
 		if (rc) {
 			fprintf(stderr, "mxs-floor: io_uring: %s\n",
