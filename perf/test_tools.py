@@ -175,7 +175,7 @@ def main():
             c.returncode, c.stdout.decode()[-500:]))
         for f in ('table.md', 'results.jsonl', 'throughput.png', 'p99.png',
                   'rings.md', 'rings.jsonl', 'ring-time.png',
-                  'ring-rate.png'):
+                  'ring-rate.png', 'ring-p99.png'):
             p = os.path.join(out, f)
             check(os.path.exists(p) and os.path.getsize(p) > 0,
                   'compare wrote no %s' % f)
