@@ -48,14 +48,16 @@ void Run(benchmark::State &state, unsigned int op)
 	}
 	for (auto _ : state) {
 		err = mxs_bd_round();
-		if (err)
+		if (err) {
+			state.SkipWithError(err);
 			break;
+		}
 	}
 	const char *close_err = mxs_bd_close();
-	if (!err)
-		err = close_err;
-	if (err) {
-		state.SkipWithError(err);
+	if (err)
+		return;
+	if (close_err) {
+		state.SkipWithError(close_err);
 		return;
 	}
 	// Time and CPU are per batch; items_per_second is per request.
