@@ -28,8 +28,8 @@ int mxs_bd_open(unsigned int op, unsigned int n);
  * One round: the batch written to the socket at once; the connection
  * served as the worker loop serves it (mxs_conn_readable, then the
  * dirty list, then the connections the request budget left over, until
- * none is); the replies read back and checked (count, type, id,
- * payload) up to the bytes expected; a quiescent state.  NULL, or what was wrong.
+ * none is); a quiescent state; the replies read back, up to the bytes
+ * expected, and checked (type, id, payload).  NULL, or what was wrong.
  */
 const char *mxs_bd_round(void);
 /* Closes the connection (and frees it: mxs_worker_bury).  NULL, or
