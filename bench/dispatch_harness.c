@@ -102,21 +102,14 @@ int mxs_bd_open(unsigned int op, unsigned int n)
 }
 
 /* The worker loop's order (worker.c): the readable connection, the
- * dirty list, then what the request budget left over (run_again). */
+ * dirty list, then what the request budget left over, until nothing is
+ * (a batch of 256 is served 64 requests at a time). */
 static void serve(void)
 {
 	mxs_conn_readable(bd.c);
 	mxs_worker_service_dirty(&w);
-	while (w.again) {
-		struct mxs_conn *c = w.again;
-
-		w.again = c->next_again;
-		c->again = false;
-		if (!c->closed)
-			mxs_conn_readable(c);
-		mxs_worker_service_dirty(&w);
-		mxs_conn_put(c);
-	}
+	while (w.again)
+		mxs_worker_run_again(&w);
 }
 
 const char *mxs_bd_round(void)

@@ -157,7 +157,7 @@ struct mxs_conn {
 	unsigned int budget;       /* requests left in this batch */
 	struct mxs_conn *next_notify; /* in worker->notify */
 	struct mxs_conn *next_again;  /* in worker->again */
-	struct mxs_conn *next_served; /* worker.c run_again() only */
+	struct mxs_conn *next_served; /* mxs_worker_run_again() only */
 	struct mxs_conn *next_dead; /* in worker->graveyard */
 	struct mxs_conn *next_dirty; /* in worker->dirty */
 	bool dirty;                /* output or held-back input to service */
@@ -482,6 +482,10 @@ void mxs_conn_flush(struct mxs_conn *c);
 void mxs_conn_mark_dirty(struct mxs_conn *c);
 /* After a batch: flush queued output, resume held-back input. */
 void mxs_worker_service_dirty(struct mxs_worker *w);
+/* Serves the connections whose input the request budget left over (or
+ * that a ring re-check or an unblock queued), then flushes their
+ * output.  Owner only. */
+void mxs_worker_run_again(struct mxs_worker *w);
 void mxs_conn_close(struct mxs_conn *c);
 int mxs_conn_queue(struct mxs_conn *c, uint32_t type, uint32_t req_id,
 		   uint32_t tx_id, const void *payload, size_t len);

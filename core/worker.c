@@ -111,9 +111,7 @@ void mxs_worker_bury(struct mxs_worker *w)
 	}
 }
 
-/* Serves the connections whose input the request budget left over (or
- * that a ring re-check or an unblock queued). */
-static void run_again(struct mxs_worker *w)
+void mxs_worker_run_again(struct mxs_worker *w)
 {
 	struct mxs_conn *list = w->again, *done = NULL, *c;
 
@@ -226,7 +224,7 @@ static void *worker_main(void *arg)
 			mxs_worker_uring_serve(w);
 		if (rings)
 			mxs_worker_rings_run(w);
-		run_again(w);
+		mxs_worker_run_again(w);
 		mxs_worker_service_dirty(w);
 		mxs_worker_notify_all(w);
 		if (w->virq) {
