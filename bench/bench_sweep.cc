@@ -46,9 +46,11 @@ void BM_DominfoSweep(benchmark::State &state)
 	}
 	for (auto _ : state) {
 		// No DoNotOptimize(got): the call is to another translation
-		// unit and its result is compared.  (Under -fsanitize=address
-		// gcc 12 miscompiled the "+m,r" asm of benchmark 1.7.1's
-		// DoNotOptimize here: got read as 0 after it was 1,024.)
+		// unit and its result is compared.  (g++ 12 -O2 with
+		// -fsanitize=address,undefined, MXS_SANITIZE=address, reads
+		// an int passed to benchmark 1.7.1's DoNotOptimize, a "+m,r"
+		// asm, as 0 afterwards; either sanitizer alone, or clang, does
+		// not.)
 		int got = bench_sweep_dominfo();
 
 		if (got != static_cast<int>(n)) {
