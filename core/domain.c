@@ -733,7 +733,9 @@ void mxs_domains_sweep(struct mxs_worker *w)
 	/* Introduced before the sweep began, dying or not reported. */
 	pthread_mutex_lock(&d->dom_lock);
 	cds_list_for_each_entry(dom, &d->domlist, link) {
-		if (dom->master || dom->born >= id || dom->sweep == id)
+		/* sweep first: it is the common case, and on the line the
+		 * walk reads anyway. */
+		if (dom->sweep == id || dom->born >= id || dom->master)
 			continue;
 		if (ndoomed == cap) {
 			struct mxs_domain **p;
