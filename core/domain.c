@@ -206,8 +206,8 @@ struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid)
 {
 	if (!d->domtab || domid >= MXS_DOMID_FIRST_RESERVED)
 		return NULL;
-	/* DOMTAB_A1: pairs with DOMTAB_R1 in publish(): the domain is
-	 * fully set up when seen. */
+	/* DOMTAB_A1: pairs with DOMTAB_R1 in mxs_domain_publish(): the
+	 * domain is fully set up when seen. */
 	return __atomic_load_n(&d->domtab[domid], __ATOMIC_ACQUIRE);
 }
 
@@ -312,8 +312,7 @@ bool mxs_domain_introduced(struct mxs_daemon *d, uint32_t domid)
 	return mxs_domain_lookup(d, domid) != NULL;
 }
 
-/* Caller holds d->dom_lock. */
-static void publish(struct mxs_daemon *d, struct mxs_domain *dom)
+void mxs_domain_publish(struct mxs_daemon *d, struct mxs_domain *dom)
 {
 	dom->born = d->sweeps;
 	seen_set(d, dom->domid);
@@ -484,7 +483,7 @@ void mxs_domain_serve_here(struct mxs_worker *w, struct mxs_inbox_msg *m)
 	mxs_conn_get(c);
 	dom->conn = c;
 	pthread_mutex_lock(&d->dom_lock);
-	publish(d, dom);
+	mxs_domain_publish(d, dom);
 	pthread_mutex_unlock(&d->dom_lock);
 	if (!dom->master)
 		mxs_fire_special(w, "@introduceDomain");

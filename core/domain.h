@@ -62,6 +62,14 @@ struct mxs_domain {
 	struct rcu_head rcu;
 };
 
+/*
+ * Makes dom, fully built, known: in the domain list (born at this sweep
+ * count), in the table mxs_domain_lookup reads, and as seen for the
+ * store's oracle (XSA-322) unless it was already.  Caller holds
+ * d->dom_lock.
+ */
+void mxs_domain_publish(struct mxs_daemon *d, struct mxs_domain *dom);
+
 /* The domain of domid, or NULL; caller online for RCU. */
 struct mxs_domain *mxs_domain_lookup(struct mxs_daemon *d, uint32_t domid);
 
