@@ -30,9 +30,6 @@
 // 32 bytes per reply).  Each iteration ends with a quiescent state.
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-#include <cstdlib>
-
 #include "bench/dispatch_harness.h"
 #include "mxs/protocol.h"
 
@@ -43,6 +40,10 @@ void Run(benchmark::State &state, unsigned int op)
 	const unsigned int n = static_cast<unsigned int>(state.range(0));
 	const char *err = nullptr;
 
+	if (mxs_bd_init()) {
+		state.SkipWithError("no in-process daemon");
+		return;
+	}
 	if (mxs_bd_open(op, n)) {
 		state.SkipWithError("no connection");
 		return;
@@ -80,16 +81,4 @@ BENCHMARK(BM_DispatchWrite)->Arg(1)->Arg(16)->Arg(256);
 
 } // namespace
 
-int main(int argc, char **argv)
-{
-	if (mxs_bd_init()) {
-		std::fprintf(stderr, "bench_dispatch: no in-process daemon\n");
-		return 1;
-	}
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
-	return 0;
-}
+BENCHMARK_MAIN();

@@ -37,8 +37,12 @@ int mxs_bd_init(void)
 {
 	const struct mxs_caller dom0 = { 0, MXS_NO_TARGET, true, false };
 	struct mxs_changes ch = { 0 };
+	static int made; /* 1: made, -1: could not be */
 	int err;
 
+	if (made)
+		return made > 0 ? 0 : -1;
+	made = -1;
 	signal(SIGPIPE, SIG_IGN); /* as the daemon */
 	rcu_register_thread();
 	if (mxs_inproc_init(&d, &w, 1))
@@ -48,7 +52,10 @@ int mxs_bd_init(void)
 	mxs_changes_clear(&ch);
 	free(ch.v);
 	mxs_rcu_quiescent();
-	return err ? -1 : 0;
+	if (err)
+		return -1;
+	made = 1;
+	return 0;
 }
 
 int mxs_bd_open(unsigned int op, unsigned int n)

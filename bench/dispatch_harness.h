@@ -17,8 +17,8 @@ extern "C" {
 #define MXS_BD_PATH "/local/domain/1/name"
 #define MXS_BD_VALUE "guest-0001-abcdefghijklmnopqrst"
 
-/* Once per process, on the benchmark's thread (registers it with RCU):
- * the daemon and the store holding MXS_BD_PATH.  0, or -1. */
+/* On the benchmark's thread (registers it with RCU), made on the first
+ * call: the daemon and the store holding MXS_BD_PATH.  0, or -1. */
 int mxs_bd_init(void);
 /* A socket connection, and a batch of n requests of type op
  * (MXS_OP_READ of MXS_BD_PATH, or MXS_OP_WRITE of MXS_BD_VALUE to it),
